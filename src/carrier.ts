@@ -1,0 +1,107 @@
+import type { TextMapGetter } from '@opentelemetry/api';
+
+/**
+ * A context serialized as plain string pairs, e.g. `{ traceparent: '00-…-…-01', baggage: 'k=v' }`.
+ * It survives `JSON.stringify`, `postMessage`, `structuredClone`, process and network boundaries.
+ */
+export type ContextCarrier = Record<string, string>;
+
+/** A Fetch `Headers` object, or anything with the same read methods. */
+export interface HeadersLike {
+  get(name: string): string | null;
+  forEach(callback: (value: string, key: string) => void): void;
+}
+
+/**
+ * What {@link attachContext} accepts: a {@link ContextCarrier}, a Fetch `Headers`, Node's
+ * `IncomingHttpHeaders` (array values, any header-name case), or nothing.
+ */
+export type CarrierInput =
+  | ContextCarrier
+  | HeadersLike
+  | Readonly<Record<string, string | readonly string[] | undefined>>
+  | null
+  | undefined;
+
+/**
+ * Values longer than this are ignored: W3C Baggage caps a header at 8192 bytes, and trace
+ * context headers are far shorter. It bounds what a hostile caller can make a propagator parse.
+ */
+export const MAX_VALUE_LENGTH = 8192;
+/** A carrier from an untrusted source keeps at most this many entries. */
+export const MAX_CARRIER_KEYS = 64;
+
+const hasOwn = (target: object, key: string): boolean => Object.hasOwn(target, key);
+
+function isHeaders(carrier: object): carrier is HeadersLike {
+  return typeof (carrier as HeadersLike).get === 'function' && typeof (carrier as HeadersLike).forEach === 'function';
+}
+
+function usable(value: unknown): string | string[] | undefined {
+  if (typeof value === 'string') return value.length <= MAX_VALUE_LENGTH ? value : undefined;
+  if (Array.isArray(value)) {
+    const strings = value.filter((item): item is string => typeof item === 'string' && item.length <= MAX_VALUE_LENGTH);
+    return strings.length > 0 ? strings : undefined;
+  }
+  return undefined;
+}
+
+function readRecord(record: Record<string, unknown>, key: string): string | string[] | undefined {
+  if (hasOwn(record, key)) return usable(record[key]);
+  // Propagators ask for lowercase names; plain carriers built by hand may not be lowercase.
+  const lower = key.toLowerCase();
+  for (const name of Object.keys(record)) {
+    if (name.toLowerCase() === lower) return usable(record[name]);
+  }
+  return undefined;
+}
+
+/**
+ * Reads every {@link CarrierInput} shape, never throws, never returns inherited properties or
+ * non-string values.
+ */
+export const carrierGetter: TextMapGetter<CarrierInput> = {
+  get(carrier, key) {
+    if (carrier == null || typeof carrier !== 'object') return undefined;
+    try {
+      if (isHeaders(carrier)) return usable(carrier.get(key) ?? undefined);
+      return readRecord(carrier as Record<string, unknown>, key);
+    } catch {
+      return undefined;
+    }
+  },
+  keys(carrier) {
+    if (carrier == null || typeof carrier !== 'object') return [];
+    try {
+      if (isHeaders(carrier)) {
+        const names: string[] = [];
+        carrier.forEach((_value, name) => {
+          names.push(name);
+        });
+        return names;
+      }
+      return Object.keys(carrier);
+    } catch {
+      return [];
+    }
+  },
+};
+
+/**
+ * Turns an untrusted value (parsed JSON from a header, an `extensions` field, a message) into a
+ * {@link ContextCarrier}, or `undefined` when it is not a plain object. Keeps only own string
+ * entries within the size limits; `__proto__` and friends cannot reach the result.
+ */
+export function toContextCarrier(value: unknown): ContextCarrier | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const carrier: ContextCarrier = {};
+  let count = 0;
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== 'string' || item.length > MAX_VALUE_LENGTH || key.length > 256) continue;
+    carrier[key] = item;
+    if (++count >= MAX_CARRIER_KEYS) break;
+  }
+  return carrier;
+}

@@ -1,0 +1,56 @@
+import { type Context, type Link, propagation, trace } from '@opentelemetry/api';
+
+/**
+ * What a server does with a context that arrives from a caller:
+ * - `'continue'`: the caller's span is the parent; baggage is passed on. For callers you trust.
+ * - `'link'`: a new trace starts; its first span links to the caller's span; baggage is dropped.
+ *   For public endpoints: a browser cannot forge your trace ids or force sampling, and the link
+ *   still leads from your trace to the caller's.
+ * - `'ignore'`: the caller's context is not used at all; the operation runs in the server's own
+ *   active context (for example the span your HTTP instrumentation opened).
+ */
+export type IncomingPolicy = 'continue' | 'link' | 'ignore';
+
+/** A fixed {@link IncomingPolicy}, or a function that decides per request. */
+export type IncomingOption<TInfo> = IncomingPolicy | ((info: TInfo) => IncomingPolicy);
+
+/** Where an operation runs and what its server span links to, once the policy has been applied. */
+export interface IncomingDecision {
+  /** The context to run the operation in (and to parent its server span on). */
+  parent: Context;
+  /** Links for the server span: the remote span under `'link'`. */
+  links: Link[] | undefined;
+  /** True when the server span must start a new trace. */
+  root: boolean;
+}
+
+/**
+ * Applies the trust policy to a context extracted from a caller.
+ * `ambient` is the server's own active context when the operation starts.
+ */
+export function decideIncoming(policy: IncomingPolicy, remote: Context, ambient: Context): IncomingDecision {
+  if (policy === 'continue') return { parent: remote, links: undefined, root: false };
+  if (policy === 'link') {
+    const remoteSpan = trace.getSpanContext(remote);
+    // Drop the caller's baggage and span; keep whatever the server itself had (minus its span).
+    const parent = propagation.deleteBaggage(trace.deleteSpan(ambient));
+    return {
+      parent,
+      links: remoteSpan && trace.isSpanContextValid(remoteSpan) ? [{ context: remoteSpan }] : undefined,
+      root: true,
+    };
+  }
+  return { parent: ambient, links: undefined, root: false };
+}
+
+/** Resolves an {@link IncomingOption} for one request; a throwing decider falls back to `'link'`. */
+export function resolvePolicy<TInfo>(option: IncomingOption<TInfo> | undefined, info: TInfo): IncomingPolicy {
+  if (option === undefined) return 'continue';
+  if (typeof option === 'string') return option;
+  try {
+    const chosen = option(info);
+    return chosen === 'continue' || chosen === 'ignore' ? chosen : 'link';
+  } catch {
+    return 'link';
+  }
+}

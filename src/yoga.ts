@@ -1,0 +1,2 @@
+// Filled in by its integration issue; the entry point exists so the exports map is complete.
+export {};
