@@ -51,6 +51,15 @@ cells.push(
     ...nodeCell(24, 'otel-sdk.mjs', { argv: ['@opentelemetry/sdk-trace-base'] }),
   },
   {
+    id: 'otel-api1.10-sdk3-node20',
+    area: 'OpenTelemetry',
+    versions: (env) => `API 1.10 + SDK 3.x (Node ${env.nodeVersions[20]})`,
+    what: 'real SDK spans',
+    variant: 'otel3',
+    unsupported: () => 'OTel SDK 3 requires Node >= 22.15 (its engines field)',
+    ...nodeCell(20, 'otel-sdk.mjs', { variant: 'otel3', argv: ['@opentelemetry/sdk-trace'] }),
+  },
+  {
     id: 'otel-api1.10-sdk3-node22',
     area: 'OpenTelemetry',
     versions: (env) => `API 1.10 + SDK 3.x (Node ${env.nodeVersions[22]})`,
@@ -67,15 +76,6 @@ cells.push(
     what: 'real SDK spans: client span → carrier → server span parented across await',
     variant: 'otel3',
     ...nodeCell(24, 'otel-sdk.mjs', { variant: 'otel3', argv: ['@opentelemetry/sdk-trace'] }),
-  },
-  {
-    id: 'otel-api1.10-sdk3-node20',
-    area: 'OpenTelemetry',
-    versions: (env) => `API 1.10 + SDK 3.x (Node ${env.nodeVersions[20]})`,
-    what: 'real SDK spans',
-    variant: 'otel3',
-    unsupported: () => 'OTel SDK 3 requires Node >= 22.15 (its engines field)',
-    ...nodeCell(20, 'otel-sdk.mjs', { variant: 'otel3', argv: ['@opentelemetry/sdk-trace'] }),
   },
 );
 
@@ -111,3 +111,147 @@ cells.push({
     cwd: env.dirs.base,
   }),
 });
+
+// Integrations on Node: every supported Node line, then the dependency variants on Node 24.
+const integration = (id, area, versions, what, major, variant, mode) => ({
+  id,
+  area,
+  versions,
+  what,
+  variant,
+  command: (env) => ({
+    cmd: env.nodeBin(major),
+    argv: [join(env.dirs[variant], 'compat-cells', 'node-integration.mjs'), mode],
+    cwd: env.dirs[variant],
+  }),
+});
+for (const major of [20, 22, 24]) {
+  const v = (env) => `Node ${env.nodeVersions[major]}`;
+  cells.push(
+    integration(
+      `node${major}-trpc`,
+      'Node.js',
+      v,
+      'tRPC 11.25 standalone server: batched + single calls, per-operation context',
+      major,
+      'base',
+      'trpc',
+    ),
+    integration(
+      `node${major}-yoga`,
+      'Node.js',
+      v,
+      'Yoga 5 + graphql 16: batched POST, per-operation context',
+      major,
+      'base',
+      'graphql',
+    ),
+  );
+}
+cells.push(
+  integration(
+    'graphql16-apollo4',
+    'GraphQL',
+    'graphql 16, Yoga 5, Apollo Client 4',
+    'Apollo Client → Yoga: BatchHttpLink and HttpLink, per-operation context',
+    24,
+    'base',
+    'apollo',
+  ),
+  integration(
+    'graphql17-yoga',
+    'GraphQL',
+    'graphql 17, Yoga 5',
+    'Yoga batched POST, per-operation context',
+    24,
+    'graphql17',
+    'graphql',
+  ),
+  integration(
+    'graphql17-apollo4',
+    'GraphQL',
+    'graphql 17, Yoga 5, Apollo Client 4',
+    'Apollo Client → Yoga: BatchHttpLink and HttpLink, per-operation context',
+    24,
+    'graphql17',
+    'apollo',
+  ),
+  integration(
+    'apollo3',
+    'GraphQL',
+    'Apollo Client 3.x, graphql 16',
+    'Apollo Client 3 → Yoga with TraceContextLink',
+    24,
+    'apollo3',
+    'apollo',
+  ),
+  integration(
+    'trpc-11.0.0',
+    'tRPC',
+    'tRPC 11.0.0 (lowest in ^11)',
+    'standalone server: batched + single calls, per-operation context',
+    24,
+    'trpc11_0',
+    'trpc',
+  ),
+  integration(
+    'trpc-11.25',
+    'tRPC',
+    'tRPC 11.25 (latest)',
+    'standalone server: batched + single calls, per-operation context',
+    24,
+    'base',
+    'trpc',
+  ),
+  integration(
+    'otel3-trpc',
+    'OpenTelemetry',
+    'API 1.10 + SDK 3.x packages, tRPC 11.25',
+    'tRPC batched + single calls, per-operation context',
+    24,
+    'otel3',
+    'trpc',
+  ),
+  integration(
+    'otel3-yoga',
+    'OpenTelemetry',
+    'API 1.10 + SDK 3.x packages, Yoga 5',
+    'Yoga batched POST, per-operation context',
+    24,
+    'otel3',
+    'graphql',
+  ),
+);
+
+// Runtimes without monkey-patching instrumentation: Bun and Deno run the base variant's node_modules.
+const runtimeBin = (env, name) => join(env.dirs.runtimes, 'node_modules', '.bin', name);
+for (const runtime of ['bun', 'deno']) {
+  const name = runtime === 'bun' ? 'Bun' : 'Deno';
+  for (const [mode, what] of [
+    ['core', 'core: getContext/attachContext, W3C trace context + baggage, across await'],
+    [
+      'trpc',
+      `tRPC fetch adapter on ${runtime === 'bun' ? 'Bun.serve' : 'Deno.serve'}: batched + single calls, per-operation context`,
+    ],
+    ['yoga', `Yoga on ${runtime === 'bun' ? 'Bun.serve' : 'Deno.serve'}: batched POST, per-operation context`],
+  ]) {
+    cells.push({
+      id: `${runtime}-${mode}`,
+      area: 'Runtimes',
+      versions: (env) => `${name} ${env.runtimeVersions?.[runtime] ?? ''}`.trim(),
+      what,
+      variant: 'base',
+      uses: ['runtimes'],
+      command: (env) => ({
+        cmd: runtimeBin(env, runtime),
+        argv: [
+          ...(runtime === 'deno' ? ['run', '-A', '--no-lock', '--quiet'] : []),
+          join(env.dirs.base, 'compat-cells', 'runtime-app.mjs'),
+          mode,
+        ],
+        cwd: env.dirs.base,
+      }),
+      env: () => ({ DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1', BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0' }),
+    });
+  }
+}

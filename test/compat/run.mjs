@@ -148,7 +148,14 @@ async function main() {
   const nodeVersions = Object.fromEntries(
     [20, 22, 24].map((m) => [m, sh(nodeBin(m), ['--version']).trim().replace(/^v/, '')]),
   );
-  const env = { dirs, nodeBin, nodeVersions, root, cache, pack, here };
+  const runtimeVersions = {};
+  if (dirs.runtimes) {
+    for (const name of ['bun', 'deno', 'workerd']) {
+      const out = sh(join(dirs.runtimes, 'node_modules', '.bin', name), ['--version']);
+      runtimeVersions[name] = out.match(/\d[\d.-]+/)?.[0] ?? out.trim();
+    }
+  }
+  const env = { dirs, nodeBin, nodeVersions, runtimeVersions, root, cache, pack, here };
 
   const results = [];
   const queue = [...selected];

@@ -1,4 +1,5 @@
 // Shared by the cells that run on Node, Bun and Deno: W3C propagation set-up and deterministic contexts.
+import process from 'node:process';
 import { context, propagation, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';

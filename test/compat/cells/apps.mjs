@@ -1,0 +1,157 @@
+// The servers and clients the integration cells share, written against fetch-style APIs so the same code
+// runs on Node, Bun, Deno, workerd and in the browser. Every procedure/resolver answers with the trace id
+// that is active while it runs; the clients call it concurrently, each call under its own context, so a
+// mix-up between operations of one batch shows as a wrong trace id.
+import { context, ROOT_CONTEXT, TraceFlags, trace } from '@opentelemetry/api';
+
+export const tags = ['a', 'b', 'c'];
+export const traceIdFor = (tag) => String(tag).repeat(32).slice(0, 32);
+export const contextFor = (tag) =>
+  trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: traceIdFor(tag),
+    spanId: '00f067aa0ba902b7',
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: false,
+  });
+export const activeTraceId = () => trace.getSpanContext(context.active())?.traceId ?? null;
+const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
+
+function expectPerOperation(kind, results) {
+  const wrong = results.filter((r) => r.traceId !== traceIdFor(r.tag));
+  if (wrong.length > 0) {
+    throw new Error(`${kind}: operations ran in the wrong context: ${JSON.stringify(results)}`);
+  }
+}
+
+/** tRPC: a router whose procedures use traceContextMiddleware(). */
+export async function trpcRouter() {
+  const { initTRPC } = await import('@trpc/server');
+  const { traceContextMiddleware } = await import('otel-rpc-context/trpc');
+  const t = initTRPC.context().create();
+  const procedure = t.procedure.use(traceContextMiddleware());
+  return t.router({
+    whoami: procedure
+      .input((v) => String(v))
+      .query(async ({ input }) => {
+        await tick();
+        return { tag: input, traceId: activeTraceId() };
+      }),
+  });
+}
+
+/** tRPC fetch adapter: (Request) => Promise<Response> on /trpc. */
+export async function trpcFetchHandler() {
+  const { fetchRequestHandler } = await import('@trpc/server/adapters/fetch');
+  const router = await trpcRouter();
+  return (req) =>
+    fetchRequestHandler({ endpoint: '/trpc', req, router, createContext: ({ req, info }) => ({ req, info }) });
+}
+
+/** tRPC client: one batched request holding three operations, and one unbatched operation. */
+export async function trpcClientCheck(url) {
+  const { createTRPCClient, httpBatchLink, httpLink } = await import('@trpc/client');
+  const { traceContextHeaders, traceContextLink } = await import('otel-rpc-context/trpc');
+  let requests = 0;
+  const countingFetch = (input, init) => {
+    requests++;
+    return fetch(input, init);
+  };
+  const batch = createTRPCClient({
+    links: [traceContextLink(), httpBatchLink({ url, headers: traceContextHeaders, fetch: countingFetch })],
+  });
+  const batched = await Promise.all(tags.map((tag) => context.with(contextFor(tag), () => batch.whoami.query(tag))));
+  expectPerOperation('tRPC httpBatchLink', batched);
+  if (requests !== 1) throw new Error(`expected one batched HTTP request, saw ${requests}`);
+  const single = createTRPCClient({ links: [traceContextLink(), httpLink({ url, headers: traceContextHeaders })] });
+  expectPerOperation('tRPC httpLink', [await context.with(contextFor('d'), () => single.whoami.query('d'))]);
+  return `${tags.length} operations in 1 batched request + 1 httpLink call, each in its caller's context`;
+}
+
+const typeDefs = 'type Query { whoami(tag: String!): Trace! } type Trace { tag: String! traceId: String }';
+
+/** Yoga with useTraceContext() and batching. */
+export async function yogaServer(extra = {}) {
+  const { createSchema, createYoga } = await import('graphql-yoga');
+  const { useTraceContext } = await import('otel-rpc-context/yoga');
+  return createYoga({
+    schema: createSchema({
+      typeDefs,
+      resolvers: {
+        Query: {
+          whoami: async (_root, { tag }) => {
+            await tick();
+            return { tag, traceId: activeTraceId() };
+          },
+        },
+      },
+    }),
+    plugins: [useTraceContext()],
+    batching: true,
+    graphqlEndpoint: '/graphql',
+    logging: false,
+    maskedErrors: false,
+    ...extra,
+  });
+}
+
+const query = 'query Who($tag: String!) { whoami(tag: $tag) { tag traceId } }';
+
+/**
+ * GraphQL over plain fetch: one batched POST holding three operations, each with its own carrier in
+ * `extensions` (written by getContext() under the caller's context, as the client links do).
+ */
+export async function graphqlFetchCheck(url) {
+  const { getContext } = await import('otel-rpc-context');
+  const { TRACE_CONTEXT_EXTENSION } = await import('otel-rpc-context/yoga');
+  const body = tags.map((tag) => ({
+    query,
+    variables: { tag },
+    extensions: { [TRACE_CONTEXT_EXTENSION]: context.with(contextFor(tag), () => getContext()) },
+  }));
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!Array.isArray(json)) throw new Error(`expected a batched response: ${JSON.stringify(json)}`);
+  expectPerOperation(
+    'Yoga batched POST',
+    json.map((r) => r.data?.whoami ?? { tag: '?', traceId: JSON.stringify(r.errors) }),
+  );
+  return `${tags.length} operations in 1 batched POST, each in its own context`;
+}
+
+/** Apollo Client 4: TraceContextLink in front of BatchHttpLink (one request) and HttpLink. */
+export async function apolloClientCheck(url) {
+  const apollo = await import('@apollo/client');
+  const { BatchHttpLink } = await import('@apollo/client/link/batch-http');
+  const { TraceContextLink } = await import('otel-rpc-context/apollo');
+  const { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } = apollo;
+  const doc = gql(query);
+  let requests = 0;
+  const countingFetch = (input, init) => {
+    requests++;
+    return fetch(input, init);
+  };
+  const run = async (terminating, kind) => {
+    const client = new ApolloClient({
+      link: ApolloLink.from([new TraceContextLink(), terminating]),
+      cache: new InMemoryCache(),
+    });
+    const results = await Promise.all(
+      tags.map((tag) =>
+        context.with(contextFor(tag), () => client.query({ query: doc, variables: { tag }, fetchPolicy: 'no-cache' })),
+      ),
+    );
+    expectPerOperation(
+      kind,
+      results.map((r) => r.data.whoami),
+    );
+  };
+  await run(new BatchHttpLink({ uri: url, fetch: countingFetch, batchInterval: 5 }), 'Apollo BatchHttpLink');
+  const batchedRequests = requests;
+  await run(new HttpLink({ uri: url }), 'Apollo HttpLink');
+  if (batchedRequests !== 1) throw new Error(`expected one batched request, saw ${batchedRequests}`);
+  return `Apollo Client ${apollo.version ?? ''}: ${tags.length} queries in 1 BatchHttpLink request + HttpLink, each in its caller's context`;
+}

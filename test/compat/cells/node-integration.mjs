@@ -1,0 +1,48 @@
+// tRPC (standalone adapter) and Yoga (Node http) servers on loopback, driven by the client links, on Node.
+// argv: trpc | graphql | apollo
+import { createServer } from 'node:http';
+import { apolloClientCheck, graphqlFetchCheck, trpcClientCheck, trpcRouter, yogaServer } from './apps.mjs';
+import { done, fail, registerPropagation, unsupported } from './lib.mjs';
+
+const listen = (server) =>
+  new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`)));
+
+const mode = process.argv[2];
+let server;
+try {
+  registerPropagation();
+  const { readFileSync } = await import('node:fs');
+  const version = (name) => JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8')).version;
+  let detail;
+  if (mode === 'trpc') {
+    const { createHTTPServer } = await import('@trpc/server/adapters/standalone');
+    server = createHTTPServer({ router: await trpcRouter(), createContext: ({ req, info }) => ({ req, info }) });
+    const url = await listen(server);
+    detail = `tRPC ${version('@trpc/server')}: ${await trpcClientCheck(url)}`;
+  } else {
+    const yoga = await yogaServer();
+    server = createServer(yoga);
+    const url = `${await listen(server)}/graphql`;
+    if (mode === 'apollo') {
+      const apollo = version('@apollo/client');
+      try {
+        await import('otel-rpc-context/apollo');
+      } catch (error) {
+        if (!apollo.startsWith('4.'))
+          unsupported(
+            `Apollo Client ${apollo} is outside the peer range (^4): the link does not load there (${error.message.split('\n')[0].replace(/ imported from .*/, '')})`,
+          );
+        throw error;
+      }
+      detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url)}`;
+    } else {
+      detail = `graphql ${version('graphql')}, graphql-yoga ${version('graphql-yoga')}: ${await graphqlFetchCheck(url)}`;
+    }
+  }
+  server.close();
+  server.closeAllConnections?.();
+  done(`${detail} (Node ${process.versions.node})`);
+} catch (error) {
+  server?.close();
+  fail(error);
+}
