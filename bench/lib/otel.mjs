@@ -1,0 +1,76 @@
+// OpenTelemetry set-up shared by every bench process: the same SDK in every variant, plus the
+// auto-instrumentations that a variant asks for, registered before any app module is loaded.
+import { createRequire, register } from 'node:module';
+import { context, trace } from '@opentelemetry/api';
+import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+
+/**
+ * Discards spans after counting them. The export itself (serialisation, network) is the same cost
+ * whatever produced the spans, so it is left out; span creation, attributes and ending are in.
+ */
+class CountingExporter {
+  count = 0;
+  export(spans, done) {
+    this.count += spans.length;
+    done({ code: 0 });
+  }
+  shutdown() {
+    return Promise.resolve();
+  }
+  forceFlush() {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Registers a NodeTracerProvider (AsyncLocalStorage context manager, W3C trace context + baggage
+ * propagators, always-on sampling, BatchSpanProcessor) and the instrumentations named in `instrument`
+ * (`http`, `undici`, `graphql`). Call it before importing tRPC, graphql or graphql-yoga.
+ */
+export async function setupOtel(instrument = []) {
+  const exporter = new CountingExporter();
+  const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 65536, maxExportBatchSize: 4096 });
+  const provider = new NodeTracerProvider({ spanProcessors: [processor] });
+  provider.register();
+
+  if (instrument.length > 0) {
+    // ESM modules (graphql's .mjs, as graphql-yoga loads it) are only patchable through the loader hook.
+    register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+    const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+    const instrumentations = [];
+    if (instrument.includes('http')) {
+      const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+      instrumentations.push(new HttpInstrumentation());
+    }
+    if (instrument.includes('undici')) {
+      const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
+      instrumentations.push(new UndiciInstrumentation());
+    }
+    if (instrument.includes('graphql')) {
+      const { GraphQLInstrumentation } = await import('@opentelemetry/instrumentation-graphql');
+      // Comparable work: operation-level spans (parse, validate, execute), no span per resolver.
+      instrumentations.push(new GraphQLInstrumentation({ ignoreResolveSpans: true, mergeItems: true }));
+    }
+    registerInstrumentations({ tracerProvider: provider, instrumentations });
+    // node:http is patched when it is first required; ESM importers share the patched prototypes.
+    const require = createRequire(import.meta.url);
+    require('node:http');
+    require('node:https');
+  }
+
+  // The client-side caller context every operation starts from: a sampled span, as after a click.
+  const tracer = trace.getTracer('bench');
+  const rootSpan = tracer.startSpan('bench caller');
+  const callerContext = trace.setSpan(context.active(), rootSpan);
+
+  return {
+    provider,
+    tracer,
+    callerContext,
+    /** Spans ended so far (exported or still queued). */
+    async spanCount() {
+      await processor.forceFlush();
+      return exporter.count;
+    },
+  };
+}

@@ -1,0 +1,390 @@
+// Turns the raw results of bench/run.mjs into BENCHMARKS.md and the README's bench section.
+// Re-render without re-running: node bench/report.mjs bench/results.json
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { median, summary } from './lib/stats.mjs';
+
+const TARGET_NO_SPANS = 0.98;
+const TARGET_SPANS = 0.95;
+const TARGET_CORE_NS = 1500;
+/** Heap growth per operation (between the first and last checkpoint) above the baseline's that counts as growth. */
+const TARGET_HEAP_BYTES_PER_OP = 10;
+const OURS = ['ours-nospans', 'ours-spans'];
+
+const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+const int = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
+const spread = (s, digits = 2) => `${fmt(s.median, digits)} (${fmt(s.p25, digits)}–${fmt(s.p75, digits)})`;
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Per-round paired figures of `variant` against the same round's baseline. */
+export function paired(records, variant) {
+  const base = new Map((records.baseline ?? []).map((r) => [r.round, r]));
+  const rows = [];
+  for (const r of records[variant] ?? []) {
+    const b = base.get(r.round);
+    if (!b) continue;
+    const wall = r.wallNs / r.ops;
+    const baseWall = b.wallNs / b.ops;
+    const cpu = r.cpuUs / r.ops;
+    const baseCpu = b.cpuUs / b.ops;
+    rows.push({
+      ratio: baseWall / wall,
+      cpuRatio: baseCpu / cpu,
+      overheadUs: (wall - baseWall) / 1000,
+      cpuOverheadUs: cpu - baseCpu,
+    });
+  }
+  return {
+    ratio: summary(rows.map((x) => x.ratio)),
+    cpuRatio: summary(rows.map((x) => x.cpuRatio)),
+    overheadUs: summary(rows.map((x) => x.overheadUs)),
+    cpuOverheadUs: summary(rows.map((x) => x.cpuOverheadUs)),
+  };
+}
+
+function perVariant(runs) {
+  return {
+    opsPerS: summary(runs.map((r) => r.ops / (r.wallNs / 1e9))),
+    wallUs: summary(runs.map((r) => r.wallNs / r.ops / 1000)),
+    cpuUs: summary(runs.map((r) => r.cpuUs / r.ops)),
+    ns: summary(runs.map((r) => r.wallNs / r.ops)),
+    spansPerOp: median(runs.map((r) => r.spans / r.ops)),
+  };
+}
+
+export function analyse(results) {
+  const out = {};
+  for (const [suiteName, suite] of Object.entries(results.suites)) {
+    const scenarios = {};
+    for (const [scenario, records] of Object.entries(suite.records)) {
+      const variants = {};
+      for (const variant of Object.keys(records)) {
+        variants[variant] = { ...perVariant(records[variant]), ...(records.baseline ? paired(records, variant) : {}) };
+      }
+      scenarios[scenario] = variants;
+    }
+    out[suiteName] = scenarios;
+  }
+  return out;
+}
+
+function verdictsFor(results, analysis) {
+  const verdicts = [];
+  const core = analysis.core?.pair?.sdk;
+  if (core) {
+    verdicts.push({
+      target: 'core pair ≤ 1.5 µs',
+      text: `core getContext + attachContext: ${int(core.ns.median)} ns per pair (target ≤ ${int(TARGET_CORE_NS)} ns)`,
+      met: core.ns.median <= TARGET_CORE_NS,
+    });
+  }
+  for (const suiteName of ['trpc', 'graphql']) {
+    const suite = results.suites[suiteName];
+    const scenarios = analysis[suiteName];
+    if (!scenarios) continue;
+    for (const [scenario, variants] of Object.entries(scenarios)) {
+      const label = suite.scenarios[scenario].label;
+      for (const [variant, target] of [
+        ['ours-nospans', TARGET_NO_SPANS],
+        ['ours-spans', TARGET_SPANS],
+      ]) {
+        const v = variants[variant];
+        if (!v?.ratio) continue;
+        verdicts.push({
+          target: variant === 'ours-nospans' ? '`spans: false` ≥ 0.98' : 'with spans ≥ 0.95',
+          text: `${label}, ${suite.variants[variant].label}: ${fmt(v.ratio.median)} of baseline (IQR ${fmt(v.ratio.p25)}–${fmt(v.ratio.p75)}; CPU-time ratio ${fmt(v.cpuRatio.median)}; target ≥ ${target})`,
+          met: v.ratio.median >= target,
+        });
+      }
+      const ours = variants['ours-spans'];
+      if (!ours?.ratio) continue;
+      for (const [anchor, a] of Object.entries(variants)) {
+        if (anchor === 'baseline' || OURS.includes(anchor) || !a.ratio) continue;
+        verdicts.push({
+          target: 'with spans, less overhead than each anchor',
+          text: `${label}: ours with spans ${fmt(1 - ours.ratio.median)} overhead vs ${suite.variants[anchor].label} ${fmt(1 - a.ratio.median)}`,
+          met: ours.ratio.median > a.ratio.median,
+        });
+      }
+    }
+  }
+  const gql = analysis.graphql;
+  if (gql?.fields1k && gql?.fields5k) {
+    for (const variant of OURS) {
+      const a = gql.fields1k[variant];
+      const b = gql.fields5k[variant];
+      if (!a?.overheadUs || !b?.overheadUs) continue;
+      const growth = b.overheadUs.median - a.overheadUs.median;
+      const noise = (b.overheadUs.p75 - b.overheadUs.p25) / 2;
+      verdicts.push({
+        target: 'resolver-heavy overhead flat',
+        text: `${results.suites.graphql.variants[variant].label}: overhead ${fmt(a.overheadUs.median, 1)} µs/op at 1,000 fields, ${fmt(b.overheadUs.median, 1)} µs/op at 5,000 (growth ${fmt(growth, 1)} µs vs noise ±${fmt(noise, 1)} µs; CPU ${fmt(a.cpuOverheadUs.median, 1)} → ${fmt(b.cpuOverheadUs.median, 1)} µs)`,
+        met: growth <= Math.max(noise, 0),
+      });
+    }
+  }
+  for (const [suiteName, suite] of Object.entries(results.suites)) {
+    const base = suite.memory?.baseline;
+    if (!base) continue;
+    const slope = (samples) => (samples.at(-1).heapUsed - samples[0].heapUsed) / (samples.at(-1).ops - samples[0].ops);
+    for (const variant of OURS) {
+      const samples = suite.memory[variant];
+      if (!samples) continue;
+      const extra = slope(samples) - slope(base);
+      verdicts.push({
+        target: 'no heap growth with operations',
+        text: `${suiteName}, ${suite.variants[variant]?.label ?? variant}: heap ${mib(samples.at(-1).heapUsed)} after ${int(samples.at(-1).ops)} ops (baseline ${mib(base.at(-1).heapUsed)}); growth ${fmt(slope(samples), 1)} B/op vs baseline ${fmt(slope(base), 1)} B/op`,
+        met: extra <= TARGET_HEAP_BYTES_PER_OP,
+      });
+    }
+  }
+  return verdicts;
+}
+
+function table(header, rows) {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+export function renderReport(results) {
+  const analysis = analyse(results);
+  const verdicts = verdictsFor(results, analysis);
+  const { machine, versions, config } = results;
+  const lines = [];
+  const push = (...chunks) => {
+    for (const chunk of chunks) lines.push(chunk, '');
+  };
+
+  push(
+    '# Benchmarks',
+    `Written by \`npm run bench\` (bench/run.mjs) on ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC in ${results.durationS} s; ` +
+      `otel-rpc-context ${versions.self.version} at commit \`${versions.self.commit}\`${versions.self.srcDirty ? ' (with uncommitted changes in src/)' : ''}. ` +
+      'Every figure below comes from that run; the raw per-round measurements are in [bench/results.json](bench/results.json). ' +
+      'Do not edit by hand: rerun `npm run bench`.',
+  );
+  if (config.quick) push('> **Quick smoke run (`BENCH_QUICK=1`): tiny counts, the figures mean nothing.**');
+
+  push(
+    '## Targets',
+    table(
+      ['', 'target', 'measured'],
+      verdicts.map((v) => [v.met ? 'met' : '**missed**', v.target, v.text]),
+    ),
+  );
+
+  push(
+    '## Machine and versions',
+    table(
+      ['', ''],
+      [
+        ['CPU', `${machine.cpu}, ${machine.cores} cores`],
+        ['memory', `${machine.memoryGiB} GiB`],
+        ['OS', machine.os],
+        ['Node.js', `${machine.node} (V8 ${machine.v8})`],
+        [
+          'load average (1 min) before / after',
+          `${fmt(results.loadAverage.before[0])} / ${fmt(results.loadAverage.after[0])}`,
+        ],
+        ...Object.entries(versions.packages).map(([name, version]) => [`\`${name}\``, version]),
+      ],
+    ),
+  );
+
+  push(
+    '## Method',
+    [
+      `- **One process per variant.** Each (suite, variant) pair runs in its own Node.js process with the client and the server in it, talking over loopback (127.0.0.1). Auto-instrumentation patches modules at load, so variants cannot share a process. All processes start first and stay up; the parent tells one at a time what to run, so only one is busy at any moment.`,
+      `- **Interleaved rounds.** ${config.rounds} rounds; in every round each scenario runs once in every variant, in an order that rotates from round to round. Before the rounds each process is warmed up, and each scenario is sized so that one measurement takes about ${config.targetMs} ms in the baseline; every variant then runs the same number of operations.`,
+      `- **Ratios within a round.** A variant's throughput is divided by the baseline's throughput in the same round; the tables give the median of those ratios over the rounds with the interquartile range in parentheses. The CPU-time ratio is the same with the process's CPU time per operation (user + system) instead of wall time: it is less sensitive to other load on the machine. Overhead in µs is the per-round difference in wall time per operation.`,
+      `- **The same SDK everywhere.** Every variant registers \`NodeTracerProvider\` from \`@opentelemetry/sdk-trace-node\` (AsyncLocalStorage context manager, W3C trace context + baggage propagators, always-on sampling) with a \`BatchSpanProcessor\` whose exporter counts spans and drops them: span creation and ending are measured, serialisation and network export (the same per span whoever makes it) are not. Every client call starts inside a sampled span, as after a user's click, so there is a real context to propagate.`,
+      `- **Closed loop.** Single calls run 4 at a time, batches 2 at a time, the resolver-heavy queries 2 at a time, subscriptions one at a time (${results.suites.trpc ? 'each of 1,000 events' : ''}). The core pair runs in a tight synchronous loop inside an active span.`,
+      `- **Memory.** After the rounds, the baseline and our two variants run ${int(config.memoryOps)} more operations (batches of 10) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints.map(int).join(', ')} operations. Growth per operation is measured between the first and the last checkpoint.`,
+      '- An A/A run of the baseline against itself swings by several percent on a 2-core machine; read differences of a few percent against the interquartile ranges.',
+    ].join('\n'),
+  );
+
+  push(
+    '### Variants',
+    table(
+      ['variant', 'what it does'],
+      [
+        ['baseline', 'the same app with no propagation and no instrumentation (the SDK is still registered)'],
+        ['ours, `spans: false`', 'client link + server middleware/plugin of otel-rpc-context, propagation only'],
+        [
+          'ours, with spans',
+          'the same, plus one CLIENT span per operation and one SERVER span per procedure/operation',
+        ],
+        [
+          'instrumentation-http + -undici',
+          'HTTP auto-instrumentation: a span per HTTP request on both sides, `traceparent` per request',
+        ],
+        [
+          'instrumentation-graphql + -http + -undici',
+          'the above plus the GraphQL auto-instrumentation (parse/validate/execute spans, no resolver spans)',
+        ],
+        ['`@envelop/opentelemetry`', 'Envelop plugin: one span per operation (resolver spans off); propagates nothing'],
+        [
+          '`@graphql-hive/plugin-opentelemetry`',
+          'Hive plugin: HTTP, operation, parse, validate, context and execute spans; extracts `traceparent` from the HTTP request',
+        ],
+      ],
+    ),
+  );
+
+  for (const [suiteName, suite] of Object.entries(results.suites)) {
+    const scenarios = analysis[suiteName];
+    if (suiteName === 'core') {
+      push(
+        '## Core',
+        table(
+          ['scenario', 'ns per operation, median (IQR)', 'CPU µs per operation'],
+          Object.entries(scenarios).map(([scenario, variants]) => [
+            suite.scenarios[scenario].label,
+            spread(variants.sdk.ns, 0),
+            fmt(variants.sdk.cpuUs.median, 3),
+          ]),
+        ),
+      );
+      continue;
+    }
+    push(`## ${suiteName === 'trpc' ? 'tRPC' : 'GraphQL (graphql-yoga + Apollo Client)'}`);
+    push(
+      'Throughput as a ratio to the baseline of the same round: median (interquartile range).',
+      table(
+        ['variant', ...Object.keys(scenarios).map((s) => suite.scenarios[s].label)],
+        Object.keys(suite.variants).map((variant) => [
+          suite.variants[variant].label,
+          ...Object.values(scenarios).map((variants) =>
+            variant === 'baseline'
+              ? `${int(variants.baseline?.opsPerS.median)} ops/s`
+              : variants[variant]?.ratio
+                ? spread(variants[variant].ratio)
+                : '–',
+          ),
+        ]),
+      ),
+    );
+    for (const [scenario, variants] of Object.entries(scenarios)) {
+      push(
+        `### ${suite.scenarios[scenario].label}`,
+        `${int(suite.opsPerMeasurement[scenario])} operations per measurement, ${variants.baseline?.ratio?.n ?? 0} rounds.`,
+        table(
+          [
+            'variant',
+            'ops/s',
+            'throughput ratio',
+            'min–max',
+            'CPU-time ratio',
+            'overhead µs/op',
+            'CPU overhead µs/op',
+            'spans/op',
+          ],
+          Object.entries(variants).map(([variant, v]) => [
+            suite.variants[variant]?.label ?? variant,
+            int(v.opsPerS.median),
+            variant === 'baseline' ? '1' : spread(v.ratio),
+            variant === 'baseline' ? '' : `${fmt(v.ratio.min)}–${fmt(v.ratio.max)}`,
+            variant === 'baseline' ? '1' : spread(v.cpuRatio),
+            variant === 'baseline' ? `(${fmt(v.wallUs.median, 1)} µs/op)` : spread(v.overheadUs, 1),
+            variant === 'baseline' ? `(${fmt(v.cpuUs.median, 1)} µs/op)` : spread(v.cpuOverheadUs, 1),
+            fmt(v.spansPerOp, 2),
+          ]),
+        ),
+      );
+    }
+  }
+
+  const memoryRows = [];
+  for (const [suiteName, suite] of Object.entries(results.suites)) {
+    for (const [variant, samples] of Object.entries(suite.memory ?? {})) {
+      const slope = (samples.at(-1).heapUsed - samples[0].heapUsed) / (samples.at(-1).ops - samples[0].ops);
+      memoryRows.push([
+        suiteName,
+        suite.variants[variant]?.label ?? variant,
+        ...samples.map((s) => mib(s.heapUsed)),
+        fmt(slope, 1),
+      ]);
+    }
+  }
+  if (memoryRows.length > 0) {
+    push(
+      '## Memory',
+      'Heap used after a forced full GC (`heapUsed`), after the given number of operations (batches of 10) beyond the benchmark rounds.',
+      table(['suite', 'variant', ...config.memoryCheckpoints.map((c) => `after ${int(c)}`), 'growth B/op'], memoryRows),
+    );
+  }
+
+  const failed = Object.entries(results.suites).flatMap(([suiteName, suite]) =>
+    Object.entries(suite.failed ?? {}).map(([variant, f]) => [suiteName, f.label ?? variant, f.reason]),
+  );
+  if (failed.length > 0) push('## Variants that did not run', table(['suite', 'variant', 'reason'], failed));
+
+  const markdown = `${lines.join('\n').trimEnd()}\n`;
+  return { markdown, readmeSection: renderReadmeSection(results, analysis), verdicts, analysis };
+}
+
+function renderReadmeSection(results, analysis) {
+  const rows = [];
+  for (const suiteName of ['trpc', 'graphql']) {
+    const suite = results.suites[suiteName];
+    const scenarios = analysis[suiteName];
+    if (!scenarios) continue;
+    for (const [scenario, variants] of Object.entries(scenarios)) {
+      const anchors = Object.entries(variants).filter(([v, a]) => v !== 'baseline' && !OURS.includes(v) && a.ratio);
+      const anchorText = anchors
+        .map(([v, a]) => `${fmt(a.ratio.median)} ${shortLabel(suite.variants[v].label)}`)
+        .join(', ');
+      rows.push([
+        suite.scenarios[scenario].label,
+        fmt(variants['ours-nospans']?.ratio?.median),
+        fmt(variants['ours-spans']?.ratio?.median),
+        anchorText || '–',
+      ]);
+    }
+  }
+  const core = analysis.core?.pair?.sdk;
+  const lines = [
+    '## Performance',
+    '',
+    'Throughput as a share of the same app without propagation (median of interleaved rounds, client and server over loopback,',
+    `OpenTelemetry SDK registered in every variant; ${results.machine.cores}-core ${results.machine.cpu.trim()}, Node.js ${results.machine.node}).`,
+    '',
+    table(['scenario', '`spans: false`', 'with spans', 'what users run instead'], rows),
+    '',
+  ];
+  if (core) lines.push(`The core pair, \`getContext()\` + \`attachContext()\`, costs ${int(core.ns.median)} ns.`, '');
+  lines.push(
+    'Method, spreads, CPU-time figures, memory and every variant: [BENCHMARKS.md](BENCHMARKS.md). Reproduce with `npm run bench`.',
+  );
+  return lines.join('\n');
+}
+
+function shortLabel(label) {
+  return label
+    .replace('instrumentation-graphql + -http + -undici', 'GraphQL+HTTP auto-instr.')
+    .replace('instrumentation-http + -undici', 'HTTP auto-instr.')
+    .replace('`@envelop/opentelemetry`', 'Envelop OTel')
+    .replace('`@graphql-hive/plugin-opentelemetry`', 'Hive OTel');
+}
+
+/** Replaces only what lies between the bench section markers; everything else in README stays as it is. */
+export function updateReadme(readmePath, section) {
+  const start = '<!-- section:bench -->';
+  const end = '<!-- /section:bench -->';
+  const text = readFileSync(readmePath, 'utf8');
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`README has no ${start} … ${end} markers`);
+  writeFileSync(readmePath, `${text.slice(0, i + start.length)}\n${section}\n${text.slice(j)}`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const resultsPath = process.argv[2] ?? 'bench/results.json';
+  const results = JSON.parse(readFileSync(resultsPath, 'utf8'));
+  const { markdown } = renderReport(results);
+  process.stdout.write(markdown);
+}

@@ -1,0 +1,307 @@
+// `npm run bench`: every scenario and variant interleaved in one run, one process per variant.
+//
+// Each (suite, variant) pair runs in its own child process (bench/worker.mjs), because HTTP and GraphQL
+// auto-instrumentation patch modules as they load. All processes start first and stay up; then every
+// round runs each scenario once in every variant process, one process at a time, in an order that
+// rotates from round to round. Ratios are taken within a round and summarised over rounds.
+//
+// BENCH_QUICK=1   smoke run: tiny counts, writes to the OS temp folder, leaves BENCHMARKS.md and README alone
+// BENCH_ROUNDS, BENCH_TARGET_MS, BENCH_SUITES=core,trpc,graphql, BENCH_OUT=path   override the defaults
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderReport, updateReadme } from './report.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const quick = process.env.BENCH_QUICK === '1';
+
+const config = {
+  quick,
+  rounds: Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 12)),
+  // Each measurement (one scenario, one variant, one round) runs about this long in the baseline.
+  targetMs: Number(process.env.BENCH_TARGET_MS ?? (quick ? 40 : 450)),
+  memoryOps: quick ? 2_000 : 100_000,
+  memoryCheckpoints: quick ? [500, 1_000, 2_000] : [10_000, 50_000, 100_000],
+  memoryVariants: ['baseline', 'ours-nospans', 'ours-spans'],
+  suites: (process.env.BENCH_SUITES ?? 'core,trpc,graphql').split(',').filter(Boolean),
+  requestTimeoutMs: 180_000,
+};
+const out = path.resolve(process.env.BENCH_OUT ?? (quick ? path.join(os.tmpdir(), 'otel-rpc-context-bench') : root));
+
+const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
+
+class VariantProcess {
+  constructor(suite, variant) {
+    this.suite = suite;
+    this.variant = variant;
+    this.inbox = [];
+    this.waiters = [];
+  }
+
+  start() {
+    this.child = fork(path.join(here, 'worker.mjs'), [this.suite, this.variant], {
+      cwd: root,
+      execArgv: [
+        '--expose-gc',
+        '--max-old-space-size=2048',
+        ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      ],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (message) => {
+      const waiter = this.waiters.shift();
+      if (waiter) waiter.resolve(message);
+      else this.inbox.push(message);
+    });
+    this.child.on('exit', (code) => {
+      this.exited = true;
+      for (const waiter of this.waiters.splice(0)) waiter.reject(new Error(`process exited with code ${code}`));
+    });
+    return this.next();
+  }
+
+  next() {
+    if (this.inbox.length > 0) return Promise.resolve(this.inbox.shift());
+    if (this.exited) return Promise.reject(new Error('process has exited'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer in time')), config.requestTimeoutMs);
+      this.waiters.push({
+        resolve: (message) => {
+          clearTimeout(timer);
+          resolve(message);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+    });
+  }
+
+  async request(message) {
+    this.child.send(message);
+    const answer = await this.next();
+    if (answer.type === 'error') throw new Error(answer.error);
+    return answer;
+  }
+
+  async stop() {
+    if (this.exited) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    try {
+      this.child.send({ type: 'exit' });
+    } catch {}
+    const timer = setTimeout(() => this.child.kill(), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
+const perOpMs = (result) => result.wallNs / 1e6 / result.ops;
+
+function versions() {
+  const names = [
+    '@opentelemetry/api',
+    '@opentelemetry/sdk-trace-node',
+    '@opentelemetry/sdk-trace-base',
+    '@opentelemetry/context-async-hooks',
+    '@trpc/server',
+    '@trpc/client',
+    'graphql',
+    'graphql-yoga',
+    '@apollo/client',
+    'graphql-ws',
+    'ws',
+    'eventsource',
+    '@envelop/opentelemetry',
+    '@graphql-hive/plugin-opentelemetry',
+    '@opentelemetry/instrumentation',
+    '@opentelemetry/instrumentation-http',
+    '@opentelemetry/instrumentation-undici',
+    '@opentelemetry/instrumentation-graphql',
+  ];
+  const read = (name) =>
+    JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const packages = Object.fromEntries(names.map((name) => [name, read(name)]));
+  const own = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  let commit = 'unknown';
+  let dirty = false;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+  } catch {}
+  return { self: { name: own.name, version: own.version, commit, srcDirty: dirty }, packages };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    v8: process.versions.v8,
+  };
+}
+
+async function main() {
+  const started = new Date();
+  log(
+    `${quick ? 'quick' : 'full'} run: ${config.rounds} rounds, ~${config.targetMs} ms per measurement, suites ${config.suites.join(', ')}`,
+  );
+  const loadBefore = os.loadavg();
+
+  // 1. Start every variant process of every suite.
+  const suites = {};
+  for (const suiteName of config.suites) {
+    const { variants } = await import(`./suites/${suiteName}.mjs`);
+    const suite = { variants: {}, scenarios: undefined, failed: {} };
+    for (const [variant, spec] of Object.entries(variants)) {
+      const processHandle = new VariantProcess(suiteName, variant);
+      try {
+        const ready = await processHandle.start();
+        if (ready.type !== 'ready') throw new Error(ready.error ?? `unexpected ${ready.type}`);
+        suite.scenarios ??= ready.scenarios;
+        suite.variants[variant] = { label: spec.label, process: processHandle };
+        log(`started ${suiteName}/${variant}`);
+      } catch (error) {
+        suite.failed[variant] = { label: spec.label, reason: String(error.message ?? error).split('\n')[0] };
+        log(`could not start ${suiteName}/${variant}: ${suite.failed[variant].reason}`);
+        await processHandle.stop();
+      }
+    }
+    if (suite.scenarios) suites[suiteName] = suite;
+  }
+
+  const all = () => Object.entries(suites).flatMap(([, s]) => Object.values(s.variants));
+  const records = {};
+  const fail = (suiteName, variant, error) => {
+    const suite = suites[suiteName];
+    const entry = suite.variants[variant];
+    if (!entry) return;
+    suite.failed[variant] = { label: entry.label, reason: String(error.message ?? error).split('\n')[0] };
+    delete suite.variants[variant];
+    log(`${suiteName}/${variant} failed: ${String(error.message ?? error)}`);
+    entry.process.stop();
+  };
+
+  try {
+    // 2. Warm up every process and size each scenario so that a measurement takes ~targetMs.
+    const opsFor = {};
+    for (const [suiteName, suite] of Object.entries(suites)) {
+      opsFor[suiteName] = {};
+      for (const [scenario, info] of Object.entries(suite.scenarios)) {
+        const perOp = {};
+        for (const variant of Object.keys(suite.variants)) {
+          let ops = info.opsPerCall * (quick ? 2 : 8);
+          try {
+            for (let attempt = 0; attempt < 12; attempt++) {
+              const result = await suite.variants[variant].process.request({ type: 'run', scenario, ops });
+              perOp[variant] = perOpMs(result);
+              if (result.wallNs / 1e6 >= config.targetMs / 2) break;
+              ops *= 2;
+            }
+          } catch (error) {
+            fail(suiteName, variant, error);
+          }
+        }
+        const reference = perOp.baseline ?? Math.min(...Object.values(perOp));
+        const calls = Math.max(1, Math.round(config.targetMs / reference / info.opsPerCall));
+        opsFor[suiteName][scenario] = calls * info.opsPerCall;
+        log(`warmed ${suiteName}/${scenario}: ${opsFor[suiteName][scenario]} ops per measurement`);
+      }
+    }
+
+    // 3. Interleaved rounds.
+    for (let round = 0; round < config.rounds; round++) {
+      for (const [suiteName, suite] of Object.entries(suites)) {
+        records[suiteName] ??= {};
+        const scenarioNames = rotate(Object.keys(suite.scenarios), round);
+        for (const scenario of scenarioNames) {
+          records[suiteName][scenario] ??= {};
+          for (const variant of rotate(Object.keys(suite.variants), round)) {
+            const entry = suite.variants[variant];
+            if (!entry) continue;
+            try {
+              const result = await entry.process.request({ type: 'run', scenario, ops: opsFor[suiteName][scenario] });
+              records[suiteName][scenario][variant] ??= [];
+              records[suiteName][scenario][variant].push({ round, ...result });
+            } catch (error) {
+              fail(suiteName, variant, error);
+            }
+          }
+        }
+      }
+      log(`round ${round + 1}/${config.rounds} done (load ${os.loadavg()[0].toFixed(2)})`);
+    }
+
+    // 4. Memory: heap after a full GC at checkpoints up to memoryOps operations.
+    const memory = {};
+    for (const [suiteName, suite] of Object.entries(suites)) {
+      for (const variant of config.memoryVariants) {
+        const entry = suite.variants[variant];
+        if (!entry) continue;
+        try {
+          const answer = await entry.process.request({
+            type: 'memory',
+            ops: config.memoryOps,
+            checkpoints: config.memoryCheckpoints,
+          });
+          if (answer.samples) {
+            memory[suiteName] ??= {};
+            memory[suiteName][variant] = answer.samples;
+            log(
+              `memory ${suiteName}/${variant}: ${answer.samples.map((s) => `${s.ops}→${(s.heapUsed / 2 ** 20).toFixed(1)} MiB`).join(', ')}`,
+            );
+          }
+        } catch (error) {
+          log(`memory ${suiteName}/${variant} failed: ${error.message}`);
+        }
+      }
+    }
+
+    const results = {
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationS: Math.round((Date.now() - started.getTime()) / 1000),
+      loadAverage: { before: loadBefore, after: os.loadavg() },
+      config,
+      machine: machine(),
+      versions: versions(),
+      suites: Object.fromEntries(
+        Object.entries(suites).map(([name, suite]) => [
+          name,
+          {
+            scenarios: suite.scenarios,
+            variants: Object.fromEntries(Object.entries(suite.variants).map(([v, e]) => [v, { label: e.label }])),
+            failed: suite.failed,
+            opsPerMeasurement: opsFor[name],
+            records: records[name] ?? {},
+            memory: memory[name] ?? {},
+          },
+        ]),
+      ),
+    };
+
+    mkdirSync(out, { recursive: true });
+    const resultsPath = path.join(out, quick ? 'results-quick.json' : 'bench/results.json');
+    mkdirSync(path.dirname(resultsPath), { recursive: true });
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 1)}\n`);
+    const { markdown, readmeSection, verdicts } = renderReport(results);
+    const reportPath = path.join(out, quick ? 'BENCHMARKS.quick.md' : 'BENCHMARKS.md');
+    writeFileSync(reportPath, markdown);
+    if (!quick && !process.env.BENCH_OUT) updateReadme(path.join(root, 'README.md'), readmeSection);
+    log(`wrote ${path.relative(process.cwd(), reportPath) || reportPath} and ${resultsPath} in ${results.durationS} s`);
+    for (const verdict of verdicts)
+      log(`${verdict.met === true ? 'met   ' : verdict.met === false ? 'MISSED' : 'n/a   '} ${verdict.text}`);
+  } finally {
+    await Promise.all(all().map((entry) => entry.process.stop()));
+  }
+}
+
+await main();

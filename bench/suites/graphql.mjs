@@ -1,0 +1,245 @@
+// graphql-yoga server (HTTP + graphql-ws) and Apollo Client 4 over loopback, in the same process.
+import { createServer } from 'node:http';
+import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { BatchHttpLink } from '@apollo/client/link/batch-http';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { createClient } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { WebSocket, WebSocketServer } from 'ws';
+
+export const variants = {
+  baseline: { label: 'baseline (no propagation)' },
+  'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
+  'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
+  envelop: { label: '`@envelop/opentelemetry`', plugin: 'envelop' },
+  hive: { label: '`@graphql-hive/plugin-opentelemetry`', plugin: 'hive' },
+  'graphql-auto': {
+    label: 'instrumentation-graphql + -http + -undici',
+    instrument: ['http', 'undici', 'graphql'],
+  },
+  'http-auto': { label: 'instrumentation-http + -undici', instrument: ['http', 'undici'] },
+};
+
+export const SUBSCRIPTION_EVENTS = 1000;
+/** Field resolutions per item in the resolver-heavy query (id, a, b, c, d). */
+const FIELDS_PER_ITEM = 5;
+
+const typeDefs = /* GraphQL */ `
+  type Query {
+    greet(name: String!, n: Int!): Greeting!
+    items(n: Int!): [Item!]!
+  }
+  type Greeting {
+    greeting: String!
+    n: Int!
+  }
+  type Item {
+    id: Int!
+    a: String!
+    b: String!
+    c: Int!
+    d: Boolean!
+  }
+  type Subscription {
+    ticks(n: Int!): Int!
+  }
+`;
+
+const resolvers = {
+  Query: {
+    greet: (_root, { name, n }) => ({ greeting: `hello ${name}`, n }),
+    items: (_root, { n }) => Array.from({ length: n }, (_, id) => ({ id })),
+  },
+  // Every field has its own resolver, so each one is a resolution the server really performs.
+  Item: {
+    id: (item) => item.id,
+    a: (item) => `a${item.id}`,
+    b: (item) => `b${item.id}`,
+    c: (item) => item.id * 2,
+    d: (item) => item.id % 2 === 0,
+  },
+  Subscription: {
+    ticks: {
+      subscribe: async function* (_root, { n }) {
+        for (let i = 0; i < n; i++) yield { ticks: i };
+      },
+    },
+  },
+};
+
+const GREET = gql`
+  query Greet($name: String!, $n: Int!) {
+    greet(name: $name, n: $n) {
+      greeting
+      n
+    }
+  }
+`;
+const ITEMS = gql`
+  query Items($n: Int!) {
+    items(n: $n) {
+      id
+      a
+      b
+      c
+      d
+    }
+  }
+`;
+const TICKS = gql`
+  subscription Ticks($n: Int!) {
+    ticks(n: $n)
+  }
+`;
+
+async function serverPlugins(spec, otel) {
+  if (spec.ours) {
+    const { useTraceContext } = await import('otel-rpc-context/yoga');
+    if (typeof useTraceContext !== 'function')
+      throw new Error('otel-rpc-context/yoga does not export useTraceContext yet');
+    return [useTraceContext({ spans: spec.ours.spans })];
+  }
+  if (spec.plugin === 'envelop') {
+    const { useOpenTelemetry } = await import('@envelop/opentelemetry');
+    // Comparable work: one span per operation, no span per resolver.
+    return [useOpenTelemetry({ resolvers: false, variables: false, result: false }, otel.provider)];
+  }
+  if (spec.plugin === 'hive') {
+    const { useOpenTelemetry } = await import('@graphql-hive/plugin-opentelemetry');
+    return [useOpenTelemetry({ traces: { tracer: otel.tracer } })];
+  }
+  return [];
+}
+
+async function clientLinks(spec) {
+  if (!spec.ours) return [];
+  const { TraceContextLink } = await import('otel-rpc-context/apollo');
+  if (typeof TraceContextLink !== 'function')
+    throw new Error('otel-rpc-context/apollo does not export TraceContextLink yet');
+  return [new TraceContextLink({ spans: spec.ours.spans })];
+}
+
+/** @param {{ variant: string }} options */
+export async function createSuite({ variant, otel }) {
+  const spec = variants[variant];
+  const yoga = createYoga({
+    schema: createSchema({ typeDefs, resolvers }),
+    plugins: await serverPlugins(spec, otel),
+    batching: { limit: 10 },
+    graphiql: false,
+    landingPage: false,
+    logging: false,
+  });
+  const server = createServer(yoga);
+  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // graphql-yoga's documented graphql-ws set-up: the operation runs through Yoga's Envelop pipeline.
+  const wsDisposable = useServer(
+    {
+      execute: (args) => args.rootValue.execute(args),
+      subscribe: (args) => args.rootValue.subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        return errors.length > 0 ? errors : args;
+      },
+    },
+    wsServer,
+  );
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  const uri = `http://127.0.0.1:${port}${yoga.graphqlEndpoint}`;
+
+  const ours = await clientLinks(spec);
+  const wsClient = createClient({ url: `ws://127.0.0.1:${port}${yoga.graphqlEndpoint}`, webSocketImpl: WebSocket });
+  const client = (terminating) =>
+    new ApolloClient({
+      link: ApolloLink.from([...ours, terminating]),
+      cache: new InMemoryCache(),
+      queryDeduplication: false,
+    });
+  const single = client(new HttpLink({ uri }));
+  const batch = client(new BatchHttpLink({ uri, batchMax: 10, batchInterval: 0 }));
+  const sub = client(new GraphQLWsLink(wsClient));
+
+  let n = 0;
+  const greet = (apollo) =>
+    apollo.query({ query: GREET, variables: { name: 'bench', n: n++ }, fetchPolicy: 'no-cache' });
+  const items = (count) => () => single.query({ query: ITEMS, variables: { n: count }, fetchPolicy: 'no-cache' });
+  const scenarios = {
+    single: {
+      label: 'Yoga + Apollo `HttpLink`, single queries',
+      opsPerCall: 1,
+      concurrency: 4,
+      call: () => greet(single),
+    },
+    batch10: {
+      label: 'Yoga + Apollo `BatchHttpLink`, batches of 10',
+      opsPerCall: 10,
+      concurrency: 2,
+      call: () => Promise.all(Array.from({ length: 10 }, () => greet(batch))),
+    },
+    fields1k: {
+      label: `Yoga + Apollo, query resolving 1,000 fields`,
+      opsPerCall: 1,
+      concurrency: 2,
+      call: items(1000 / FIELDS_PER_ITEM),
+      fields: 1000,
+    },
+    fields5k: {
+      label: `Yoga + Apollo, query resolving 5,000 fields`,
+      opsPerCall: 1,
+      concurrency: 2,
+      call: items(5000 / FIELDS_PER_ITEM),
+      fields: 5000,
+    },
+    subscription: {
+      label: `Yoga (graphql-ws) + Apollo \`GraphQLWsLink\`, events of a ${SUBSCRIPTION_EVENTS}-event subscription`,
+      opsPerCall: SUBSCRIPTION_EVENTS,
+      concurrency: 1,
+      call: () =>
+        new Promise((resolve, reject) => {
+          let seen = 0;
+          sub.subscribe({ query: TICKS, variables: { n: SUBSCRIPTION_EVENTS } }).subscribe({
+            next(result) {
+              if (result.error) reject(result.error);
+              else seen++;
+            },
+            error: reject,
+            complete() {
+              if (seen === SUBSCRIPTION_EVENTS) resolve();
+              else reject(new Error(`subscription ended after ${seen} events`));
+            },
+          });
+        }),
+    },
+  };
+
+  return {
+    scenarios,
+    memory: scenarios.batch10,
+    async close() {
+      single.stop();
+      batch.stop();
+      sub.stop();
+      await wsClient.dispose();
+      await wsDisposable.dispose();
+      wsServer.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

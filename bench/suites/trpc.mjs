@@ -1,0 +1,91 @@
+// tRPC over loopback: standalone HTTP server and a client in the same process.
+import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink } from '@trpc/client';
+import { initTRPC } from '@trpc/server';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { EventSource } from 'eventsource';
+
+export const variants = {
+  baseline: { label: 'baseline (no propagation)' },
+  'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
+  'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
+  'http-auto': { label: 'instrumentation-http + -undici', instrument: ['http', 'undici'] },
+};
+
+export const SUBSCRIPTION_EVENTS = 1000;
+
+/** @param {{ variant: string, quick: boolean }} options */
+export async function createSuite({ variant }) {
+  const { ours } = variants[variant];
+  const integration = ours ? await import('otel-rpc-context/trpc') : undefined;
+  if (integration && typeof integration.traceContextMiddleware !== 'function') {
+    throw new Error('otel-rpc-context/trpc does not export traceContextMiddleware yet');
+  }
+
+  const t = initTRPC.context().create();
+  const procedure = ours ? t.procedure.use(integration.traceContextMiddleware({ spans: ours.spans })) : t.procedure;
+  const router = t.router({
+    greet: procedure.input((value) => value).query(({ input }) => ({ greeting: `hello ${input.name}`, n: input.n })),
+    ticks: procedure
+      .input((value) => value)
+      .subscription(async function* ({ input }) {
+        for (let i = 0; i < input.n; i++) yield { i };
+      }),
+  });
+  const server = createHTTPServer({ router, createContext: ({ req, res, info }) => ({ req, res, info }) });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+
+  const withOurs = (terminating) =>
+    ours ? [integration.traceContextLink({ spans: ours.spans }), terminating] : [terminating];
+  const headers = ours ? { headers: integration.traceContextHeaders } : {};
+  const single = createTRPCClient({ links: withOurs(httpLink({ url, ...headers })) });
+  const batch = createTRPCClient({ links: withOurs(httpBatchLink({ url, maxItems: 10, ...headers })) });
+  const sub = createTRPCClient({ links: withOurs(httpSubscriptionLink({ url, EventSource })) });
+
+  let n = 0;
+  const one = (client) => client.greet.query({ name: 'bench', n: n++ });
+  const scenarios = {
+    single: { label: 'tRPC `httpLink`, single calls', opsPerCall: 1, concurrency: 4, call: () => one(single) },
+    batch10: {
+      label: 'tRPC `httpBatchLink`, batches of 10',
+      opsPerCall: 10,
+      concurrency: 2,
+      call: () => Promise.all(Array.from({ length: 10 }, () => one(batch))),
+    },
+    subscription: {
+      label: `tRPC \`httpSubscriptionLink\` (SSE), events of a ${SUBSCRIPTION_EVENTS}-event subscription`,
+      opsPerCall: SUBSCRIPTION_EVENTS,
+      concurrency: 1,
+      call: () =>
+        new Promise((resolve, reject) => {
+          let seen = 0;
+          const subscription = sub.ticks.subscribe(
+            { n: SUBSCRIPTION_EVENTS },
+            {
+              onData() {
+                if (++seen === SUBSCRIPTION_EVENTS) {
+                  subscription.unsubscribe();
+                  resolve();
+                }
+              },
+              onError: reject,
+              onComplete() {
+                if (seen < SUBSCRIPTION_EVENTS) reject(new Error(`subscription ended after ${seen} events`));
+              },
+            },
+          );
+        }),
+    },
+  };
+  // Memory: 100,000 operations as batches of 10.
+  const memory = scenarios.batch10;
+
+  return {
+    scenarios,
+    memory,
+    async close() {
+      server.closeAllConnections?.();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// One bench process: one suite (core, trpc, graphql) in one variant. The parent (bench/run.mjs) tells it
+// over IPC which scenario to run and for how many operations; it answers with wall and CPU time.
+// Auto-instrumentation patches modules as they load, which is why every variant has its own process.
+import { setupOtel } from './lib/otel.mjs';
+
+const [suiteName, variant] = process.argv.slice(2);
+const send = (message) => process.send(message);
+
+try {
+  const suiteModule = await import(`./suites/${suiteName}.mjs`);
+  const spec = suiteModule.variants[variant];
+  if (!spec) throw new Error(`unknown variant ${variant} for suite ${suiteName}`);
+  const otel = await setupOtel(spec.instrument);
+  // Loaded after the instrumentations are registered, so that they can patch what it imports.
+  const { drive, driveSync } = await import('./lib/drive.mjs');
+  const suite = await suiteModule.createSuite({ variant, otel });
+
+  const run = (scenario, ops) =>
+    scenario.sync ? driveSync(scenario.fn, ops, otel.callerContext) : drive(scenario, ops, otel.callerContext);
+
+  process.on('message', async (message) => {
+    try {
+      if (message.type === 'run') {
+        const scenario = suite.scenarios[message.scenario];
+        const spans0 = await otel.spanCount();
+        const result = await run(scenario, message.ops);
+        const spans = (await otel.spanCount()) - spans0;
+        send({ type: 'result', scenario: message.scenario, ...result, spans });
+      } else if (message.type === 'memory') {
+        send({ type: 'memory', samples: await measureMemory(suite.memory, message.ops, message.checkpoints) });
+      } else if (message.type === 'exit') {
+        await suite.close?.();
+        await otel.provider.shutdown();
+        process.disconnect();
+      }
+    } catch (error) {
+      send({ type: 'error', error: String(error?.stack ?? error) });
+    }
+  });
+  send({
+    type: 'ready',
+    scenarios: Object.fromEntries(
+      Object.entries(suite.scenarios).map(([name, s]) => [name, { label: s.label, opsPerCall: s.opsPerCall ?? 1 }]),
+    ),
+  });
+
+  /** Heap (after a full GC) at each checkpoint of `ops` operations. */
+  async function measureMemory(scenario, ops, checkpoints) {
+    const samples = [];
+    let done = 0;
+    for (const checkpoint of checkpoints) {
+      if (checkpoint > done) await run(scenario, checkpoint - done);
+      done = checkpoint;
+      await otel.spanCount();
+      for (let i = 0; i < 3; i++) {
+        globalThis.gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      samples.push({ ops: done, heapUsed: process.memoryUsage().heapUsed });
+    }
+    if (done < ops) await run(scenario, ops - done);
+    return samples;
+  }
+} catch (error) {
+  send({ type: 'error', fatal: true, error: String(error?.stack ?? error) });
+  process.exitCode = 1;
+  process.disconnect();
+}
