@@ -255,3 +255,30 @@ for (const runtime of ['bun', 'deno']) {
     });
   }
 }
+
+// workerd: the worker is bundled with esbuild and served by workerd; Node drives it over loopback.
+for (const [mode, what] of [
+  ['core', 'core: getContext/attachContext inside a worker (AsyncLocalStorage via nodejs_compat)'],
+  ['trpc', 'tRPC fetch adapter in a worker: batched + single calls, per-operation context'],
+  ['yoga', 'Yoga in a worker: batched POST, per-operation context'],
+]) {
+  cells.push({
+    id: `workerd-${mode}`,
+    area: 'Runtimes',
+    versions: (env) => `workerd ${env.runtimeVersions?.workerd ?? ''}`.trim(),
+    what,
+    variant: 'base',
+    uses: ['runtimes', 'tools'],
+    command: (env) => ({
+      cmd: env.nodeBin(24),
+      argv: [
+        join(env.dirs.base, 'compat-cells', 'workerd-cell.mjs'),
+        join(env.dirs.tools, 'node_modules', 'esbuild'),
+        runtimeBin(env, 'workerd'),
+        mode,
+      ],
+      cwd: env.dirs.base,
+    }),
+    env: (env) => ({ WORKERD_VERSION: env.runtimeVersions?.workerd ?? '' }),
+  });
+}

@@ -55,3 +55,11 @@ export const expectedExports = {
   'otel-rpc-context/yoga': ['useTraceContext'],
   'otel-rpc-context/apollo': ['TraceContextLink'],
 };
+
+/** Ends the cell as not supported while an integration entry point is still an empty placeholder. */
+export async function requireImplemented(...specifiers) {
+  for (const specifier of specifiers) {
+    const mod = await import(specifier);
+    if (Object.keys(mod).length === 0) unsupported(`${specifier} is not implemented yet (empty entry point)`);
+  }
+}

@@ -2,7 +2,7 @@
 // argv: trpc | graphql | apollo
 import { createServer } from 'node:http';
 import { apolloClientCheck, graphqlFetchCheck, trpcClientCheck, trpcRouter, yogaServer } from './apps.mjs';
-import { done, fail, registerPropagation, unsupported } from './lib.mjs';
+import { done, fail, registerPropagation, requireImplemented, unsupported } from './lib.mjs';
 
 const listen = (server) =>
   new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`)));
@@ -14,6 +14,7 @@ try {
   const { readFileSync } = await import('node:fs');
   const version = (name) => JSON.parse(readFileSync(`node_modules/${name}/package.json`, 'utf8')).version;
   let detail;
+  await requireImplemented(mode === 'trpc' ? 'otel-rpc-context/trpc' : 'otel-rpc-context/yoga');
   if (mode === 'trpc') {
     const { createHTTPServer } = await import('@trpc/server/adapters/standalone');
     server = createHTTPServer({ router: await trpcRouter(), createContext: ({ req, info }) => ({ req, info }) });
@@ -34,6 +35,7 @@ try {
           );
         throw error;
       }
+      await requireImplemented('otel-rpc-context/apollo');
       detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url)}`;
     } else {
       detail = `graphql ${version('graphql')}, graphql-yoga ${version('graphql-yoga')}: ${await graphqlFetchCheck(url)}`;

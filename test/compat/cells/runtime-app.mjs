@@ -4,7 +4,16 @@
 import process from 'node:process';
 import { context, propagation } from '@opentelemetry/api';
 import { graphqlFetchCheck, trpcClientCheck, trpcFetchHandler, yogaServer } from './apps.mjs';
-import { activeTraceId, check, contextFor, done, fail, registerPropagation, traceIdFor } from './lib.mjs';
+import {
+  activeTraceId,
+  check,
+  contextFor,
+  done,
+  fail,
+  registerPropagation,
+  requireImplemented,
+  traceIdFor,
+} from './lib.mjs';
 
 const runtime = globalThis.Bun
   ? `Bun ${globalThis.Bun.version}`
@@ -42,10 +51,12 @@ try {
     check(activeTraceId() === null, 'previous context restored');
     detail = 'getContext/attachContext with W3C trace context + baggage, across await';
   } else if (mode === 'trpc') {
+    await requireImplemented('otel-rpc-context/trpc');
     const handler = await trpcFetchHandler();
     server = serve(handler);
     detail = `tRPC fetch adapter: ${await trpcClientCheck(`${server.url}/trpc`)}`;
   } else {
+    await requireImplemented('otel-rpc-context/yoga');
     const yoga = await yogaServer();
     server = serve(yoga.fetch);
     detail = `Yoga: ${await graphqlFetchCheck(`${server.url}/graphql`)}`;
