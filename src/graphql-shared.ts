@@ -1,0 +1,74 @@
+// What the Apollo link and the Yoga plugin agree on. Only @opentelemetry/api is imported: both entry points
+// pull this in, and neither may drag the other (or graphql itself) along.
+import { type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
+
+/**
+ * The key under a GraphQL request's `extensions` that holds the caller's context carrier, e.g.
+ * `{ "extensions": { "traceContext": { "traceparent": "00-…-01" } } }`. The GraphQL-over-HTTP spec leaves
+ * `extensions` to implementers; servers without the plugin ignore the key.
+ */
+export const TRACE_CONTEXT_EXTENSION = 'traceContext';
+
+// GraphQL semantic conventions (incubating in @opentelemetry/semantic-conventions): copied, not imported,
+// so the package keeps zero runtime dependencies and does not depend on the `/incubating` entry point.
+export const ATTR_GRAPHQL_OPERATION_NAME = 'graphql.operation.name';
+export const ATTR_GRAPHQL_OPERATION_TYPE = 'graphql.operation.type';
+export const ATTR_GRAPHQL_DOCUMENT = 'graphql.document';
+export const ATTR_ERROR_TYPE = 'error.type';
+
+/** The instrumentation scope name of every span this package starts. */
+export const TRACER_NAME = 'otel-rpc-context';
+
+/** Fallback span name while (or when) the operation's type is unknown, e.g. a document that fails to parse. */
+export const UNKNOWN_OPERATION_SPAN_NAME = 'GraphQL Operation';
+
+/** `{type} {name}`, or `{type}` for an anonymous operation, as the GraphQL conventions name spans. */
+export function operationSpanName(type: string, name: string | undefined): string {
+  return name ? `${type} ${name}` : type;
+}
+
+export function operationAttributes(type: string, name: string | undefined, document: string | undefined): Attributes {
+  const attributes: Attributes = { [ATTR_GRAPHQL_OPERATION_TYPE]: type };
+  if (name) attributes[ATTR_GRAPHQL_OPERATION_NAME] = name;
+  if (document !== undefined) attributes[ATTR_GRAPHQL_DOCUMENT] = document;
+  return attributes;
+}
+
+/** At most this many errors of one result become exception events: a result can hold thousands. */
+const MAX_RECORDED_ERRORS = 8;
+
+interface GraphQLErrorLike {
+  message?: unknown;
+  extensions?: { code?: unknown } | null;
+  originalError?: { name?: unknown } | null;
+}
+
+/** A low-cardinality `error.type`: the error's `extensions.code`, else its original error's name. */
+function errorType(error: GraphQLErrorLike): string {
+  const code = error.extensions?.code;
+  if (typeof code === 'string' && code.length > 0) return code;
+  const name = error.originalError?.name;
+  return typeof name === 'string' && name.length > 0 && name !== 'Error' ? name : 'GraphQLError';
+}
+
+/** Marks a span failed for the `errors` of a GraphQL result (a list of GraphQL errors, or formatted ones). */
+export function recordResultErrors(span: Span, errors: unknown): void {
+  if (!Array.isArray(errors) || errors.length === 0) return;
+  const first = errors[0] as GraphQLErrorLike;
+  span.setStatus({ code: SpanStatusCode.ERROR, message: typeof first?.message === 'string' ? first.message : '' });
+  span.setAttribute(ATTR_ERROR_TYPE, errorType(first ?? {}));
+  for (const error of errors.slice(0, MAX_RECORDED_ERRORS)) {
+    const message =
+      typeof (error as GraphQLErrorLike)?.message === 'string' ? (error as { message: string }).message : '';
+    span.recordException({ name: errorType((error as GraphQLErrorLike) ?? {}), message });
+  }
+}
+
+/** Marks a span failed for a thrown error (a network failure, a rejected phase). */
+export function recordThrown(span: Span, error: unknown): void {
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+  span.setAttribute(ATTR_ERROR_TYPE, name);
+  span.recordException(error instanceof Error ? error : { name, message });
+}

@@ -1,0 +1,570 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
+// The Yoga plugin against hand-made wire messages: exactly what a client sends, over real loopback
+// HTTP, SSE (graphql-sse client) and graphql-ws (Yoga's recipe).
+import { randomBytes } from 'node:crypto';
+import { useOpenTelemetry } from '@envelop/opentelemetry';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient as createWsClient } from 'graphql-ws';
+import type { Plugin } from 'graphql-yoga';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { TRACE_CONTEXT_EXTENSION, useTraceContext, type YogaIncomingInfo } from '../src/yoga.js';
+import { startServer, type TestServer, traceparentOf } from './graphql-fixture.js';
+import { setupTracing } from './support/otel.js';
+
+const { exporter, provider } = setupTracing();
+
+const PROBE = /* GraphQL */ `
+  query Probe($tag: String!) {
+    probe(tag: $tag) {
+      tag
+      seen { traceId spanId }
+      later { traceId spanId }
+      items(n: 3) { id seen { traceId spanId } }
+    }
+  }
+`;
+const TICKS = /* GraphQL */ `
+  subscription Ticks($tag: String!, $count: Int!) {
+    ticks(tag: $tag, count: $count) { tag i subscribedIn { traceId spanId } atYield { traceId spanId } seen { traceId spanId } }
+  }
+`;
+
+interface Seen {
+  traceId: string | null;
+  spanId: string | null;
+}
+
+const newTraceId = () => randomBytes(16).toString('hex');
+const newSpanId = () => randomBytes(8).toString('hex');
+
+/** A fabricated caller: the trace and span ids its carrier names. */
+function caller() {
+  const traceId = newTraceId();
+  const spanId = newSpanId();
+  return { traceId, spanId, carrier: { traceparent: traceparentOf(traceId, spanId) } };
+}
+
+/** Every `{ traceId, spanId }` a result holds, however deeply nested. */
+function allSeen(value: unknown, into: Seen[] = []): Seen[] {
+  if (Array.isArray(value)) for (const item of value) allSeen(item, into);
+  else if (value && typeof value === 'object') {
+    if ('traceId' in value && 'spanId' in value) into.push(value as Seen);
+    else for (const item of Object.values(value)) allSeen(item, into);
+  }
+  return into;
+}
+
+// Only this package's spans: @envelop/opentelemetry makes SERVER spans too.
+const serverSpans = () =>
+  exporter
+    .getFinishedSpans()
+    .filter((span) => span.kind === SpanKind.SERVER && span.instrumentationScope.name === 'otel-rpc-context');
+const serverSpanOf = (traceId: string) => {
+  const spans = serverSpans().filter((span) => span.spanContext().traceId === traceId);
+  expect(spans).toHaveLength(1);
+  return spans[0] as ReadableSpan;
+};
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as any };
+}
+
+const probeBody = (tag: string, extensions?: unknown) => ({
+  query: PROBE,
+  operationName: 'Probe',
+  variables: { tag },
+  ...(extensions === undefined ? {} : { extensions }),
+});
+
+/** Asserts that every resolver of a Probe result ran in `traceId`, under the server span `spanId`. */
+function expectProbeIn(data: any, traceId: string, spanId: string) {
+  const seen = allSeen(data);
+  expect(seen.length).toBe(5); // seen, later, and 3 nested list items
+  for (const entry of seen) expect(entry).toEqual({ traceId, spanId });
+}
+
+afterEach(() => exporter.reset());
+
+describe('Yoga over HTTP', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer([useTraceContext()], { batching: { limit: 100 } });
+  });
+  afterAll(() => server.close());
+
+  it('runs every resolver of a single operation under a SERVER span that is a child of the carrier', async () => {
+    const remote = caller();
+    const { status, json } = await post(server.url, probeBody('one', { [TRACE_CONTEXT_EXTENSION]: remote.carrier }));
+    expect(status).toBe(200);
+    const span = serverSpanOf(remote.traceId);
+    expect(span.parentSpanContext?.spanId).toBe(remote.spanId);
+    expect(span.name).toBe('query Probe');
+    expect(span.attributes).toEqual({ 'graphql.operation.type': 'query', 'graphql.operation.name': 'Probe' });
+    expect(span.status.code).toBe(SpanStatusCode.UNSET);
+    expectProbeIn(json.data, remote.traceId, span.spanContext().spanId);
+  });
+
+  it('keeps 50 concurrent single operations apart', async () => {
+    const callers = Array.from({ length: 50 }, caller);
+    const results = await Promise.all(
+      callers.map((remote, i) => post(server.url, probeBody(`c${i}`, { traceContext: remote.carrier }))),
+    );
+    let mismatches = 0;
+    results.forEach(({ json }, i) => {
+      const remote = callers[i]!;
+      const span = serverSpanOf(remote.traceId);
+      if (span.parentSpanContext?.spanId !== remote.spanId) mismatches++;
+      for (const entry of allSeen(json.data)) {
+        if (entry.traceId !== remote.traceId || entry.spanId !== span.spanContext().spanId) mismatches++;
+      }
+    });
+    expect(mismatches).toBe(0);
+    expect(serverSpans()).toHaveLength(50);
+  });
+
+  it('gives each operation of one batched request its own context (batching: true)', async () => {
+    const callers = Array.from({ length: 50 }, caller);
+    const before = server.requests();
+    const { status, json } = await post(
+      server.url,
+      callers.map((remote, i) => probeBody(`b${i}`, { traceContext: remote.carrier })),
+    );
+    expect(status).toBe(200);
+    expect(server.requests() - before).toBe(1);
+    expect(json).toHaveLength(50);
+    callers.forEach((remote, i) => {
+      const span = serverSpanOf(remote.traceId);
+      expect(span.parentSpanContext?.spanId).toBe(remote.spanId);
+      expect(json[i].data.probe.tag).toBe(`b${i}`);
+      expectProbeIn(json[i].data, remote.traceId, span.spanContext().spanId);
+    });
+  });
+
+  it('falls back to W3C request headers, and prefers the extensions carrier over them', async () => {
+    const fromHeader = caller();
+    const fromExtensions = caller();
+    await post(server.url, probeBody('h'), { traceparent: fromHeader.carrier.traceparent });
+    expect(serverSpanOf(fromHeader.traceId).parentSpanContext?.spanId).toBe(fromHeader.spanId);
+    exporter.reset();
+    const { json } = await post(server.url, probeBody('h2', { traceContext: fromExtensions.carrier }), {
+      traceparent: fromHeader.carrier.traceparent,
+    });
+    const span = serverSpanOf(fromExtensions.traceId);
+    expectProbeIn(json.data, fromExtensions.traceId, span.spanContext().spanId);
+    expect(serverSpans().filter((s) => s.spanContext().traceId === fromHeader.traceId)).toHaveLength(0);
+  });
+
+  it('records resolver errors on the server span', async () => {
+    const remote = caller();
+    const { json } = await post(server.url, {
+      query: 'query Broken($tag: String!) { fail(tag: $tag) }',
+      variables: { tag: 'x' },
+      extensions: { traceContext: remote.carrier },
+    });
+    expect(json.errors[0].message).toBe('resolver failed on purpose');
+    const span = serverSpanOf(remote.traceId);
+    expect(span.name).toBe('query Broken');
+    expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: 'resolver failed on purpose' });
+    expect(span.attributes['error.type']).toBe('GraphQLError');
+    expect(span.events.map((event) => event.attributes?.['exception.type'])).toEqual(['GraphQLError']);
+  });
+
+  it('ends the span of an operation that fails to parse or to validate', async () => {
+    const parseFails = caller();
+    const invalid = caller();
+    const a = await post(server.url, { query: 'query {', extensions: { traceContext: parseFails.carrier } });
+    const b = await post(server.url, { query: '{ nope }', extensions: { traceContext: invalid.carrier } });
+    expect(a.json.errors).toHaveLength(1);
+    expect(b.json.errors).toHaveLength(1);
+    const parseSpan = serverSpanOf(parseFails.traceId);
+    expect(parseSpan.name).toBe('GraphQL Operation');
+    expect(parseSpan.status.code).toBe(SpanStatusCode.ERROR);
+    const invalidSpan = serverSpanOf(invalid.traceId);
+    expect(invalidSpan.name).toBe('query');
+    expect(invalidSpan.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('names mutations and anonymous operations by type', async () => {
+    const remote = caller();
+    await post(server.url, {
+      query: 'mutation { touch(tag: "m") { tag } }',
+      extensions: { traceContext: remote.carrier },
+    });
+    const span = serverSpanOf(remote.traceId);
+    expect(span.name).toBe('mutation');
+    expect(span.attributes).toEqual({ 'graphql.operation.type': 'mutation' });
+  });
+});
+
+describe('hostile and malformed carriers', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer([useTraceContext()], { batching: true });
+  });
+  afterAll(() => server.close());
+
+  const good = caller();
+  const bad: [string, string][] = [
+    ['a string', JSON.stringify(probeBody('s', { traceContext: good.carrier.traceparent }))],
+    ['an array', JSON.stringify(probeBody('a', { traceContext: [good.carrier.traceparent] }))],
+    ['a number', JSON.stringify(probeBody('n', { traceContext: 42 }))],
+    ['null', JSON.stringify(probeBody('z', { traceContext: null }))],
+    ['a nested object', JSON.stringify(probeBody('o', { traceContext: { traceparent: { value: 'x' } } }))],
+    [
+      'an oversized traceparent',
+      JSON.stringify(probeBody('big', { traceContext: { traceparent: `00-${'a'.repeat(20_000)}` } })),
+    ],
+    [
+      'ten thousand keys',
+      JSON.stringify(
+        probeBody('keys', {
+          traceContext: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 'v'])),
+        }),
+      ),
+    ],
+    ['a malformed traceparent', JSON.stringify(probeBody('m', { traceContext: { traceparent: '00-zzzz-yyyy-01' } }))],
+    [
+      'an all-zero trace id',
+      JSON.stringify(probeBody('0', { traceContext: { traceparent: traceparentOf('0'.repeat(32), newSpanId()) } })),
+    ],
+    // Raw JSON: JSON.parse makes `__proto__` an own key, the way an attacker would send it.
+    [
+      '__proto__ keys',
+      `{"query":${JSON.stringify(PROBE)},"variables":{"tag":"p"},"extensions":{"traceContext":{"__proto__":{"traceparent":"${good.carrier.traceparent}"},"constructor":"${good.carrier.traceparent}"}}}`,
+    ],
+    [
+      '__proto__ as the carrier',
+      `{"query":${JSON.stringify(PROBE)},"variables":{"tag":"q"},"extensions":{"__proto__":{"traceContext":{"traceparent":"${good.carrier.traceparent}"}}}}`,
+    ],
+  ];
+
+  it.each(bad)('executes an operation whose carrier is %s, as a new trace, without throwing', async (_label, body) => {
+    const { status, json } = await post(server.url, body);
+    expect(status).toBe(200);
+    expect(json.errors).toBeUndefined();
+    const spans = serverSpans();
+    expect(spans).toHaveLength(1);
+    const span = spans[0]!;
+    expect(span.parentSpanContext).toBeUndefined();
+    expect(span.spanContext().traceId).not.toBe(good.traceId);
+    expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+    expect(({} as Record<string, unknown>).traceparent).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('traceContext');
+  });
+
+  it('starts nothing for a request Yoga itself rejects (extensions that are not an object)', async () => {
+    const { status } = await post(server.url, probeBody('e', 'traceparent'));
+    expect(status).toBe(400);
+    expect(serverSpans()).toHaveLength(0);
+  });
+
+  it('keeps a bad carrier in one batched operation from touching its neighbours', async () => {
+    const neighbours = [caller(), caller()];
+    const { json } = await post(server.url, [
+      probeBody('ok1', { traceContext: neighbours[0]!.carrier }),
+      JSON.parse(bad[0]![1]),
+      probeBody('ok2', { traceContext: neighbours[1]!.carrier }),
+    ]);
+    expect(json).toHaveLength(3);
+    for (const [index, remote] of [
+      [0, neighbours[0]!],
+      [2, neighbours[1]!],
+    ] as const) {
+      const span = serverSpanOf(remote.traceId);
+      expectProbeIn(json[index].data, remote.traceId, span.spanContext().spanId);
+    }
+    expect(serverSpans()).toHaveLength(3);
+  });
+
+  it('falls back cleanly when allowedHeaders strips the traceparent header', async () => {
+    const stripped = await startServer([useTraceContext()], {
+      allowedHeaders: { request: ['content-type', 'accept', 'content-length'] },
+    });
+    try {
+      const remote = caller();
+      const { status, json } = await post(stripped.url, probeBody('stripped'), {
+        traceparent: remote.carrier.traceparent,
+      });
+      expect(status).toBe(200);
+      const span = serverSpans()[0]!;
+      expect(span.parentSpanContext).toBeUndefined();
+      expect(span.spanContext().traceId).not.toBe(remote.traceId);
+      expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+      // The extensions carrier is untouched by header filtering.
+      exporter.reset();
+      const viaExtensions = caller();
+      const second = await post(stripped.url, probeBody('ext', { traceContext: viaExtensions.carrier }));
+      expectProbeIn(second.json.data, viaExtensions.traceId, serverSpanOf(viaExtensions.traceId).spanContext().spanId);
+    } finally {
+      await stripped.close();
+    }
+  });
+});
+
+describe('trust policy and options', () => {
+  const withBaggage = () => {
+    const remote = caller();
+    return { ...remote, carrier: { ...remote.carrier, baggage: 'tenant=acme' } };
+  };
+  const QUERY = 'query Probe($tag: String!) { baggage(key: "tenant") probe(tag: $tag) { seen { traceId spanId } } }';
+
+  async function run(options: Parameters<typeof useTraceContext>[0], headers: Record<string, string> = {}) {
+    const server = await startServer([useTraceContext(options)]);
+    try {
+      const remote = withBaggage();
+      const { json } = await post(
+        server.url,
+        { query: QUERY, variables: { tag: 't' }, extensions: { traceContext: remote.carrier } },
+        headers,
+      );
+      return { remote, data: json.data, spans: serverSpans() };
+    } finally {
+      await server.close();
+    }
+  }
+
+  it("'continue' (the default) parents the span on the caller and passes baggage on", async () => {
+    const { remote, data, spans } = await run(undefined);
+    expect(spans[0]!.spanContext().traceId).toBe(remote.traceId);
+    expect(spans[0]!.parentSpanContext?.spanId).toBe(remote.spanId);
+    expect(data.baggage).toBe('acme');
+  });
+
+  it("'link' starts a new trace that links to the caller and drops its baggage", async () => {
+    const { remote, data, spans } = await run({ incoming: 'link' });
+    const span = spans[0]!;
+    expect(span.spanContext().traceId).not.toBe(remote.traceId);
+    expect(span.parentSpanContext).toBeUndefined();
+    expect(span.links.map((link) => link.context.spanId)).toEqual([remote.spanId]);
+    expect(data.baggage).toBeNull();
+    expect(data.probe.seen).toEqual({ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId });
+  });
+
+  it("'ignore' runs in the server's own context", async () => {
+    const { remote, data, spans } = await run({ incoming: 'ignore' });
+    expect(spans[0]!.spanContext().traceId).not.toBe(remote.traceId);
+    expect(spans[0]!.links).toHaveLength(0);
+    expect(data.baggage).toBeNull();
+  });
+
+  it('a decider function sees the source and the request; a throwing one falls back to link', async () => {
+    const infos: YogaIncomingInfo[] = [];
+    const decided = await run(
+      {
+        incoming: (info) => {
+          infos.push(info);
+          return info.request?.headers.get('x-first-party') === '1' ? 'continue' : 'link';
+        },
+      },
+      { 'x-first-party': '1' },
+    );
+    expect(infos.map((info) => info.source)).toEqual(['extensions']);
+    expect(decided.spans[0]!.spanContext().traceId).toBe(decided.remote.traceId);
+    exporter.reset();
+    const thrown = await run({
+      incoming: () => {
+        throw new Error('decider failed');
+      },
+    });
+    expect(thrown.spans[0]!.spanContext().traceId).not.toBe(thrown.remote.traceId);
+    expect(thrown.spans[0]!.links).toHaveLength(1);
+  });
+
+  it('spans: false runs the resolvers directly in the caller context', async () => {
+    const { remote, data, spans } = await run({ spans: false });
+    expect(spans).toHaveLength(0);
+    expect(data.probe.seen).toEqual({ traceId: remote.traceId, spanId: remote.spanId });
+    expect(data.baggage).toBe('acme');
+  });
+
+  it('document: true records the source text; headers: false ignores the headers', async () => {
+    const server = await startServer([useTraceContext({ document: true, headers: false })]);
+    try {
+      const fromHeader = caller();
+      await post(server.url, probeBody('d'), { traceparent: fromHeader.carrier.traceparent });
+      const span = serverSpans()[0]!;
+      expect(span.attributes['graphql.document']).toBe(PROBE);
+      expect(span.spanContext().traceId).not.toBe(fromHeader.traceId);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('subscriptions over Yoga SSE', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer([useTraceContext()]);
+  });
+  afterAll(() => server.close());
+
+  it('runs 50 concurrent subscriptions, every event in its own subscription context', async () => {
+    const client = createSseClient({ url: server.url });
+    const callers = Array.from({ length: 50 }, caller);
+    const events = await Promise.all(
+      callers.map(async (remote, i) => {
+        const received: any[] = [];
+        for await (const result of client.iterate({
+          query: TICKS,
+          variables: { tag: `s${i}`, count: 3 },
+          extensions: { traceContext: remote.carrier },
+        })) {
+          received.push(result);
+        }
+        return received;
+      }),
+    );
+    client.dispose();
+    let mismatches = 0;
+    events.forEach((received, i) => {
+      const remote = callers[i]!;
+      const span = serverSpanOf(remote.traceId);
+      expect(span.name).toBe('subscription Ticks');
+      expect(received.map((result) => result.data.ticks.i)).toEqual([0, 1, 2]);
+      for (const entry of allSeen(received.map((result) => result.data))) {
+        if (entry.traceId !== remote.traceId || entry.spanId !== span.spanContext().spanId) mismatches++;
+      }
+    });
+    expect(mismatches).toBe(0);
+  });
+
+  it('ends the subscription span when the client goes away early', async () => {
+    const client = createSseClient({ url: server.url });
+    const remote = caller();
+    for await (const result of client.iterate({
+      query: TICKS,
+      variables: { tag: 'early', count: 1000 },
+      extensions: { traceContext: remote.carrier },
+    })) {
+      expect((result.data as any).ticks.i).toBe(0);
+      break;
+    }
+    client.dispose();
+    await expect.poll(() => serverSpans().length, { timeout: 5000 }).toBe(1);
+    expect(serverSpanOf(remote.traceId).parentSpanContext?.spanId).toBe(remote.spanId);
+  });
+});
+
+describe('graphql-ws with Yoga recipe', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer([useTraceContext()]);
+  });
+  afterAll(() => server.close());
+
+  const collect = (client: ReturnType<typeof createWsClient>, payload: any) =>
+    new Promise<any[]>((resolve, reject) => {
+      const results: any[] = [];
+      client.subscribe(payload, {
+        next: (value) => results.push(value),
+        error: reject,
+        complete: () => resolve(results),
+      });
+    });
+
+  it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
+    const client = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket, lazy: true });
+    const queryCallers = Array.from({ length: 50 }, caller);
+    const subscriptionCallers = Array.from({ length: 50 }, caller);
+    const [queries, subscriptions] = await Promise.all([
+      Promise.all(
+        queryCallers.map((remote, i) => collect(client, { ...probeBody(`w${i}`, { traceContext: remote.carrier }) })),
+      ),
+      Promise.all(
+        subscriptionCallers.map((remote, i) =>
+          collect(client, {
+            query: TICKS,
+            variables: { tag: `ws${i}`, count: 3 },
+            extensions: { traceContext: remote.carrier },
+          }),
+        ),
+      ),
+    ]);
+    await client.dispose();
+    let mismatches = 0;
+    const check = (remote: ReturnType<typeof caller>, results: any[]) => {
+      const span = serverSpanOf(remote.traceId);
+      if (span.parentSpanContext?.spanId !== remote.spanId) mismatches++;
+      for (const entry of allSeen(results.map((result) => result.data))) {
+        if (entry.traceId !== remote.traceId || entry.spanId !== span.spanContext().spanId) mismatches++;
+      }
+    };
+    queryCallers.forEach((remote, i) => {
+      expect(queries[i]![0].data.probe.tag).toBe(`w${i}`);
+      check(remote, queries[i]!);
+    });
+    subscriptionCallers.forEach((remote, i) => {
+      expect(subscriptions[i]!.map((result) => result.data.ticks.i)).toEqual([0, 1, 2]);
+      check(remote, subscriptions[i]!);
+    });
+    expect(mismatches).toBe(0);
+    expect(serverSpans()).toHaveLength(100);
+  });
+
+  it('falls back to the connection_init payload when an operation carries no context', async () => {
+    const connection = caller();
+    const own = caller();
+    const client = createWsClient({
+      url: server.wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { traceContext: connection.carrier, token: 'secret' },
+    });
+    const [fromConnection, fromOperation] = await Promise.all([
+      collect(client, probeBody('conn')),
+      collect(client, probeBody('op', { traceContext: own.carrier })),
+    ]);
+    await client.dispose();
+    expectProbeIn(fromConnection[0].data, connection.traceId, serverSpanOf(connection.traceId).spanContext().spanId);
+    expectProbeIn(fromOperation[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId);
+  });
+
+  it('records a failing subscription and a validation error', async () => {
+    const client = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
+    const failing = caller();
+    const invalid = caller();
+    // graphql-ws reports an iterator that throws as an `error` message.
+    await expect(
+      collect(client, {
+        query: 'subscription Failing { failing { i } }',
+        extensions: { traceContext: failing.carrier },
+      }),
+    ).rejects.toBeDefined();
+    await expect(
+      collect(client, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
+    ).rejects.toBeDefined();
+    await client.dispose();
+    expect(serverSpanOf(failing.traceId).status.code).toBe(SpanStatusCode.ERROR);
+    expect(serverSpanOf(invalid.traceId).status.code).toBe(SpanStatusCode.ERROR);
+  });
+});
+
+describe('beside @envelop/opentelemetry', () => {
+  it('its execution and resolver spans nest under the operation span, in the caller trace', async () => {
+    const server = await startServer([
+      useTraceContext(),
+      useOpenTelemetry({ resolvers: true, variables: false, result: false }, provider) as Plugin,
+    ]);
+    try {
+      const remote = caller();
+      const { json } = await post(server.url, probeBody('otel', { traceContext: remote.carrier }));
+      const spans = exporter.getFinishedSpans();
+      const ours = serverSpanOf(remote.traceId);
+      const theirs = spans.find((span) => span.name === 'query.Probe');
+      expect(theirs?.parentSpanContext?.spanId).toBe(ours.spanContext().spanId);
+      const resolverSpans = spans.filter((span) => span.name.startsWith('Probe.') || span.name.startsWith('Item.'));
+      expect(resolverSpans.length).toBeGreaterThanOrEqual(5);
+      for (const span of spans) expect(span.spanContext().traceId).toBe(remote.traceId);
+      for (const entry of allSeen(json.data)) expect(entry.traceId).toBe(remote.traceId);
+    } finally {
+      await server.close();
+    }
+  });
+});
