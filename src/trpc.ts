@@ -1,2 +1,21 @@
-// Filled in by its integration issue; the entry point exists so the exports map is complete.
-export {};
+/**
+ * `otel-rpc-context/trpc`: per-operation OpenTelemetry context for tRPC 11.
+ * Client: {@link traceContextLink} first in `links`, {@link traceContextHeaders} as the HTTP links'
+ * `headers`, {@link traceContextEncoder} for `wsLink`, {@link traceContextConnectionParams} for
+ * `httpSubscriptionLink`. Server: {@link traceContextMiddleware}.
+ * @module
+ */
+export {
+  type TraceContextLinkOptions,
+  traceContextConnectionParams,
+  traceContextHeaders,
+  traceContextLink,
+} from './trpc/link.js';
+export {
+  type TraceContextIncomingInfo,
+  type TraceContextMiddlewareOptions,
+  type TraceContextRequest,
+  traceContextMiddleware,
+} from './trpc/middleware.js';
+export { BATCH_HEADER, OP_CONTEXT_KEY, type SubscriptionSpanMode, WS_FIELD } from './trpc/shared.js';
+export { type TraceContextEncoderOptions, traceContextEncoder, type WebSocketEncoder } from './trpc/ws.js';

@@ -1,0 +1,217 @@
+import {
+  type Context,
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapPropagator,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import type { Operation, TRPCLink } from '@trpc/client';
+import type { AnyRouter } from '@trpc/server';
+import { observable } from '@trpc/server/observable';
+import type { ContextCarrier } from '../carrier.js';
+import { getContext } from '../index.js';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_RPC_METHOD,
+  ATTR_RPC_SYSTEM_NAME,
+  ATTR_TRPC_TYPE,
+  BATCH_HEADER,
+  carrierOf,
+  isObject,
+  MAX_BATCH_HEADER_LENGTH,
+  OP_CONTEXT_KEY,
+  type SubscriptionSpanMode,
+} from './shared.js';
+import { trackOperation } from './ws.js';
+
+/** Options for {@link traceContextLink}. */
+export interface TraceContextLinkOptions {
+  /** Start a CLIENT span per operation, named by the procedure path. @default true */
+  spans?: boolean;
+  /**
+   * When a subscription's span ends: `'start'` once the subscription is established (or fails),
+   * `'lifetime'` when it completes, fails or is unsubscribed. @default 'start'
+   */
+  subscriptionSpan?: SubscriptionSpanMode;
+  /** The tracer for the CLIENT spans. @default trace.getTracer('otel-rpc-context') */
+  tracer?: Tracer;
+  /** The propagator that writes each operation's carrier. @default the global propagator */
+  propagator?: TextMapPropagator;
+}
+
+const DEFAULTS = { spans: true, subscriptionSpan: 'start' } as const;
+
+function errorType(error: unknown): string {
+  if (isObject(error)) {
+    const data = error.data;
+    if (isObject(data) && typeof data.code === 'string') return data.code;
+    if (typeof error.name === 'string') return error.name;
+  }
+  return 'Error';
+}
+
+/**
+ * The first link of a tRPC client: captures the caller's active context when each operation starts
+ * (tRPC runs links synchronously inside the call), starts a CLIENT span for it unless `spans: false`, and
+ * stores the carrier in `op.context.traceContext` for the terminating link: {@link traceContextHeaders}
+ * for the HTTP links, {@link traceContextEncoder} for `wsLink`, {@link traceContextConnectionParams} for
+ * `httpSubscriptionLink`.
+ *
+ * @example
+ * ```ts
+ * import { createTRPCClient, httpBatchLink } from '@trpc/client';
+ * import { traceContextHeaders, traceContextLink } from 'otel-rpc-context/trpc';
+ *
+ * const client = createTRPCClient<AppRouter>({
+ *   links: [traceContextLink(), httpBatchLink({ url: 'http://localhost:3000', headers: traceContextHeaders })],
+ * });
+ * ```
+ */
+export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
+  options: TraceContextLinkOptions = {},
+): TRPCLink<TRouter> {
+  const spans = options.spans ?? DEFAULTS.spans;
+  const lifetime = (options.subscriptionSpan ?? DEFAULTS.subscriptionSpan) === 'lifetime';
+  return () =>
+    ({ op, next }) =>
+      observable((observer) => {
+        const active = context.active();
+        let span: Span | undefined;
+        let opContext: Context = active;
+        if (spans) {
+          const tracer = options.tracer ?? trace.getTracer('otel-rpc-context');
+          span = tracer.startSpan(
+            op.path,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: { [ATTR_RPC_SYSTEM_NAME]: 'trpc', [ATTR_RPC_METHOD]: op.path, [ATTR_TRPC_TYPE]: op.type },
+            },
+            active,
+          );
+          opContext = trace.setSpan(active, span);
+        }
+        const carrier = getContext({ context: opContext, propagator: options.propagator });
+        const untrack = trackOperation(op.type, op.path, op.input, carrier);
+        let ended = false;
+        const end = (error?: unknown) => {
+          untrack();
+          if (ended || !span) return;
+          ended = true;
+          if (error !== undefined) {
+            span.setAttribute(ATTR_ERROR_TYPE, errorType(error));
+            span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
+          }
+          span.end();
+        };
+        const nextOp: Operation = { ...op, context: { ...op.context, [OP_CONTEXT_KEY]: carrier } };
+        // Subscribing in the operation's context lets the terminating link and anything it calls
+        // synchronously (and, with AsyncLocalStorage, later) see it.
+        const subscription = context.with(opContext, () =>
+          next(nextOp).subscribe({
+            next(value) {
+              if (op.type === 'subscription' && !lifetime) {
+                const result = (value as { result?: { type?: string } }).result;
+                if (result?.type !== 'state') end();
+              }
+              observer.next(value);
+            },
+            error(error) {
+              end(error);
+              observer.error(error);
+            },
+            complete() {
+              end();
+              observer.complete();
+            },
+          }),
+        );
+        return () => {
+          subscription.unsubscribe();
+          end();
+        };
+      });
+}
+
+/**
+ * Headers for an operation (`httpLink`) or a batch (`httpBatchLink`, `httpBatchStreamLink`). Pass it as
+ * the link's `headers` option. The standard `traceparent`/`tracestate`/`baggage` headers carry the
+ * (first) operation's context, so servers with only HTTP instrumentation join the trace; a batch of
+ * several operations also sends `x-trpc-trace-context`, a JSON array of one carrier per operation
+ * (`null` when equal to the standard headers), so each procedure gets its own caller's context.
+ * The array stays under 8 KiB: past that, baggage is left out of it, then the entries that still do not
+ * fit are `null`.
+ *
+ * @example
+ * ```ts
+ * import { httpBatchLink } from '@trpc/client';
+ * import { traceContextHeaders } from 'otel-rpc-context/trpc';
+ *
+ * httpBatchLink({ url, headers: traceContextHeaders });
+ * // with your own headers:
+ * httpBatchLink({ url, headers: (opts) => ({ ...traceContextHeaders(opts), authorization: `Bearer ${token}` }) });
+ * ```
+ */
+export function traceContextHeaders(opts: {
+  op?: { context?: unknown };
+  opList?: readonly { context?: unknown }[];
+}): Record<string, string> {
+  const ops = opts.opList ?? (opts.op ? [opts.op] : []);
+  const carriers = ops.map((op) => carrierOf(op) ?? getContext());
+  const first = carriers[0];
+  if (!first) return getContext();
+  const headers: Record<string, string> = { ...first };
+  if (carriers.length > 1) {
+    const header = batchHeader(carriers, first);
+    if (header) headers[BATCH_HEADER] = header;
+  }
+  return headers;
+}
+
+const sameCarrier = (a: ContextCarrier, b: ContextCarrier) => {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
+};
+
+function batchHeader(carriers: ContextCarrier[], first: ContextCarrier): string | undefined {
+  const entries = carriers.map((carrier, index) => (index > 0 && !sameCarrier(carrier, first) ? carrier : null));
+  if (entries.every((entry) => entry === null)) return undefined;
+  let header = JSON.stringify(entries);
+  if (header.length <= MAX_BATCH_HEADER_LENGTH) return header;
+  // Too long: baggage first, then whole entries (those operations fall back to the standard headers).
+  const lean = entries.map((entry) => {
+    if (!entry) return null;
+    const { baggage: _baggage, ...rest } = entry;
+    return rest;
+  });
+  let length = 2;
+  const kept = lean.map((entry) => {
+    const size = JSON.stringify(entry).length + 1;
+    if (length + size > MAX_BATCH_HEADER_LENGTH) return null;
+    length += size;
+    return entry;
+  });
+  header = JSON.stringify(kept);
+  return header.length <= MAX_BATCH_HEADER_LENGTH ? header : undefined;
+}
+
+/**
+ * The `connectionParams` of `httpSubscriptionLink`: the active context's carrier, which tRPC puts in the
+ * subscription's URL (`?connectionParams=…`), the one slot a native `EventSource` has. It is evaluated
+ * when the subscription starts, inside the operation's context set by {@link traceContextLink}; the
+ * server reads it from `info.connectionParams`. To add your own params:
+ * `connectionParams: () => ({ ...traceContextConnectionParams(), token })`.
+ *
+ * @example
+ * ```ts
+ * import { httpSubscriptionLink } from '@trpc/client';
+ * import { traceContextConnectionParams } from 'otel-rpc-context/trpc';
+ *
+ * httpSubscriptionLink({ url, connectionParams: traceContextConnectionParams });
+ * ```
+ */
+export function traceContextConnectionParams(): Record<string, string> {
+  return getContext();
+}

@@ -1,0 +1,309 @@
+import {
+  type Context,
+  context,
+  createContextKey,
+  type Link,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapPropagator,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../carrier.js';
+import { decideIncoming, type IncomingOption, resolvePolicy } from '../incoming.js';
+import { extractContext } from '../index.js';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_RPC_METHOD,
+  ATTR_RPC_SYSTEM_NAME,
+  ATTR_TRPC_TYPE,
+  BATCH_HEADER,
+  isObject,
+  type SubscriptionSpanMode,
+} from './shared.js';
+import { takeFrameCarrier } from './ws.js';
+
+/** What the `incoming` function of {@link traceContextMiddleware} is given, once per procedure call. */
+export interface TraceContextIncomingInfo {
+  path: string;
+  type: 'query' | 'mutation' | 'subscription';
+  /** The procedure's tRPC context (what `createContext` returned, plus earlier middlewares' additions). */
+  ctx: unknown;
+}
+
+/** Where the middleware finds the request: headers, and tRPC's `info` when `createContext` passed it on. */
+export interface TraceContextRequest {
+  /** The request's headers: a Fetch `Headers`, Node's `IncomingHttpHeaders`, or a plain record. */
+  headers?: CarrierInput;
+  /** tRPC's `info` (`createContext({ info })`): batch calls and `connectionParams`. */
+  info?: unknown;
+}
+
+/** Options for {@link traceContextMiddleware}. */
+export interface TraceContextMiddlewareOptions {
+  /**
+   * What to do with the caller's context: `'continue'` (its span is the parent), `'link'` (new trace whose
+   * SERVER span links to it; caller's baggage dropped), `'ignore'`, or a function deciding per call.
+   * @default 'continue'
+   */
+  incoming?: IncomingOption<TraceContextIncomingInfo>;
+  /** Start a SERVER span per procedure call, named by its path. @default true */
+  spans?: boolean;
+  /**
+   * When a subscription's span ends: `'start'` when the procedure has returned its iterable,
+   * `'lifetime'` when the iteration ends. @default 'start'
+   */
+  subscriptionSpan?: SubscriptionSpanMode;
+  /**
+   * Finds the request in your tRPC context, for shapes other than `{ req }`, `{ request }`,
+   * `{ headers }` (each optionally with `info`) or a Fetch `Request`.
+   * @default looks for `ctx.req`, `ctx.request`, `ctx.headers`, `ctx.info`
+   */
+  getRequest?: (ctx: unknown) => TraceContextRequest | undefined;
+  /** The tracer for the SERVER spans. @default trace.getTracer('otel-rpc-context') */
+  tracer?: Tracer;
+  /** The propagator that reads carriers. @default the global propagator */
+  propagator?: TextMapPropagator;
+}
+
+/** The parts of tRPC's middleware options this middleware uses (stable across tRPC 11). */
+interface MiddlewareCall<TResult> {
+  ctx: unknown;
+  path: string;
+  type: 'query' | 'mutation' | 'subscription';
+  batchIndex?: number;
+  getRawInput: () => Promise<unknown>;
+  next: () => Promise<TResult>;
+}
+
+interface CallMarker {
+  getRawInput: unknown;
+}
+/** Set in the context a procedure runs in, so that nested calls (createCaller) are not re-extracted. */
+const CALL_KEY = createContextKey('otel-rpc-context/trpc call');
+
+function defaultGetRequest(ctx: unknown): TraceContextRequest | undefined {
+  if (!isObject(ctx)) return undefined;
+  const info = ctx.info;
+  for (const candidate of [ctx.req, ctx.request]) {
+    if (isObject(candidate) && isObject(candidate.headers)) return { headers: candidate.headers as CarrierInput, info };
+  }
+  if (isObject(ctx.headers)) return { headers: ctx.headers as CarrierInput, info };
+  return info === undefined ? undefined : { info };
+}
+
+const MAX_BATCH_HEADER_INPUT = 65_536;
+const batchCache = new WeakMap<object, (ContextCarrier | undefined)[] | null>();
+
+/** Parses the batch header once per request; anything malformed gives `null` (use the standard headers). */
+function batchCarriers(headers: CarrierInput, callCount: number | undefined): (ContextCarrier | undefined)[] | null {
+  if (!isObject(headers)) return null;
+  const cached = batchCache.get(headers);
+  if (cached !== undefined) return cached;
+  let parsed: (ContextCarrier | undefined)[] | null = null;
+  try {
+    const raw = readHeader(headers, BATCH_HEADER);
+    if (raw !== undefined && raw.length <= MAX_BATCH_HEADER_INPUT) {
+      const list: unknown = JSON.parse(raw);
+      if (Array.isArray(list) && (callCount === undefined || list.length === callCount)) {
+        parsed = list.map((entry) => toContextCarrier(entry));
+      }
+    }
+  } catch {
+    parsed = null;
+  }
+  batchCache.set(headers, parsed);
+  return parsed;
+}
+
+function readHeader(headers: object, name: string): string | undefined {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  const value = (headers as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function infoCalls(info: unknown): { getRawInput?: unknown }[] | undefined {
+  if (!isObject(info) || !Array.isArray(info.calls)) return undefined;
+  return info.calls as { getRawInput?: unknown }[];
+}
+
+/** The carriers to try, best first: per operation, the request's headers, the connection's params. */
+function candidates(call: MiddlewareCall<unknown>, request: TraceContextRequest | undefined): CarrierInput[] {
+  const found: CarrierInput[] = [];
+  const calls = infoCalls(request?.info);
+  // tRPC >= 11.10 passes batchIndex; before, the call is the one whose getRawInput this is.
+  let index = call.batchIndex;
+  if (index === undefined && calls) {
+    const at = calls.findIndex((item) => item.getRawInput === call.getRawInput);
+    if (at >= 0) index = at;
+  }
+  const fromFrame = takeFrameCarrier(index);
+  if (fromFrame) found.push(fromFrame);
+  if (request?.headers) {
+    if (calls && calls.length > 1 && index !== undefined) {
+      const entry = batchCarriers(request.headers, calls.length)?.[index];
+      if (entry) found.push(entry);
+    } else if (!calls && index !== undefined && index > 0) {
+      const entry = batchCarriers(request.headers, undefined)?.[index];
+      if (entry) found.push(entry);
+    }
+    found.push(request.headers);
+  }
+  const info = request?.info;
+  if (isObject(info) && isObject(info.connectionParams)) found.push(toContextCarrier(info.connectionParams));
+  return found;
+}
+
+function pickCarrier(list: CarrierInput[], propagator: TextMapPropagator): CarrierInput {
+  const fields = propagator.fields();
+  for (const carrier of list) {
+    if (fields.some((field) => carrierGetter.get(carrier, field) !== undefined)) return carrier;
+  }
+  return undefined;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return isObject(value) && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function';
+}
+
+/** Runs every step of the iteration in `ctx`: the adapter pulls it later, outside the middleware. */
+function bindIterable(
+  iterable: AsyncIterable<unknown>,
+  ctx: Context,
+  onEnd: (error?: unknown) => void,
+): AsyncIterable<unknown> {
+  return {
+    [Symbol.asyncIterator]() {
+      const iterator = context.with(ctx, () => iterable[Symbol.asyncIterator]());
+      const step = async (fn: () => Promise<IteratorResult<unknown>>) => {
+        try {
+          const result = await context.with(ctx, fn);
+          if (result.done) onEnd();
+          return result;
+        } catch (error) {
+          onEnd(error);
+          throw error;
+        }
+      };
+      return {
+        next: (...args: [] | [unknown]) => step(() => iterator.next(...args)),
+        return: (value?: unknown) =>
+          step(() =>
+            iterator.return ? iterator.return(value) : Promise.resolve({ done: true as const, value: undefined }),
+          ),
+        throw: (error?: unknown) => step(() => (iterator.throw ? iterator.throw(error) : Promise.reject(error))),
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
+    },
+  };
+}
+
+function endSpan(span: Span | undefined, error?: unknown): void {
+  if (!span) return;
+  if (error !== undefined) {
+    const code = isObject(error) && typeof error.code === 'string' ? error.code : 'INTERNAL_SERVER_ERROR';
+    span.setAttribute(ATTR_ERROR_TYPE, code);
+    if (error instanceof Error) span.recordException(error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
+  }
+  span.end();
+}
+
+/**
+ * A tRPC middleware that runs each procedure in its caller's context: every await, nested call, and
+ * every event of a subscription. It looks for the operation's carrier in its per-operation slot first
+ * (the WebSocket message, the batch header), then the request's W3C headers, then `connectionParams`,
+ * applies the `incoming` trust policy, and (unless `spans: false`) starts a SERVER span per call.
+ *
+ * `createContext` must pass the request through: `{ req }` (standalone, Express, Next, WebSocket
+ * adapters), `{ req }` with a Fetch `Request` (fetch adapter), or `{ headers }`; add `info` for batches
+ * on tRPC < 11.10 and for `connectionParams`.
+ *
+ * @example
+ * ```ts
+ * import { initTRPC } from '@trpc/server';
+ * import { traceContextMiddleware } from 'otel-rpc-context/trpc';
+ *
+ * export const createContext = ({ req, info }: CreateHTTPContextOptions) => ({ req, info });
+ * const t = initTRPC.context<typeof createContext>().create();
+ * export const procedure = t.procedure.use(traceContextMiddleware({ incoming: 'link' }));
+ * ```
+ */
+export function traceContextMiddleware(options: TraceContextMiddlewareOptions = {}) {
+  const spans = options.spans ?? true;
+  const lifetime = (options.subscriptionSpan ?? 'start') === 'lifetime';
+  const getRequest = options.getRequest ?? defaultGetRequest;
+  return async function traceContext<TResult>(call: MiddlewareCall<TResult>): Promise<TResult> {
+    const ambient = context.active();
+    const marker = ambient.getValue(CALL_KEY) as CallMarker | undefined;
+    // Used twice on one procedure: the first one did the work.
+    if (marker && marker.getRawInput === call.getRawInput) return call.next();
+    let parent = ambient;
+    let links: Link[] | undefined;
+    let root = false;
+    if (!marker) {
+      // A call from a client (not createCaller inside another procedure): find the caller's context.
+      const propagator = options.propagator ?? propagation;
+      let request: TraceContextRequest | undefined;
+      try {
+        request = getRequest(call.ctx);
+      } catch {
+        request = undefined;
+      }
+      const carrier = pickCarrier(candidates(call as MiddlewareCall<unknown>, request), propagator);
+      if (carrier !== undefined) {
+        const remote = extractContext(carrier, { propagator });
+        const policy = resolvePolicy(options.incoming, { path: call.path, type: call.type, ctx: call.ctx });
+        const decision = decideIncoming(policy, remote, ambient);
+        parent = decision.parent;
+        links = decision.links;
+        root = decision.root;
+      }
+    }
+    let span: Span | undefined;
+    if (spans) {
+      const tracer = options.tracer ?? trace.getTracer('otel-rpc-context');
+      span = tracer.startSpan(
+        call.path,
+        {
+          kind: SpanKind.SERVER,
+          attributes: { [ATTR_RPC_SYSTEM_NAME]: 'trpc', [ATTR_RPC_METHOD]: call.path, [ATTR_TRPC_TYPE]: call.type },
+          links,
+          root,
+        },
+        parent,
+      );
+    }
+    const runIn = (span ? trace.setSpan(parent, span) : parent).setValue(CALL_KEY, {
+      getRawInput: call.getRawInput,
+    } satisfies CallMarker);
+    let result: TResult;
+    try {
+      result = await context.with(runIn, call.next);
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+    const outcome = result as { ok?: boolean; error?: unknown; data?: unknown };
+    if (outcome.ok === false) {
+      endSpan(span, outcome.error);
+      return result;
+    }
+    if (call.type === 'subscription' && isAsyncIterable(outcome.data)) {
+      if (!lifetime) endSpan(span);
+      let ended = !lifetime;
+      const data = bindIterable(outcome.data, runIn, (error) => {
+        if (ended) return;
+        ended = true;
+        endSpan(span, error);
+      });
+      return { ...outcome, data } as TResult;
+    }
+    endSpan(span);
+    return result;
+  };
+}

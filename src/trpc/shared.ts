@@ -1,0 +1,39 @@
+import type { ContextCarrier } from '../carrier.js';
+import { toContextCarrier } from '../carrier.js';
+
+// Semantic-convention names, copied so that the package has no runtime dependency on
+// @opentelemetry/semantic-conventions.
+export const ATTR_RPC_SYSTEM_NAME = 'rpc.system.name';
+export const ATTR_RPC_METHOD = 'rpc.method';
+export const ATTR_ERROR_TYPE = 'error.type';
+/** The tRPC operation type: `query`, `mutation` or `subscription`. */
+export const ATTR_TRPC_TYPE = 'trpc.procedure.type';
+
+/** The key under which {@link traceContextLink} stores each operation's carrier in `op.context`. */
+export const OP_CONTEXT_KEY = 'traceContext';
+
+/**
+ * The request header that carries one carrier per operation of an HTTP batch, as a JSON array aligned
+ * with the batch (`null` = "same as the request's standard headers").
+ */
+export const BATCH_HEADER = 'x-trpc-trace-context';
+
+/** The top-level field of a WebSocket message that carries the operation's carrier. */
+export const WS_FIELD = 'traceContext';
+
+/** The batch header is never longer than this: Node's default limit for all headers is 16 KiB. */
+export const MAX_BATCH_HEADER_LENGTH = 8192;
+
+/** How long the span of a subscription lives. */
+export type SubscriptionSpanMode = 'start' | 'lifetime';
+
+/** Reads the carrier that {@link traceContextLink} stored on an operation. */
+export function carrierOf(op: { context?: unknown } | undefined): ContextCarrier | undefined {
+  const opContext = op?.context;
+  if (opContext === null || typeof opContext !== 'object') return undefined;
+  return toContextCarrier((opContext as Record<string, unknown>)[OP_CONTEXT_KEY]);
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object';
+}

@@ -1,0 +1,143 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { initTRPC, TRPCError, tracked } from '@trpc/server';
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import type { CreateHTTPContextOptions } from '@trpc/server/adapters/standalone';
+import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import { WebSocketServer } from 'ws';
+import { z } from 'zod';
+import { type TraceContextMiddlewareOptions, traceContextEncoder, traceContextMiddleware } from '../src/trpc.js';
+
+/** What a procedure saw: the span context and baggage active while it ran. */
+export interface Seen {
+  i: number;
+  traceId: string;
+  spanId: string;
+  baggage?: string | undefined;
+}
+
+export function seen(i: number): Seen {
+  const active = context.active();
+  const span = trace.getSpanContext(active);
+  return {
+    i,
+    traceId: span?.traceId ?? '',
+    spanId: span?.spanId ?? '',
+    baggage: propagation.getBaggage(active)?.getEntry('k')?.value,
+  };
+}
+
+type Ctx = { req?: unknown; info?: unknown };
+
+export function makeRouter(options: TraceContextMiddlewareOptions & { middleware?: boolean } = {}) {
+  const t = initTRPC.context<Ctx>().create();
+  const procedure = options.middleware === false ? t.procedure : t.procedure.use(traceContextMiddleware(options));
+  const input = z.object({ i: z.number(), delay: z.number().optional() });
+  const body = async ({ input }: { input: { i: number; delay?: number } }) => {
+    await sleep(input.delay ?? 1);
+    await Promise.resolve();
+    return seen(input.i);
+  };
+  return t.router({
+    a: t.router({ q: procedure.input(input).query(body) }),
+    b: t.router({ q: procedure.input(input).query(body) }),
+    m: procedure.input(input).mutation(body),
+    noInput: procedure.query(() => seen(-1)),
+    fail: procedure.input(input).query(() => {
+      throw new TRPCError({ code: 'NOT_FOUND', message: 'nothing here' });
+    }),
+    slow: procedure.input(input).query(async ({ input, signal }) => {
+      await sleep(input.delay ?? 2000, undefined, { signal }).catch(() => undefined);
+      return seen(input.i);
+    }),
+    sub: procedure
+      .input(z.object({ i: z.number(), count: z.number().optional(), lastEventId: z.string().nullish() }))
+      .subscription(async function* ({ input, signal }) {
+        let n = input.lastEventId ? Number(input.lastEventId) + 1 : 0;
+        const count = input.count ?? 3;
+        while (n < count && !signal?.aborted) {
+          await sleep(2 + (input.i % 5));
+          await new Promise((resolve) => setImmediate(resolve));
+          yield tracked(String(n), { ...seen(input.i), n });
+          n++;
+        }
+      }),
+  });
+}
+export type AppRouter = ReturnType<typeof makeRouter>;
+
+export interface Servers {
+  standaloneUrl: string;
+  fetchUrl: string;
+  wsUrl: string;
+  wss: WebSocketServer;
+  connections: () => number;
+  close: () => Promise<void>;
+}
+
+/** The standalone, fetch and WebSocket adapters, each on its own loopback port. */
+export async function startServers(router: AppRouter, wsOptions: { encoder?: boolean } = {}): Promise<Servers> {
+  const standalone = createHTTPServer({
+    router,
+    createContext: ({ req, info }: CreateHTTPContextOptions) => ({ req, info }),
+  });
+  standalone.listen(0, '127.0.0.1');
+  await once(standalone, 'listening');
+
+  const fetchServer = http.createServer(async (req, res) => {
+    const url = `http://${req.headers.host}${req.url}`;
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const request = new Request(url, {
+      method: req.method,
+      headers: req.headers as Record<string, string>,
+      body: hasBody ? (req as unknown as ReadableStream) : undefined,
+      duplex: 'half',
+    } as RequestInit);
+    const response = await fetchRequestHandler({
+      endpoint: '',
+      req: request,
+      router,
+      createContext: ({ req, info }) => ({ req, info }),
+    });
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    if (response.body) {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
+    }
+    res.end();
+  });
+  fetchServer.listen(0, '127.0.0.1');
+  await once(fetchServer, 'listening');
+
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(wss, 'listening');
+  let connections = 0;
+  wss.on('connection', () => connections++);
+  applyWSSHandler({
+    wss,
+    router,
+    createContext: ({ req, info }) => ({ req, info }),
+    experimental_encoder: wsOptions.encoder === false ? undefined : traceContextEncoder(),
+  });
+  const port = (server: { address(): unknown }) => (server.address() as AddressInfo).port;
+  return {
+    standaloneUrl: `http://127.0.0.1:${port(standalone)}`,
+    fetchUrl: `http://127.0.0.1:${port(fetchServer)}`,
+    wsUrl: `ws://127.0.0.1:${port(wss)}`,
+    wss,
+    connections: () => connections,
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+      standalone.closeAllConnections();
+      fetchServer.closeAllConnections();
+      await Promise.all([
+        new Promise((resolve) => standalone.close(resolve)),
+        new Promise((resolve) => fetchServer.close(resolve)),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,344 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  createTRPCClient,
+  createWSClient,
+  httpBatchLink,
+  httpBatchStreamLink,
+  httpLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCLink,
+  wsLink,
+} from '@trpc/client';
+import { EventSource } from 'eventsource';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  traceContextConnectionParams,
+  traceContextEncoder,
+  traceContextHeaders,
+  traceContextLink,
+} from '../src/trpc.js';
+import { setupTracing } from './support/otel.js';
+import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
+
+let otel: ReturnType<typeof setupTracing>;
+let servers: Servers;
+
+beforeAll(async () => {
+  otel = setupTracing();
+  servers = await startServers(makeRouter());
+});
+afterAll(async () => {
+  await servers.close();
+});
+beforeEach(() => {
+  otel.exporter.reset();
+});
+
+const N = 60;
+
+function spansById(): Map<string, ReadableSpan> {
+  return new Map(otel.exporter.getFinishedSpans().map((span) => [span.spanContext().spanId, span]));
+}
+
+/** Counts procedure results whose SERVER span is not the child of the CLIENT span of their own caller. */
+function mismatches(results: Seen[], callers: Map<number, Span>): string[] {
+  const byId = spansById();
+  const wrong: string[] = [];
+  for (const result of results) {
+    const caller = callers.get(result.i)?.spanContext();
+    const server = byId.get(result.spanId);
+    const client = server?.parentSpanContext ? byId.get(server.parentSpanContext.spanId) : undefined;
+    const ok =
+      caller !== undefined &&
+      server?.kind === SpanKind.SERVER &&
+      client?.kind === SpanKind.CLIENT &&
+      client.parentSpanContext?.spanId === caller.spanId &&
+      result.traceId === caller.traceId;
+    if (!ok) wrong.push(`op ${result.i}`);
+  }
+  return wrong;
+}
+
+/** Runs `call(i)` for N operations concurrently, each under its own caller span. */
+async function concurrently<T>(call: (i: number) => Promise<T>) {
+  const callers = new Map<number, Span>();
+  const results = await Promise.all(
+    Array.from({ length: N }, (_, i) =>
+      otel.tracer.startActiveSpan(`caller ${i}`, (span) => {
+        callers.set(i, span);
+        const promise = call(i);
+        span.end();
+        return promise;
+      }),
+    ),
+  );
+  return { callers, results };
+}
+
+function mixed(client: ReturnType<typeof createTRPCClient<AppRouter>>, i: number): Promise<Seen> {
+  const input = { i, delay: i % 7 };
+  if (i % 3 === 0) return client.a.q.query(input);
+  if (i % 3 === 1) return client.b.q.query(input);
+  return client.m.mutate(input);
+}
+
+const httpLinks: [string, (url: string) => TRPCLink<AppRouter>][] = [
+  ['httpLink', (url) => httpLink({ url, headers: traceContextHeaders })],
+  ['httpBatchLink', (url) => httpBatchLink({ url, headers: traceContextHeaders })],
+  ['httpBatchStreamLink', (url) => httpBatchStreamLink({ url, headers: traceContextHeaders })],
+];
+
+describe.each(httpLinks)('%s', (_name, terminating) => {
+  it.each(['standalone', 'fetch'] as const)(
+    'gives each of %s concurrent operations its own caller',
+    async (adapter) => {
+      const url = adapter === 'standalone' ? servers.standaloneUrl : servers.fetchUrl;
+      const client = createTRPCClient<AppRouter>({ links: [traceContextLink(), terminating(url)] });
+      const { callers, results } = await concurrently((i) => mixed(client, i));
+      expect(results).toHaveLength(N);
+      expect(mismatches(results, callers)).toEqual([]);
+      const clientSpans = otel.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT);
+      expect(clientSpans).toHaveLength(N);
+      const first = clientSpans.find((span) => span.name === 'm');
+      expect(first?.attributes).toMatchObject({ 'rpc.system.name': 'trpc', 'rpc.method': 'm' });
+      expect(first?.attributes['trpc.procedure.type']).toBe('mutation');
+    },
+  );
+});
+
+async function collect(
+  subscribe: (i: number, onData: (value: Seen & { n: number }) => void, done: () => void) => void,
+) {
+  const callers = new Map<number, Span>();
+  const events: (Seen & { n: number })[] = [];
+  await Promise.all(
+    Array.from(
+      { length: N },
+      (_, i) =>
+        new Promise<void>((resolve) =>
+          otel.tracer.startActiveSpan(`caller ${i}`, (span) => {
+            callers.set(i, span);
+            subscribe(i, (value) => events.push(value), resolve);
+            span.end();
+          }),
+        ),
+    ),
+  );
+  return { callers, events };
+}
+
+describe('httpSubscriptionLink', () => {
+  it('gives each of many concurrent subscriptions, and every event after timers, its caller', async () => {
+    const client = createTRPCClient<AppRouter>({
+      links: [
+        traceContextLink(),
+        splitLink({
+          condition: (op) => op.type === 'subscription',
+          true: httpSubscriptionLink({
+            url: servers.standaloneUrl,
+            connectionParams: traceContextConnectionParams,
+            EventSource,
+          }),
+          false: httpBatchLink({ url: servers.standaloneUrl, headers: traceContextHeaders }),
+        }),
+      ],
+    });
+    const { callers, events } = await collect((i, onData, done) => {
+      const sub = client.sub.subscribe(
+        { i, count: 3 },
+        {
+          onData: (value) => {
+            onData(value.data);
+            if (value.data.n === 2) {
+              sub.unsubscribe();
+              done();
+            }
+          },
+          onError: done,
+        },
+      );
+    });
+    expect(events).toHaveLength(N * 3);
+    expect(mismatches(events, callers)).toEqual([]);
+    // Queries on the same client still go through the batch link.
+    const { callers: qc, results } = await concurrently((i) => mixed(client, i));
+    expect(mismatches(results, qc)).toEqual([]);
+  });
+});
+
+describe('wsLink', () => {
+  function wsClient(options: { retryDelayMs?: () => number } = {}) {
+    const client = createWSClient({
+      url: servers.wsUrl,
+      experimental_encoder: traceContextEncoder(),
+      retryDelayMs: options.retryDelayMs ?? (() => 10),
+    });
+    return { ws: client, trpc: createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] }) };
+  }
+
+  it('gives each of many concurrent queries and mutations its own caller', async () => {
+    const { ws, trpc } = wsClient();
+    const { callers, results } = await concurrently((i) => mixed(trpc, i));
+    expect(mismatches(results, callers)).toEqual([]);
+    // No input at all: matched by path and order.
+    const again = await concurrently(() => trpc.noInput.query());
+    expect(again.results.every((result) => result.traceId !== '')).toBe(true);
+    await ws.close();
+  });
+
+  it('gives each of many concurrent subscriptions, and every event, its caller', async () => {
+    const { ws, trpc } = wsClient();
+    const { callers, events } = await collect((i, onData, done) => {
+      trpc.sub.subscribe({ i, count: 3 }, { onData: (value) => onData(value.data), onComplete: done, onError: done });
+    });
+    expect(events).toHaveLength(N * 3);
+    expect(mismatches(events, callers)).toEqual([]);
+    await ws.close();
+  });
+
+  it('keeps each subscription its caller after the server kills the connection', async () => {
+    const { ws, trpc } = wsClient();
+    const before = servers.connections();
+    let killed = false;
+    const { callers, events } = await collect((i, onData, done) => {
+      trpc.sub.subscribe(
+        { i: i + 1000, count: 12 },
+        {
+          onData: (value) => {
+            onData({ ...value.data, i: i, afterKill: killed } as Seen & { n: number });
+          },
+          onComplete: done,
+          onError: done,
+        },
+      );
+      if (i === N - 1) {
+        setTimeout(() => {
+          killed = true;
+          for (const socket of servers.wss.clients) socket.terminate();
+        }, 25);
+      }
+    });
+    expect(servers.connections()).toBeGreaterThan(before + 1);
+    const afterKill = events.filter((event) => (event as unknown as { afterKill: boolean }).afterKill);
+    expect(afterKill.length).toBeGreaterThan(N);
+    expect(mismatches(events, callers)).toEqual([]);
+    await ws.close();
+  });
+
+  it('works against a server without the encoder or the middleware', async () => {
+    const { startServers: start } = await import('./trpc-harness.js');
+    const stock = await start(makeRouter({ middleware: false }), { encoder: false });
+    const client = createWSClient({ url: stock.wsUrl, experimental_encoder: traceContextEncoder() });
+    const trpc = createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] });
+    const result = await trpc.a.q.query({ i: 1 });
+    expect(result.i).toBe(1);
+    const events: number[] = [];
+    await new Promise<void>((resolve) =>
+      trpc.sub.subscribe({ i: 2, count: 2 }, { onData: (v) => events.push(v.data.n), onComplete: resolve }),
+    );
+    expect(events).toEqual([0, 1]);
+    await client.close();
+    await stock.close();
+  });
+});
+
+describe('spans', () => {
+  it('records errors on both sides with the tRPC error code', async () => {
+    const client = createTRPCClient<AppRouter>({
+      links: [traceContextLink(), httpBatchLink({ url: servers.standaloneUrl, headers: traceContextHeaders })],
+    });
+    await expect(client.fail.query({ i: 1 })).rejects.toThrow('nothing here');
+    const spans = otel.exporter.getFinishedSpans().filter((span) => span.name === 'fail');
+    expect(spans.map((span) => span.kind).sort()).toEqual([SpanKind.SERVER, SpanKind.CLIENT].sort());
+    for (const span of spans) {
+      expect(span.status.code).toBe(SpanStatusCode.ERROR);
+      expect(span.attributes['error.type']).toBe('NOT_FOUND');
+    }
+    const server = spans.find((span) => span.kind === SpanKind.SERVER);
+    expect(server?.events.some((event) => event.name === 'exception')).toBe(true);
+  });
+
+  it('ends the client span when an operation is aborted', async () => {
+    const client = createTRPCClient<AppRouter>({
+      links: [traceContextLink(), httpLink({ url: servers.standaloneUrl, headers: traceContextHeaders })],
+    });
+    const controller = new AbortController();
+    const promise = client.slow.query({ i: 1, delay: 5000 }, { signal: controller.signal });
+    await sleep(20);
+    controller.abort();
+    await expect(promise).rejects.toThrow();
+    const span = otel.exporter.getFinishedSpans().find((s) => s.name === 'slow' && s.kind === SpanKind.CLIENT);
+    expect(span).toBeDefined();
+  });
+
+  it('with spans: false propagates the caller span itself and records nothing', async () => {
+    const router = makeRouter({ spans: false });
+    const own = await startServers(router);
+    const client = createTRPCClient<AppRouter>({
+      links: [
+        traceContextLink({ spans: false }),
+        httpBatchLink({ url: own.standaloneUrl, headers: traceContextHeaders }),
+      ],
+    });
+    const callers = new Map<number, Span>();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        otel.tracer.startActiveSpan(`caller ${i}`, (span) => {
+          callers.set(i, span);
+          const promise = client.a.q.query({ i });
+          span.end();
+          return promise;
+        }),
+      ),
+    );
+    for (const result of results) expect(result.spanId).toBe(callers.get(result.i)?.spanContext().spanId);
+    expect(otel.exporter.getFinishedSpans().filter((s) => s.name === 'a.q')).toEqual([]);
+    await own.close();
+  });
+
+  it("subscriptionSpan: 'lifetime' keeps the spans open until the subscription ends", async () => {
+    const own = await startServers(makeRouter({ subscriptionSpan: 'lifetime' }));
+    const client = createWSClient({ url: own.wsUrl, experimental_encoder: traceContextEncoder() });
+    const trpc = createTRPCClient<AppRouter>({
+      links: [traceContextLink({ subscriptionSpan: 'lifetime' }), wsLink({ client })],
+    });
+    let firstEventAt = 0;
+    await new Promise<void>((resolve) =>
+      trpc.sub.subscribe(
+        { i: 1, count: 3 },
+        {
+          onData: () => {
+            firstEventAt ||= Date.now();
+          },
+          onComplete: resolve,
+        },
+      ),
+    );
+    await sleep(10);
+    const spans = otel.exporter.getFinishedSpans().filter((span) => span.name === 'sub');
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      const end = span.endTime[0] * 1000 + span.endTime[1] / 1e6;
+      expect(end).toBeGreaterThan(firstEventAt);
+    }
+    await client.close();
+    await own.close();
+  });
+
+  it('ends subscription spans once established by default', async () => {
+    const { ws, trpc } = (() => {
+      const client = createWSClient({ url: servers.wsUrl, experimental_encoder: traceContextEncoder() });
+      return { ws: client, trpc: createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] }) };
+    })();
+    const sub = trpc.sub.subscribe({ i: 1, count: 1000 }, { onData: () => undefined });
+    await sleep(100);
+    const spans = otel.exporter.getFinishedSpans().filter((span) => span.name === 'sub');
+    expect(spans.map((span) => span.kind).sort()).toEqual([SpanKind.SERVER, SpanKind.CLIENT].sort());
+    sub.unsubscribe();
+    await ws.close();
+    expect(context.active()).toBeDefined();
+  });
+});
