@@ -282,3 +282,30 @@ for (const [mode, what] of [
     env: (env) => ({ WORKERD_VERSION: env.runtimeVersions?.workerd ?? '' }),
   });
 }
+
+// Chromium: Debian's /usr/bin/chromium driven by playwright-core, the page bundled with esbuild.
+for (const [mode, what] of [
+  ['core', 'core: getContext/attachContext in the page (stack context manager, W3C propagators)'],
+  ['trpc', 'tRPC traceContextLink + httpBatchLink/httpLink from the page: per-operation context at the server'],
+  ['apollo', 'Apollo TraceContextLink + BatchHttpLink/HttpLink from the page to Yoga: per-operation context'],
+]) {
+  cells.push({
+    id: `chromium-${mode}`,
+    area: 'Browser',
+    versions: (env) => `Chromium ${env.chromiumVersion ?? ''}`.trim(),
+    what,
+    variant: 'base',
+    uses: ['tools'],
+    needs: 'chromium',
+    command: (env) => ({
+      cmd: env.nodeBin(24),
+      argv: [
+        join(env.dirs.base, 'compat-cells', 'browser-cell.mjs'),
+        join(env.dirs.tools, 'node_modules', 'esbuild'),
+        join(env.dirs.tools, 'node_modules', 'playwright-core'),
+        mode,
+      ],
+      cwd: env.dirs.base,
+    }),
+  });
+}

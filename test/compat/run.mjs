@@ -61,6 +61,26 @@ function ensureVariant(name) {
 }
 
 /**
+ * The browser cells need Debian's Chromium (no browser download works here). Installs it when missing and
+ * running as root, e.g. on a fresh CI machine; returns its version, or undefined (those cells then fail).
+ */
+function ensureChromium() {
+  const bin = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!existsSync(bin) && process.getuid?.() === 0 && !process.env.CHROMIUM_PATH) {
+    const t = performance.now();
+    const apt = (...a) =>
+      spawnSync('apt-get', a, { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (apt('install', '-y', '--no-install-recommends', 'chromium').status !== 0) {
+      apt('update');
+      apt('install', '-y', '--no-install-recommends', 'chromium');
+    }
+    log(`installed Debian chromium in ${secs(performance.now() - t)}`);
+  }
+  if (!existsSync(bin)) return undefined;
+  return spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.match(/[\d.]+/)?.[0];
+}
+
+/**
  * Builds and packs the package, returning the tarball and its unpacked folder. With --ref=<commit> it packs
  * that commit (exported to a scratch folder that borrows the repo's node_modules) instead of the work tree.
  */
@@ -155,7 +175,8 @@ async function main() {
       runtimeVersions[name] = out.match(/\d[\d.-]+/)?.[0] ?? out.trim();
     }
   }
-  const env = { dirs, nodeBin, nodeVersions, runtimeVersions, root, cache, pack, here };
+  const chromiumVersion = selected.some((c) => c.needs === 'chromium') ? ensureChromium() : undefined;
+  const env = { dirs, nodeBin, nodeVersions, runtimeVersions, chromiumVersion, root, cache, pack, here };
 
   const results = [];
   const queue = [...selected];
