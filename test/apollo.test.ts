@@ -1,0 +1,400 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
+// Apollo Client 4 with TraceContextLink against a real Yoga server with useTraceContext, over loopback:
+// HttpLink, BatchHttpLink, GraphQLWsLink (graphql-ws, Yoga's recipe) and SSE (graphql-sse client).
+import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { BatchHttpLink } from '@apollo/client/link/batch-http';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { print } from '@apollo/client/utilities';
+import { type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient as createWsClient } from 'graphql-ws';
+import { Observable } from 'rxjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { TraceContextLink, type TraceContextLinkOptions } from '../src/apollo.js';
+import { useTraceContext } from '../src/yoga.js';
+import { startServer, type TestServer } from './graphql-fixture.js';
+import { setupTracing } from './support/otel.js';
+
+const { exporter, tracer } = setupTracing();
+
+const PROBE = gql`
+  query Probe($tag: String!) {
+    probe(tag: $tag) {
+      tag
+      seen { traceId spanId }
+      later { traceId spanId }
+      items(n: 3) { id seen { traceId spanId } }
+    }
+  }
+`;
+const TICKS = gql`
+  subscription Ticks($tag: String!, $count: Int!) {
+    ticks(tag: $tag, count: $count) { tag i subscribedIn { traceId spanId } atYield { traceId spanId } seen { traceId spanId } }
+  }
+`;
+const FAIL = gql`
+  query Fail { fail(tag: "x") }
+`;
+
+interface Seen {
+  traceId: string | null;
+  spanId: string | null;
+}
+
+function allSeen(value: unknown, into: Seen[] = []): Seen[] {
+  if (Array.isArray(value)) for (const item of value) allSeen(item, into);
+  else if (value && typeof value === 'object') {
+    if ('traceId' in value && 'spanId' in value) into.push(value as Seen);
+    else for (const item of Object.values(value)) allSeen(item, into);
+  }
+  return into;
+}
+
+const spansOf = (kind: SpanKind) =>
+  exporter
+    .getFinishedSpans()
+    .filter((span) => span.kind === kind && span.instrumentationScope.name === 'otel-rpc-context');
+const childOf = (kind: SpanKind, parent: { spanId: string }) => {
+  const found = spansOf(kind).filter((span) => span.parentSpanContext?.spanId === parent.spanId);
+  expect(found).toHaveLength(1);
+  return found[0] as ReadableSpan;
+};
+
+/** Runs `fn` as `name`'s caller: inside its own active span, ended when `fn` settles. */
+async function asCaller<T>(name: string, fn: () => Promise<T>): Promise<{ span: Span; result: T }> {
+  return tracer.startActiveSpan(name, async (span) => {
+    try {
+      return { span, result: await fn() };
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/**
+ * Checks one operation's whole chain: caller span → CLIENT span → SERVER span → every resolver, and
+ * returns the number of mismatches.
+ */
+function mismatchesOf(caller: Span, data: unknown, expectedResolvers: number): number {
+  let mismatches = 0;
+  const callerContext = caller.spanContext();
+  const client = spansOf(SpanKind.CLIENT).find((span) => span.parentSpanContext?.spanId === callerContext.spanId);
+  const server =
+    client && spansOf(SpanKind.SERVER).find((span) => span.parentSpanContext?.spanId === client.spanContext().spanId);
+  if (!client || !server) return 1;
+  if (client.spanContext().traceId !== callerContext.traceId) mismatches++;
+  if (server.spanContext().traceId !== callerContext.traceId) mismatches++;
+  const seen = allSeen(data);
+  if (seen.length !== expectedResolvers) mismatches++;
+  for (const entry of seen) {
+    if (entry.traceId !== callerContext.traceId || entry.spanId !== server.spanContext().spanId) mismatches++;
+  }
+  return mismatches;
+}
+
+/** A small SSE link over graphql-sse's client (Yoga's built-in SSE speaks its distinct-connections mode). */
+class SseLink extends ApolloLink {
+  constructor(private readonly client: ReturnType<typeof createSseClient>) {
+    super();
+  }
+  override request(operation: ApolloLink.Operation) {
+    return new Observable<ApolloLink.Result>((observer) =>
+      this.client.subscribe(
+        {
+          query: print(operation.query),
+          variables: operation.variables,
+          operationName: operation.operationName,
+          extensions: operation.extensions,
+        },
+        {
+          next: (value) => observer.next(value as ApolloLink.Result),
+          error: (error) => observer.error(error),
+          complete: () => observer.complete(),
+        },
+      ),
+    );
+  }
+}
+
+let server: TestServer;
+const bodies: unknown[] = [];
+const sent: { url: string; headers: Record<string, string> }[] = [];
+/** fetch for the HTTP links, recording what goes on the wire. */
+const recordingFetch: typeof fetch = async (input, init) => {
+  if (typeof init?.body === 'string') bodies.push(JSON.parse(init.body));
+  sent.push({ url: String(input), headers: { ...(init?.headers as Record<string, string>) } });
+  return fetch(input, init);
+};
+
+function httpClient(options?: TraceContextLinkOptions, http: Partial<ConstructorParameters<typeof HttpLink>[0]> = {}) {
+  return new ApolloClient({
+    link: ApolloLink.from([
+      new TraceContextLink(options),
+      new HttpLink({ uri: server.url, fetch: recordingFetch, ...http }),
+    ]),
+    cache: new InMemoryCache(),
+    defaultOptions: { query: { fetchPolicy: 'no-cache' } },
+  });
+}
+
+beforeAll(async () => {
+  server = await startServer([useTraceContext()], { batching: { limit: 50 } });
+});
+afterAll(() => server.close());
+afterEach(() => {
+  exporter.reset();
+  bodies.length = 0;
+  sent.length = 0;
+});
+
+describe('HttpLink', () => {
+  it('sends the carrier in extensions.traceContext and names the CLIENT span {type} {name}', async () => {
+    const client = httpClient();
+    const { span: caller, result } = await asCaller('caller', () =>
+      client.query({ query: PROBE, variables: { tag: 'a' } }),
+    );
+    const clientSpan = childOf(SpanKind.CLIENT, caller.spanContext());
+    expect(clientSpan.name).toBe('query Probe');
+    expect(clientSpan.attributes).toEqual({ 'graphql.operation.type': 'query', 'graphql.operation.name': 'Probe' });
+    const body = bodies[0] as any;
+    expect(body.extensions.traceContext).toEqual({
+      traceparent: `00-${clientSpan.spanContext().traceId}-${clientSpan.spanContext().spanId}-01`,
+    });
+    // Other extensions (Apollo's client awareness) are kept, and no W3C header is sent by default.
+    expect(body.extensions.clientLibrary?.name).toBe('@apollo/client');
+    expect(sent[0]!.headers).not.toHaveProperty('traceparent');
+    expect(mismatchesOf(caller, result.data, 5)).toBe(0);
+  });
+
+  it('keeps 50 concurrent queries apart, each under its own caller', async () => {
+    const client = httpClient();
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `q${i}` } })),
+      ),
+    );
+    const mismatches = runs.reduce((sum, { span, result }) => sum + mismatchesOf(span, result.data, 5), 0);
+    expect(mismatches).toBe(0);
+    expect(spansOf(SpanKind.CLIENT)).toHaveLength(50);
+    expect(spansOf(SpanKind.SERVER)).toHaveLength(50);
+  });
+
+  it('reads the caller context when the call is made, not when the request goes out', async () => {
+    const client = httpClient();
+    let pending: Promise<unknown> | undefined;
+    const caller = tracer.startActiveSpan('short-lived caller', (span) => {
+      pending = client.query({ query: PROBE, variables: { tag: 'early' } });
+      span.end();
+      return span;
+    });
+    const result = (await pending) as any;
+    expect(mismatchesOf(caller, result.data, 5)).toBe(0);
+  });
+
+  it('headers: true also sends W3C headers', async () => {
+    const client = httpClient({ headers: true });
+    const { span: caller } = await asCaller('caller', () => client.query({ query: PROBE, variables: { tag: 'h' } }));
+    const clientSpan = childOf(SpanKind.CLIENT, caller.spanContext());
+    const traceparent = `00-${clientSpan.spanContext().traceId}-${clientSpan.spanContext().spanId}-01`;
+    expect(sent[0]!.headers.traceparent).toBe(traceparent);
+    expect((bodies[0] as any).extensions.traceContext.traceparent).toBe(traceparent);
+  });
+
+  it('GET queries keep the URL cacheable: headers by default, the URL only when asked', async () => {
+    const get = { useGETForQueries: true };
+    for (const [mode, inUrl, inHeader] of [
+      [undefined, false, true],
+      ['url', true, false],
+      ['none', false, false],
+    ] as const) {
+      sent.length = 0;
+      exporter.reset();
+      const client = httpClient({ ...get, get: mode }, get);
+      const { span: caller, result } = await asCaller('caller', () =>
+        client.query({ query: PROBE, variables: { tag: 'same' } }),
+      );
+      const url = new URL(sent[0]!.url);
+      expect(url.searchParams.get('extensions') ?? '').toContain(inUrl ? 'traceContext' : 'clientLibrary');
+      expect(url.searchParams.get('extensions') ?? '').not.toContain(inUrl ? 'clientLibrary"}' : 'traceContext');
+      expect('traceparent' in sent[0]!.headers).toBe(inHeader);
+      if (mode === 'none') {
+        expect(allSeen(result.data)[0]!.traceId).not.toBe(caller.spanContext().traceId);
+      } else {
+        expect(mismatchesOf(caller, result.data, 5)).toBe(0);
+      }
+    }
+  });
+
+  it('mutations go by POST even with useGETForQueries, with the carrier in extensions', async () => {
+    const client = httpClient({ useGETForQueries: true }, { useGETForQueries: true });
+    await asCaller('caller', () => client.mutate({ mutation: gql`mutation Touch { touch(tag: "m") { tag } }` }));
+    expect((bodies[0] as any).extensions.traceContext.traceparent).toMatch(/^00-/);
+    expect(spansOf(SpanKind.CLIENT)[0]!.name).toBe('mutation Touch');
+  });
+
+  it('spans: false sends the caller context itself', async () => {
+    const client = httpClient({ spans: false });
+    const { span: caller, result } = await asCaller('caller', () =>
+      client.query({ query: PROBE, variables: { tag: 'x' } }),
+    );
+    expect(spansOf(SpanKind.CLIENT)).toHaveLength(0);
+    const server = childOf(SpanKind.SERVER, caller.spanContext());
+    for (const entry of allSeen(result.data)) expect(entry.spanId).toBe(server.spanContext().spanId);
+  });
+
+  it('document: true records the document on the client span', async () => {
+    const client = httpClient({ document: true });
+    await asCaller('caller', () => client.query({ query: PROBE, variables: { tag: 'd' } }));
+    expect(spansOf(SpanKind.CLIENT)[0]!.attributes['graphql.document']).toContain('query Probe');
+  });
+
+  it('marks the client span failed on GraphQL errors and on network errors', async () => {
+    const client = httpClient();
+    await expect(asCaller('caller', () => client.query({ query: FAIL }))).rejects.toThrow('resolver failed on purpose');
+    const failed = spansOf(SpanKind.CLIENT)[0]!;
+    expect(failed.status).toEqual({ code: SpanStatusCode.ERROR, message: 'resolver failed on purpose' });
+    expect(spansOf(SpanKind.SERVER)[0]!.status.code).toBe(SpanStatusCode.ERROR);
+    exporter.reset();
+    const offline = new ApolloClient({
+      link: ApolloLink.from([new TraceContextLink(), new HttpLink({ uri: 'http://127.0.0.1:9/graphql' })]),
+      cache: new InMemoryCache(),
+    });
+    await expect(offline.query({ query: PROBE, variables: { tag: 'n' } })).rejects.toThrow();
+    const network = spansOf(SpanKind.CLIENT)[0]!;
+    expect(network.status.code).toBe(SpanStatusCode.ERROR);
+    expect(network.attributes['error.type']).toBe('TypeError');
+  });
+
+  it('query deduplication: the second identical caller shares the first request and trace', async () => {
+    const client = httpClient();
+    const [first, second] = await Promise.all([
+      asCaller('first', () => client.query({ query: PROBE, variables: { tag: 'dup' } })),
+      asCaller('second', () => client.query({ query: PROBE, variables: { tag: 'dup' } })),
+    ]);
+    expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
+    expect(mismatchesOf(first.span, first.result.data, 5)).toBe(0);
+    expect(allSeen(second.result.data)[0]!.traceId).toBe(first.span.spanContext().traceId);
+    exporter.reset();
+    // What to set when every caller needs its own trace.
+    const [a, b] = await Promise.all([
+      asCaller('a', () =>
+        client.query({ query: PROBE, variables: { tag: 'dup' }, context: { queryDeduplication: false } }),
+      ),
+      asCaller('b', () =>
+        client.query({ query: PROBE, variables: { tag: 'dup' }, context: { queryDeduplication: false } }),
+      ),
+    ]);
+    expect(mismatchesOf(a.span, a.result.data, 5) + mismatchesOf(b.span, b.result.data, 5)).toBe(0);
+  });
+});
+
+describe('BatchHttpLink', () => {
+  it('sends 50 concurrent operations in few requests, each operation with its own carrier', async () => {
+    const client = new ApolloClient({
+      link: ApolloLink.from([
+        new TraceContextLink(),
+        new BatchHttpLink({ uri: server.url, batchMax: 25, batchInterval: 20, fetch: recordingFetch }),
+      ]),
+      cache: new InMemoryCache(),
+      defaultOptions: { query: { fetchPolicy: 'no-cache' } },
+    });
+    const before = server.requests();
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `b${i}` } })),
+      ),
+    );
+    expect(server.requests() - before).toBe(2);
+    expect(bodies.every((body) => Array.isArray(body) && body.length === 25)).toBe(true);
+    const carriers = new Set((bodies as any[][]).flat().map((op) => op.extensions.traceContext.traceparent));
+    expect(carriers.size).toBe(50);
+    const mismatches = runs.reduce((sum, { span, result }) => sum + mismatchesOf(span, result.data, 5), 0);
+    expect(mismatches).toBe(0);
+  });
+});
+
+describe('GraphQLWsLink', () => {
+  it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
+    const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
+    const client = new ApolloClient({
+      link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(wsClient)]),
+      cache: new InMemoryCache(),
+      defaultOptions: { query: { fetchPolicy: 'no-cache' } },
+    });
+    const subscribe = (tag: string) =>
+      new Promise<any[]>((resolve, reject) => {
+        const events: any[] = [];
+        client
+          .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
+          .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+      });
+    const [queries, subscriptions] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          asCaller(`query ${i}`, () => client.query({ query: PROBE, variables: { tag: `wq${i}` } })),
+        ),
+      ),
+      Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`ws${i}`)))),
+    ]);
+    await wsClient.dispose();
+    let mismatches = 0;
+    for (const { span, result } of queries) mismatches += mismatchesOf(span, result.data, 5);
+    for (const { span, result } of subscriptions) {
+      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+      mismatches += mismatchesOf(span, result, 9);
+    }
+    expect(mismatches).toBe(0);
+    expect(childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).name).toBe('subscription Ticks');
+  });
+
+  it('ends the client and server spans when a subscription is unsubscribed early', async () => {
+    const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
+    const client = new ApolloClient({
+      link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(wsClient)]),
+      cache: new InMemoryCache(),
+    });
+    await new Promise<void>((resolve) => {
+      tracer.startActiveSpan('caller', (caller) => {
+        const subscription = client.subscribe({ query: TICKS, variables: { tag: 'early', count: 1000 } }).subscribe({
+          next: () => {
+            subscription.unsubscribe();
+            resolve();
+          },
+        });
+        caller.end();
+      });
+    });
+    await expect.poll(() => spansOf(SpanKind.SERVER).length, { timeout: 5000 }).toBe(1);
+    expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
+    await wsClient.dispose();
+  });
+});
+
+describe('SSE', () => {
+  it('runs 50 concurrent subscriptions, every event in its own caller trace', async () => {
+    const sseClient = createSseClient({ url: server.url });
+    const client = new ApolloClient({
+      link: ApolloLink.from([new TraceContextLink(), new SseLink(sseClient)]),
+      cache: new InMemoryCache(),
+    });
+    const subscribe = (tag: string) =>
+      new Promise<any[]>((resolve, reject) => {
+        const events: any[] = [];
+        client
+          .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
+          .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+      });
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`sse${i}`))),
+    );
+    sseClient.dispose();
+    let mismatches = 0;
+    for (const { span, result } of runs) {
+      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+      mismatches += mismatchesOf(span, result, 9);
+    }
+    expect(mismatches).toBe(0);
+  });
+});
