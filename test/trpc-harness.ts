@@ -42,7 +42,14 @@ export function makeRouter(options: TraceContextMiddlewareOptions & { middleware
     await Promise.resolve();
     return seen(input.i);
   };
-  return t.router({
+  const innerRouter = t.router({ q: procedure.input(input).query(body) });
+  const createCaller = t.createCallerFactory(innerRouter);
+  const router = t.router({
+    nested: procedure.input(input).query(async ({ ctx, input }) => {
+      const outer = seen(input.i);
+      const inner = await createCaller(ctx).q({ i: input.i });
+      return { outer, inner };
+    }),
     a: t.router({ q: procedure.input(input).query(body) }),
     b: t.router({ q: procedure.input(input).query(body) }),
     m: procedure.input(input).mutation(body),
@@ -67,6 +74,7 @@ export function makeRouter(options: TraceContextMiddlewareOptions & { middleware
         }
       }),
   });
+  return router;
 }
 export type AppRouter = ReturnType<typeof makeRouter>;
 

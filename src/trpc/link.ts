@@ -44,6 +44,9 @@ export interface TraceContextLinkOptions {
 
 const DEFAULTS = { spans: true, subscriptionSpan: 'start' } as const;
 
+/** An operation that reaches an HTTP link is no candidate for a WebSocket message any more. */
+const httpBound = new WeakMap<object, () => void>();
+
 function errorType(error: unknown): string {
   if (isObject(error)) {
     const data = error.data;
@@ -107,6 +110,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
           span.end();
         };
         const nextOp: Operation = { ...op, context: { ...op.context, [OP_CONTEXT_KEY]: carrier } };
+        httpBound.set(nextOp.context, untrack);
         // Subscribing in the operation's context lets the terminating link and anything it calls
         // synchronously (and, with AsyncLocalStorage, later) see it.
         const subscription = context.with(opContext, () =>
@@ -159,6 +163,7 @@ export function traceContextHeaders(opts: {
   opList?: readonly { context?: unknown }[];
 }): Record<string, string> {
   const ops = opts.opList ?? (opts.op ? [opts.op] : []);
+  for (const op of ops) if (isObject(op.context)) httpBound.get(op.context)?.();
   const carriers = ops.map((op) => carrierOf(op) ?? getContext());
   const first = carriers[0];
   if (!first) return getContext();

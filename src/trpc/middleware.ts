@@ -21,6 +21,7 @@ import {
   ATTR_TRPC_TYPE,
   BATCH_HEADER,
   isObject,
+  MAX_BATCH_HEADER_LENGTH,
   type SubscriptionSpanMode,
 } from './shared.js';
 import { takeFrameCarrier } from './ws.js';
@@ -94,7 +95,6 @@ function defaultGetRequest(ctx: unknown): TraceContextRequest | undefined {
   return info === undefined ? undefined : { info };
 }
 
-const MAX_BATCH_HEADER_INPUT = 65_536;
 const batchCache = new WeakMap<object, (ContextCarrier | undefined)[] | null>();
 
 /** Parses the batch header once per request; anything malformed gives `null` (use the standard headers). */
@@ -105,7 +105,7 @@ function batchCarriers(headers: CarrierInput, callCount: number | undefined): (C
   let parsed: (ContextCarrier | undefined)[] | null = null;
   try {
     const raw = readHeader(headers, BATCH_HEADER);
-    if (raw !== undefined && raw.length <= MAX_BATCH_HEADER_INPUT) {
+    if (raw !== undefined && raw.length <= MAX_BATCH_HEADER_LENGTH) {
       const list: unknown = JSON.parse(raw);
       if (Array.isArray(list) && (callCount === undefined || list.length === callCount)) {
         parsed = list.map((entry) => toContextCarrier(entry));
@@ -156,12 +156,19 @@ function candidates(call: MiddlewareCall<unknown>, request: TraceContextRequest 
   return found;
 }
 
-function pickCarrier(list: CarrierInput[], propagator: TextMapPropagator): CarrierInput {
-  const fields = propagator.fields();
+/**
+ * The first carrier that yields a valid remote span, else the first with baggage: a carrier whose
+ * `traceparent` is malformed counts as absent, so the next candidate (e.g. the request's) is used.
+ */
+function pickRemote(list: CarrierInput[], propagator: TextMapPropagator): Context | undefined {
+  let withBaggage: Context | undefined;
   for (const carrier of list) {
-    if (fields.some((field) => carrierGetter.get(carrier, field) !== undefined)) return carrier;
+    const remote = extractContext(carrier, { propagator });
+    const span = trace.getSpanContext(remote);
+    if (span && trace.isSpanContextValid(span)) return remote;
+    if (!withBaggage && propagation.getBaggage(remote)) withBaggage = remote;
   }
-  return undefined;
+  return withBaggage;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -254,9 +261,8 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
       } catch {
         request = undefined;
       }
-      const carrier = pickCarrier(candidates(call as MiddlewareCall<unknown>, request), propagator);
-      if (carrier !== undefined) {
-        const remote = extractContext(carrier, { propagator });
+      const remote = pickRemote(candidates(call as MiddlewareCall<unknown>, request), propagator);
+      if (remote !== undefined) {
         const policy = resolvePolicy(options.incoming, { path: call.path, type: call.type, ctx: call.ctx });
         const decision = decideIncoming(policy, remote, ambient);
         parent = decision.parent;

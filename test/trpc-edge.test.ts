@@ -1,0 +1,279 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { propagation, type Span, SpanKind } from '@opentelemetry/api';
+import { createTRPCClient, createWSClient, httpBatchLink, wsLink } from '@trpc/client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { getContext } from '../src/index.js';
+import { BATCH_HEADER, traceContextEncoder, traceContextHeaders, traceContextLink } from '../src/trpc.js';
+import { setupTracing } from './support/otel.js';
+import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
+
+let otel: ReturnType<typeof setupTracing>;
+/** Middleware with spans off: a procedure sees exactly the caller's span, or none. */
+let plain: Servers;
+
+beforeAll(async () => {
+  otel = setupTracing();
+  plain = await startServers(makeRouter({ spans: false }));
+});
+afterAll(async () => {
+  await plain.close();
+});
+beforeEach(() => otel.exporter.reset());
+
+const TRACE_A = '0af7651916cd43dd8448eb211c80319c';
+const SPAN_A = 'b7ad6b7169203331';
+const TP_A = `00-${TRACE_A}-${SPAN_A}-01`;
+const TRACE_B = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN_B = '00f067aa0ba902b7';
+const TP_B = `00-${TRACE_B}-${SPAN_B}-01`;
+
+/** A raw batch of `a.q` calls over GET, as httpBatchLink would send it. */
+async function rawBatch(url: string, count: number, headers: Record<string, string>): Promise<Seen[]> {
+  const paths = Array.from({ length: count }, () => 'a.q').join(',');
+  const input = Object.fromEntries(Array.from({ length: count }, (_, i) => [i, { i }]));
+  const response = await fetch(`${url}/${paths}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`, {
+    headers,
+  });
+  expect(response.status).toBe(200);
+  const body = (await response.json()) as { result: { data: Seen } }[];
+  return body.map((item) => item.result.data);
+}
+
+describe('bad per-operation carriers over HTTP', () => {
+  const cases: [string, string][] = [
+    ['malformed JSON', '[{"traceparent":'],
+    ['not JSON at all', 'hello'],
+    ['not a list', JSON.stringify({ 0: { traceparent: TP_B }, 1: { traceparent: TP_B } })],
+    ['shorter than the batch', JSON.stringify([null])],
+    ['longer than the batch (forged indices)', JSON.stringify([null, null, { traceparent: TP_B }])],
+    ['oversized', JSON.stringify([null, { traceparent: TP_B, pad: 'x'.repeat(9000) }])],
+    ['entries of the wrong type', JSON.stringify([5, 'x'])],
+    ['invalid traceparent', JSON.stringify([null, { traceparent: '00-zz-zz-01' }])],
+    ['all-zero ids', JSON.stringify([null, { traceparent: `00-${'0'.repeat(32)}-${'0'.repeat(16)}-01` }])],
+    ['prototype keys', '[null, {"__proto__": {"traceparent": "x"}, "constructor": "y"}]'],
+  ];
+  it.each(cases)('%s: every call succeeds in the request-level context', async (_name, header) => {
+    for (const url of [plain.standaloneUrl, plain.fetchUrl]) {
+      const results = await rawBatch(url, 2, { traceparent: TP_A, [BATCH_HEADER]: header });
+      expect(results.map((r) => r.traceId)).toEqual([TRACE_A, TRACE_A]);
+      expect(results.map((r) => r.spanId)).toEqual([SPAN_A, SPAN_A]);
+    }
+  });
+
+  it('a valid list gives each call its own carrier', async () => {
+    const results = await rawBatch(plain.standaloneUrl, 2, {
+      traceparent: TP_A,
+      [BATCH_HEADER]: JSON.stringify([null, { traceparent: TP_B }]),
+    });
+    expect(results.map((r) => r.spanId)).toEqual([SPAN_A, SPAN_B]);
+  });
+
+  it('huge baggage is ignored, and nothing leaks into the next request', async () => {
+    const huge = Array.from({ length: 2000 }, (_, i) => `k${i}=v`).join(',');
+    const [first] = await rawBatch(plain.standaloneUrl, 1, { traceparent: TP_A, baggage: huge });
+    expect(first?.traceId).toBe(TRACE_A);
+    expect(first?.baggage).toBeUndefined();
+    for (const url of [plain.standaloneUrl, plain.fetchUrl]) {
+      const next = await rawBatch(url, 2, {});
+      expect(next.map((r) => r.traceId)).toEqual(['', '']);
+      expect(next.map((r) => r.baggage)).toEqual([undefined, undefined]);
+    }
+  });
+});
+
+describe('bad per-operation carriers over WebSocket', () => {
+  async function rawSocket(): Promise<{ send: (frame: unknown) => Promise<unknown[]>; close: () => void }> {
+    const socket = new WebSocket(plain.wsUrl);
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const replies: Record<string, unknown>[] = [];
+    socket.on('message', (data) => replies.push(JSON.parse(String(data))));
+    return {
+      async send(frame) {
+        const ids = (Array.isArray(frame) ? frame : [frame]).map((message) => (message as { id: unknown }).id);
+        socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+        while (!ids.every((id) => replies.some((reply) => reply.id === id))) await sleep(5);
+        return ids.map((id) => replies.find((reply) => reply.id === id));
+      },
+      close: () => socket.close(),
+    };
+  }
+  const query = (id: number, traceContext?: unknown) => ({
+    id,
+    method: 'query',
+    params: { path: 'a.q', input: { i: id } },
+    ...(traceContext === undefined ? {} : { traceContext }),
+  });
+  const dataOf = (reply: unknown) => (reply as { result?: { data?: Seen } }).result?.data;
+
+  it('every call succeeds; good carriers apply to their own message only; nothing leaks', async () => {
+    const socket = await rawSocket();
+    const replies = await socket.send([
+      query(1, 'not an object'),
+      query(2, { traceparent: TP_B }),
+      query(3, [1, 2, 3]),
+      query(4, { traceparent: 'x'.repeat(100_000) }),
+      query(5, { __proto__: { traceparent: TP_B } }),
+      query(6, null),
+      query(7, { traceparent: TP_A, baggage: Array.from({ length: 2000 }, (_, i) => `k${i}=v`).join(',') }),
+    ]);
+    const traces = replies.map((reply) => dataOf(reply)?.traceId);
+    expect(traces).toEqual(['', TRACE_B, '', '', '', '', TRACE_A]);
+    expect(dataOf(replies[6])?.baggage).toBeUndefined();
+    const [later] = await socket.send([query(8)]);
+    expect(dataOf(later)?.traceId).toBe('');
+    const [single] = await socket.send(query(9, { traceparent: TP_A }));
+    expect(dataOf(single)?.spanId).toBe(SPAN_A);
+    socket.close();
+  });
+});
+
+describe('trust policy', () => {
+  async function callWith(server: Servers) {
+    const client = createTRPCClient<AppRouter>({
+      links: [
+        traceContextLink({ spans: false }),
+        httpBatchLink({ url: server.standaloneUrl, headers: traceContextHeaders }),
+      ],
+    });
+    const baggage = propagation.createBaggage({ k: { value: 'from-caller' } });
+    let caller: Span | undefined;
+    const { context } = await import('@opentelemetry/api');
+    const result = await context.with(propagation.setBaggage(context.active(), baggage), () =>
+      otel.tracer.startActiveSpan('caller', (span) => {
+        caller = span;
+        const promise = Promise.all([client.a.q.query({ i: 0 }), client.b.q.query({ i: 1 })]);
+        span.end();
+        return promise;
+      }),
+    );
+    return { caller: caller!.spanContext(), result };
+  }
+
+  it("'continue' (default) parents on the caller and passes baggage on", async () => {
+    const server = await startServers(makeRouter({ spans: false }));
+    const { caller, result } = await callWith(server);
+    for (const seen of result) {
+      expect(seen.spanId).toBe(caller.spanId);
+      expect(seen.baggage).toBe('from-caller');
+    }
+    await server.close();
+  });
+
+  it("'link' starts a new trace linked to the caller, without its baggage", async () => {
+    const server = await startServers(makeRouter({ incoming: 'link' }));
+    const { caller, result } = await callWith(server);
+    for (const seen of result) {
+      expect(seen.traceId).not.toBe(caller.traceId);
+      expect(seen.baggage).toBeUndefined();
+    }
+    const spans = otel.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.SERVER);
+    expect(spans).toHaveLength(2);
+    for (const span of spans) {
+      expect(span.parentSpanContext).toBeUndefined();
+      expect(span.links.map((link) => link.context.spanId)).toEqual([caller.spanId]);
+    }
+    await server.close();
+  });
+
+  it("'ignore' uses the server's own context", async () => {
+    const server = await startServers(makeRouter({ incoming: 'ignore', spans: false }));
+    const { result } = await callWith(server);
+    for (const seen of result) {
+      expect(seen.traceId).toBe('');
+      expect(seen.baggage).toBeUndefined();
+    }
+    await server.close();
+  });
+
+  it('a function decides per call, and a throwing one means link', async () => {
+    const server = await startServers(
+      makeRouter({
+        spans: false,
+        incoming: ({ path }) => {
+          if (path === 'b.q') throw new Error('boom');
+          return 'continue';
+        },
+      }),
+    );
+    const { caller, result } = await callWith(server);
+    expect(result[0]?.spanId).toBe(caller.spanId);
+    expect(result[1]?.traceId).not.toBe(caller.traceId);
+    expect(result[1]?.baggage).toBeUndefined();
+    await server.close();
+  });
+});
+
+describe('server details', () => {
+  it('nested createCaller calls run as children of the outer procedure, not the remote caller', async () => {
+    const server = await startServers(makeRouter());
+    const client = createTRPCClient<AppRouter>({
+      links: [traceContextLink(), httpBatchLink({ url: server.standaloneUrl, headers: traceContextHeaders })],
+    });
+    const { outer, inner } = await otel.tracer.startActiveSpan('caller', async (span) => {
+      const result = await client.nested.query({ i: 1 });
+      span.end();
+      return result;
+    });
+    const inSpan = otel.exporter.getFinishedSpans().find((span) => span.spanContext().spanId === inner.spanId);
+    expect(inner.traceId).toBe(outer.traceId);
+    expect(inSpan?.parentSpanContext?.spanId).toBe(outer.spanId);
+    await server.close();
+  });
+
+  it('finds the request through getRequest for other context shapes', async () => {
+    const { initTRPC } = await import('@trpc/server');
+    const { createHTTPServer } = await import('@trpc/server/adapters/standalone');
+    const { traceContextMiddleware } = await import('../src/trpc.js');
+    const { seen } = await import('./trpc-harness.js');
+    const t = initTRPC.context<{ nested: { incoming: Headers } }>().create();
+    const procedure = t.procedure.use(
+      traceContextMiddleware({
+        spans: false,
+        getRequest: (ctx) => ({ headers: (ctx as typeof t._config.$types.ctx).nested.incoming }),
+      }),
+    );
+    const router = t.router({ who: procedure.query(() => seen(0)) });
+    const server = createHTTPServer({
+      router,
+      createContext: ({ req }) => ({ nested: { incoming: new Headers(req.headers as Record<string, string>) } }),
+    }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as { port: number }).port;
+    const response = await fetch(`http://127.0.0.1:${port}/who`, { headers: { traceparent: TP_A } });
+    const body = (await response.json()) as { result: { data: Seen } };
+    expect(body.result.data.spanId).toBe(SPAN_A);
+    server.close();
+  });
+
+  it('getContext on the client writes nothing extra when no link is installed', async () => {
+    expect(Object.keys(getContext())).toEqual([]);
+  });
+});
+
+describe('WebSocket fallbacks', () => {
+  it('without the server encoder, procedures fall back to the connection (connectionParams)', async () => {
+    const server = await startServers(makeRouter({ spans: false }), { encoder: false });
+    const { context } = await import('@opentelemetry/api');
+    const { caller, client } = otel.tracer.startActiveSpan('connection opener', (span) => {
+      const params = getContext();
+      span.end();
+      return {
+        caller: span.spanContext(),
+        client: createWSClient({
+          url: server.wsUrl,
+          experimental_encoder: traceContextEncoder(),
+          connectionParams: () => params,
+        }),
+      };
+    });
+    const trpc = createTRPCClient<AppRouter>({ links: [traceContextLink({ spans: false }), wsLink({ client })] });
+    const result = await context.with(context.active(), () => trpc.a.q.query({ i: 1 }));
+    expect(result.spanId).toBe(caller.spanId);
+    await client.close();
+    await server.close();
+  });
+});
