@@ -13,12 +13,24 @@ import {
   operationSpanName,
   recordResultErrors,
   recordThrown,
-  TRACE_CONTEXT_EXTENSION,
+  TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY,
   TRACER_NAME,
 } from './graphql-shared.js';
 import { type ContextCarrier, getContext } from './index.js';
 
-export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
+/**
+ * The `extensions` key that carries each operation's context carrier: `'traceContext'`.
+ *
+ * @example
+ * ```ts
+ * // What TraceContextLink puts on the wire, per operation:
+ * // { "query": "…", "extensions": { "traceContext": { "traceparent": "00-…-01" } } }
+ * import { TRACE_CONTEXT_EXTENSION } from 'otel-rpc-context/apollo';
+ *
+ * const carrier = operation.extensions[TRACE_CONTEXT_EXTENSION];
+ * ```
+ */
+export const TRACE_CONTEXT_EXTENSION = SHARED_EXTENSION_KEY;
 
 /**
  * What a GET operation carries (an `HttpLink` with `useGETForQueries`, or `context.fetchOptions.method: 'GET'`):
@@ -27,10 +39,23 @@ export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
  * - `'url'`: the carrier in the URL's `extensions` like any other operation; every URL becomes unique, so
  *   nothing is ever served from a cache;
  * - `'none'`: nothing; the server falls back to its own HTTP-level context.
+ *
+ * @example
+ * ```ts
+ * new HttpLink({ uri, useGETForQueries: true });
+ * new TraceContextLink({ useGETForQueries: true, get: 'headers' });
+ * ```
  */
 export type GetRequestCarrier = 'headers' | 'url' | 'none';
 
-/** Options for {@link TraceContextLink}. Every field is optional. */
+/**
+ * Options for {@link TraceContextLink}. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * new TraceContextLink({ spans: true, headers: false, useGETForQueries: false, get: 'headers' });
+ * ```
+ */
 export interface TraceContextLinkOptions {
   /** Start one CLIENT span per operation, parent of the server's span. With `false`, the caller's context travels as is. @default true */
   spans?: boolean;
@@ -67,11 +92,12 @@ function withDefaults(options: TraceContextLinkOptions) {
   };
 }
 
-/** Whether the terminating `HttpLink` will send this operation as GET; it decides the same way. */
+/** Whether the terminating `HttpLink` will send this operation as GET, judged the way it judges. */
 function isGet(operation: ApolloLink.Operation, useGETForQueries: boolean): boolean {
   const method = (operation.getContext() as { fetchOptions?: { method?: unknown } }).fetchOptions?.method;
   if (typeof method === 'string') return method.toUpperCase() === 'GET';
-  return useGETForQueries && operation.operationType !== 'mutation';
+  // Only queries: a subscription routed to GraphQLWsLink or SSE by a split link never goes as GET.
+  return useGETForQueries && operation.operationType === 'query';
 }
 
 /**

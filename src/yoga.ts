@@ -16,20 +16,50 @@ import {
   operationSpanName,
   recordResultErrors,
   recordThrown,
-  TRACE_CONTEXT_EXTENSION,
+  TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY,
   TRACER_NAME,
   UNKNOWN_OPERATION_SPAN_NAME,
 } from './graphql-shared.js';
 import { decideIncoming, type IncomingOption, resolvePolicy } from './incoming.js';
 import { extractContext } from './index.js';
 
-export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
 export type { IncomingOption, IncomingPolicy } from './incoming.js';
 
-/** Where an operation's carrier was found. */
+/**
+ * The `extensions` key the plugin reads each operation's context carrier from: `'traceContext'`.
+ *
+ * @example
+ * ```ts
+ * // Any client can send it; this is what TraceContextLink sends:
+ * // { "query": "{ hello }", "extensions": { "traceContext": { "traceparent": "00-…-01" } } }
+ * import { getContext } from 'otel-rpc-context';
+ * import { TRACE_CONTEXT_EXTENSION } from 'otel-rpc-context/yoga';
+ *
+ * const body = { query: '{ hello }', extensions: { [TRACE_CONTEXT_EXTENSION]: getContext() } };
+ * ```
+ */
+export const TRACE_CONTEXT_EXTENSION = SHARED_EXTENSION_KEY;
+
+/**
+ * Where an operation's carrier was found.
+ *
+ * @example
+ * ```ts
+ * useTraceContext({ incoming: ({ source }) => (source === 'headers' ? 'link' : 'continue') });
+ * ```
+ */
 export type TraceContextSource = 'extensions' | 'connectionParams' | 'headers';
 
-/** What an `incoming` decider function is given, once per operation that arrives with a context. */
+/**
+ * What an `incoming` decider function is given, once per operation that arrives with a context.
+ *
+ * @example
+ * ```ts
+ * useTraceContext({
+ *   incoming: ({ request }) => (request?.headers.get('authorization') ? 'continue' : 'link'),
+ * });
+ * ```
+ */
 export interface YogaIncomingInfo {
   /**
    * The GraphQL context as Envelop received it: Yoga's per-operation context on HTTP (with `request` and
@@ -42,7 +72,14 @@ export interface YogaIncomingInfo {
   source: TraceContextSource;
 }
 
-/** Options for {@link useTraceContext}. Every field is optional. */
+/**
+ * Options for {@link useTraceContext}. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * useTraceContext({ incoming: 'link', spans: true, document: false, headers: true });
+ * ```
+ */
 export interface UseTraceContextOptions {
   /**
    * What to do with a context that arrives with an operation: `'continue'` its trace, start a new trace
@@ -178,12 +215,12 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
   /** The caller's context for this operation, and where it came from, or `undefined`. */
   function findRemote(envelope: Envelope, ambient: Context) {
     const candidates: [TraceContextSource, () => unknown][] = [
-      ['extensions', () => toContextCarrier(own(envelope.params?.extensions, TRACE_CONTEXT_EXTENSION))],
+      ['extensions', () => toContextCarrier(own(envelope.params?.extensions, SHARED_EXTENSION_KEY))],
       [
         'connectionParams',
         () => {
           const params = envelope.connectionParams;
-          const nested = own(params, TRACE_CONTEXT_EXTENSION);
+          const nested = own(params, SHARED_EXTENSION_KEY);
           return toContextCarrier(nested !== undefined ? nested : params);
         },
       ],
