@@ -51,7 +51,7 @@ function attributes(list: unknown): Record<string, string | number | boolean> {
 }
 
 /** Spans of an OTLP/HTTP JSON `ExportTraceServiceRequest`, as sent by the browser's exporter. */
-export function parseOtlpJson(body: unknown, side: StoredSpan['side'] = 'browser'): StoredSpan[] {
+export function parseOtlpJson(body: unknown, side: StoredSpan['side'] = 'client'): StoredSpan[] {
   const spans: StoredSpan[] = [];
   if (!isObject(body)) return spans;
   for (const resourceSpans of array(body.resourceSpans)) {

@@ -4,8 +4,8 @@ export interface StoredSpan {
   spanId: string;
   parentSpanId: string | undefined;
   name: string;
-  /** `browser` for spans received over OTLP from the page (or the demo's client), `server` for the Node SDK's. */
-  side: 'browser' | 'server';
+  /** `client` for spans received over OTLP (from the page, or the demo's Node client), `server` for the server SDK's. */
+  side: 'client' | 'server';
   service: string;
   kind: 'INTERNAL' | 'SERVER' | 'CLIENT' | 'PRODUCER' | 'CONSUMER';
   /** Unix epoch, milliseconds (fractional). */
