@@ -2,6 +2,8 @@
 // The Yoga plugin against hand-made wire messages: exactly what a client sends, over real loopback
 // HTTP, SSE (graphql-sse client) and graphql-ws (Yoga's recipe).
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { envelop, useEngine, useSchema } from '@envelop/core';
 import { useOpenTelemetry } from '@envelop/opentelemetry';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -11,7 +13,7 @@ import type { Plugin } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TRACE_CONTEXT_EXTENSION, useTraceContext, type YogaIncomingInfo } from '../src/yoga.js';
-import { startServer, type TestServer, traceparentOf } from './graphql-fixture.js';
+import { schema, startServer, type TestServer, traceparentOf } from './graphql-fixture.js';
 import { setupTracing } from './support/otel.js';
 
 const { exporter, provider } = setupTracing();
@@ -566,5 +568,55 @@ describe('beside @envelop/opentelemetry', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('with spans: false its spans become children of the caller span', async () => {
+    const server = await startServer([
+      useTraceContext({ spans: false }),
+      useOpenTelemetry({ resolvers: false, variables: false, result: false }, provider) as Plugin,
+    ]);
+    try {
+      const remote = caller();
+      await post(server.url, probeBody('otel', { traceContext: remote.carrier }));
+      const theirs = exporter.getFinishedSpans().find((span) => span.name === 'query.Probe');
+      expect(theirs?.spanContext().traceId).toBe(remote.traceId);
+      expect(theirs?.parentSpanContext?.spanId).toBe(remote.spanId);
+      expect(serverSpans()).toHaveLength(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+// graphql 16 has no exports map: Node (and so graphql-yoga) loads its CommonJS build, which the schema
+// comes from, while a transformed import here could get the .mjs one, a different realm.
+const graphql = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+
+describe('plain Envelop', () => {
+  it('works with envelop() and graphql-js directly, no Yoga involved', async () => {
+    const getEnveloped = envelop({
+      plugins: [useEngine(graphql), useSchema(schema), useTraceContext()],
+    });
+    const remote = caller();
+    const {
+      parse,
+      validate,
+      contextFactory,
+      execute,
+      schema: enveloped,
+    } = getEnveloped({
+      params: { extensions: { traceContext: remote.carrier } },
+    });
+    const document = parse(PROBE);
+    expect(validate(enveloped, document)).toEqual([]);
+    const result: any = await execute({
+      schema: enveloped,
+      document,
+      variableValues: { tag: 'env' },
+      contextValue: await contextFactory(),
+    });
+    const span = serverSpanOf(remote.traceId);
+    expect(span.parentSpanContext?.spanId).toBe(remote.spanId);
+    expectProbeIn(result.data, remote.traceId, span.spanContext().spanId);
   });
 });
