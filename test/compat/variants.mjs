@@ -59,9 +59,20 @@ export const variants = {
     },
     legacyPeerDeps: true,
   },
-  // The lowest tRPC release in the peer range (^11.0.0).
-  trpc11_0: {
-    dependencies: { ...otel2, '@trpc/server': '11.0.0', '@trpc/client': '11.0.0' },
+  // The floor of every peer range: the oldest releases a user may have and still be in range.
+  floors: {
+    dependencies: {
+      '@opentelemetry/api': '1.3.0',
+      '@opentelemetry/core': '2.0.0',
+      '@opentelemetry/context-async-hooks': '2.0.0',
+      '@opentelemetry/sdk-trace-base': '2.0.0',
+      '@trpc/server': '11.0.0',
+      '@trpc/client': '11.0.0',
+      graphql: '16.0.0',
+      'graphql-yoga': '5.13.1', // 5.13.0 is not on the registry
+      '@apollo/client': '4.0.0',
+      rxjs: '7.3.0',
+    },
   },
   // Apollo Client 3, outside the peer range: tested to say whether the link works there.
   apollo3: {

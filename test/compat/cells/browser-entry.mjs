@@ -44,7 +44,7 @@ async function core() {
   const carrier = context.with(parent, () => getContext());
   const seen = attachContext(carrier, () => ({
     traceId: activeTraceId(),
-    k: propagation.getActiveBaggage()?.getEntry('k')?.value,
+    k: propagation.getBaggage(context.active())?.getEntry('k')?.value,
   }));
   const fromHeaders = attachContext(new Headers(carrier), activeTraceId);
   if (!carrier.traceparent?.startsWith(`00-${traceIdFor('9')}-`)) throw new Error(`carrier ${JSON.stringify(carrier)}`);

@@ -13,7 +13,7 @@ const traceId = () => trace.getSpanContext(context.active())?.traceId ?? null;
 
 const pending = attachContext(workerData.carrier, async () => {
   const inside = traceId();
-  const tenant = propagation.getActiveBaggage()?.getEntry('tenant')?.value;
+  const tenant = propagation.getBaggage(context.active())?.getEntry('tenant')?.value;
   await new Promise((resolve) => setTimeout(resolve, 5));
   return { traceId: inside, afterAwait: traceId(), tenant };
 });

@@ -26,17 +26,28 @@ try {
     const url = `${await listen(server)}/graphql`;
     if (mode === 'apollo') {
       const apollo = version('@apollo/client');
-      try {
-        await import('otel-rpc-context/apollo');
-      } catch (error) {
-        if (!apollo.startsWith('4.'))
+      if (!apollo.startsWith('4.')) {
+        // Outside the peer range: say precisely what a user of this version would hit.
+        const { createRequire } = await import('node:module');
+        const problems = [];
+        await import('otel-rpc-context/apollo').catch((e) => problems.push(`import: ${e.code ?? e.message}`));
+        try {
+          createRequire(import.meta.url)('otel-rpc-context/apollo');
+        } catch (e) {
+          problems.push(`require: ${e.code ?? e.message}`);
+        }
+        if (problems.length > 0) {
           unsupported(
-            `Apollo Client ${apollo} is outside the peer range (^4): the link does not load there (${error.message.split('\n')[0].replace(/ imported from .*/, '')})`,
+            `Apollo Client ${apollo} is outside the peer range (^4): the link does not load, as it imports ` +
+              `'@apollo/client/link', an Apollo Client 4 entry point (${problems.join('; ')})`,
           );
-        throw error;
+        }
       }
       await requireImplemented('otel-rpc-context/apollo');
-      detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url)}`;
+      detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url).catch((e) => {
+        if (apollo.startsWith('4.')) throw e;
+        unsupported(`Apollo Client ${apollo} is outside the peer range (^4): ${e.message}`);
+      })}`;
     } else {
       detail = `graphql ${version('graphql')}, graphql-yoga ${version('graphql-yoga')}: ${await graphqlFetchCheck(url)}`;
     }

@@ -45,7 +45,7 @@ try {
     check(carrier.traceparent?.startsWith(`00-${traceIdFor('e')}-`), `traceparent: ${JSON.stringify(carrier)}`);
     const seen = await attachContext(carrier, async () => {
       await new Promise((resolve) => setTimeout(resolve, 2));
-      return { traceId: activeTraceId(), k: propagation.getActiveBaggage()?.getEntry('k')?.value };
+      return { traceId: activeTraceId(), k: propagation.getBaggage(context.active())?.getEntry('k')?.value };
     });
     check(seen.traceId === traceIdFor('e') && seen.k === 'v', `attached across await: ${JSON.stringify(seen)}`);
     check(activeTraceId() === null, 'previous context restored');

@@ -40,7 +40,7 @@ async function core() {
   const carrier = context.with(parent, () => getContext());
   const seen = await attachContext(carrier, async () => {
     await new Promise((resolve) => setTimeout(resolve, 2));
-    return { traceId: activeTraceId(), k: propagation.getActiveBaggage()?.getEntry('k')?.value };
+    return { traceId: activeTraceId(), k: propagation.getBaggage(context.active())?.getEntry('k')?.value };
   });
   const ok =
     carrier.traceparent?.startsWith(`00-${traceIdFor('f')}-`) &&
