@@ -249,8 +249,27 @@ describe('server details', () => {
     server.close();
   });
 
-  it('getContext on the client writes nothing extra when no link is installed', async () => {
-    expect(Object.keys(getContext())).toEqual([]);
+  it('without batchIndex (tRPC < 11.10) finds the batch call through info.calls', async () => {
+    const { context, trace } = await import('@opentelemetry/api');
+    const { traceContextMiddleware } = await import('../src/trpc.js');
+    const middleware = traceContextMiddleware({ spans: false });
+    const calls = [{ getRawInput: async () => ({ i: 0 }) }, { getRawInput: async () => ({ i: 1 }) }];
+    const headers = { traceparent: TP_A, [BATCH_HEADER]: JSON.stringify([null, { traceparent: TP_B }]) };
+    const spanIds: (string | undefined)[] = [];
+    for (const call of calls) {
+      await middleware({
+        ctx: { headers, info: { calls } },
+        path: 'a.q',
+        type: 'query',
+        getRawInput: call.getRawInput,
+        next: async () => {
+          await sleep(1);
+          spanIds.push(trace.getSpanContext(context.active())?.spanId);
+          return { ok: true, data: null };
+        },
+      });
+    }
+    expect(spanIds).toEqual([SPAN_A, SPAN_B]);
   });
 });
 

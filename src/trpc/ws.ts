@@ -1,18 +1,23 @@
-import type { Encoder } from '@trpc/client';
 import type { ContextCarrier } from '../carrier.js';
 import { toContextCarrier } from '../carrier.js';
 import { isObject, WS_FIELD } from './shared.js';
 
-/** tRPC's `experimental_encoder`, on `createWSClient` and on the WebSocket adapter. */
-export type WebSocketEncoder = Encoder;
-
-/** Options for {@link traceContextEncoder}. */
-export interface TraceContextEncoderOptions {
-  /** The encoder that turns messages into frames and back. @default JSON text frames, like tRPC's own */
-  encoder?: WebSocketEncoder;
+/**
+ * The shape of tRPC's `experimental_encoder` (on `createWSClient` and the WebSocket adapter), declared
+ * here so that the types also load with tRPC releases that predate it.
+ */
+export interface WebSocketEncoder<TFrame = string> {
+  encode(data: unknown): TFrame;
+  decode(data: string | ArrayBuffer | Uint8Array): unknown;
 }
 
-const jsonEncoder: WebSocketEncoder = {
+/** Options for {@link traceContextEncoder}. */
+export interface TraceContextEncoderOptions<TFrame = string> {
+  /** The encoder that turns messages into frames and back. @default JSON text frames, like tRPC's own */
+  encoder?: WebSocketEncoder<TFrame>;
+}
+
+const jsonEncoder: WebSocketEncoder<string> = {
   encode: (data) => JSON.stringify(data),
   decode: (data) => {
     if (typeof data !== 'string') throw new Error('traceContextEncoder received binary data; JSON uses text frames');
@@ -165,8 +170,10 @@ export function takeFrameCarrier(batchIndex: number | undefined): ContextCarrier
  * const links = [traceContextLink(), wsLink({ client })];
  * ```
  */
-export function traceContextEncoder(options: TraceContextEncoderOptions = {}): WebSocketEncoder {
-  const inner = options.encoder ?? jsonEncoder;
+export function traceContextEncoder<TFrame = string>(
+  options: TraceContextEncoderOptions<TFrame> = {},
+): WebSocketEncoder<TFrame> {
+  const inner = (options.encoder ?? jsonEncoder) as WebSocketEncoder<TFrame>;
   encoderInUse = true;
   return {
     encode(data) {
