@@ -343,3 +343,14 @@ for (const [mode, what] of [
     }),
   });
 }
+
+// Table order: by area, Node.js rows grouped per Node line; otherwise in the order above.
+const areaOrder = ['Node.js', 'OpenTelemetry', 'tRPC', 'GraphQL', 'Runtimes', 'Browser', 'Packaging'];
+const nodeLine = (cell) => Number(cell.id.match(/^node(\d+)-/)?.[1] ?? 0);
+const position = new Map(cells.map((cell, i) => [cell, i]));
+cells.sort(
+  (a, b) =>
+    areaOrder.indexOf(a.area) - areaOrder.indexOf(b.area) ||
+    nodeLine(a) - nodeLine(b) ||
+    position.get(a) - position.get(b),
+);

@@ -7,7 +7,7 @@
 //   node test/compat/run.mjs [--only=SUBSTRING] [--jobs=N] [--ref=COMMIT]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,6 +156,10 @@ async function main() {
     if (needed.has(name)) dirs[name] = ensureVariant(name);
   }
   const installMs = performance.now() - tInstall;
+  // Folders of variants that no longer exist in variants.mjs.
+  for (const name of existsSync(join(cache, 'v')) ? readdirSync(join(cache, 'v')) : []) {
+    if (!(name in variants)) rmSync(join(cache, 'v', name), { recursive: true, force: true });
+  }
   const tPack = performance.now();
   const pack = packPackage();
   for (const name of Object.keys(dirs))
