@@ -3,9 +3,6 @@
  * the same clients and links as the page (its spans go to the server over OTLP/HTTP JSON, as the browser's
  * do), prints each action's shared trace as a tree, checks it, and exits 0 when every trace is whole.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -16,40 +13,15 @@ import { ACTIONS, runAction } from '../shared/actions.ts';
 import { checkActionTrace } from '../shared/check.ts';
 import { createClients } from '../shared/clients.ts';
 import { formatTraceTree, type StoredTrace } from '../shared/spans.ts';
-
-const serverEntry = fileURLToPath(new URL('../server/main.ts', import.meta.url));
-
-async function startServer(): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, [serverEntry], {
-    env: { ...process.env, PORT: process.env.PORT ?? '0', TRACE_TREES: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  const origin = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      output += chunk;
-      const match = /example: (http:\/\/\S+?)\/?\s/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, origin };
-}
+import { startServerProcess } from './server-process.ts';
 
 async function fetchTrace(origin: string, traceId: string): Promise<StoredTrace | undefined> {
   const res = await fetch(`${origin}/api/traces/${traceId}`);
   return res.ok ? ((await res.json()) as StoredTrace) : undefined;
 }
 
-const { child, origin } = await startServer();
+const server = await startServerProcess(process.env.PORT ? { PORT: process.env.PORT } : {});
+const { origin } = server;
 let failures = 0;
 try {
   const provider = new NodeTracerProvider({
@@ -89,8 +61,7 @@ try {
   clients.close();
   await provider.shutdown();
 } finally {
-  child.kill('SIGTERM');
-  await Promise.race([once(child, 'exit'), new Promise((resolve) => setTimeout(resolve, 3000))]);
+  await server.stop();
 }
 console.log(
   failures === 0
