@@ -170,22 +170,30 @@ export class TraceContextLink extends ApolloLink {
         span.end();
       };
       // Downstream links (and fetch instrumentation) see the client span as the active one.
-      const subscription = contextApi.with(active, () =>
-        forward(operation).subscribe({
-          next(result) {
-            if (span) recordResultErrors(span, (result as { errors?: unknown }).errors);
-            observer.next(result);
-          },
-          error(error: unknown) {
-            end(error);
-            observer.error(error);
-          },
-          complete() {
-            end();
-            observer.complete();
-          },
-        }),
-      );
+      let subscription: { unsubscribe(): void };
+      try {
+        subscription = contextApi.with(active, () =>
+          forward(operation).subscribe({
+            next(result) {
+              if (span) recordResultErrors(span, (result as { errors?: unknown }).errors);
+              observer.next(result);
+            },
+            error(error: unknown) {
+              end(error);
+              observer.error(error);
+            },
+            complete() {
+              end();
+              observer.complete();
+            },
+          }),
+        );
+      } catch (error) {
+        // A link that throws while building the request (say, a body that cannot be serialized).
+        end(error);
+        observer.error(error);
+        return undefined;
+      }
       return () => {
         end();
         subscription.unsubscribe();

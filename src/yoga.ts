@@ -115,6 +115,8 @@ function withDefaults(options: UseTraceContextOptions) {
 interface Operation {
   /** The context every phase, resolver and event runs in. */
   context: Context;
+  /** The GraphQL params it was started for. */
+  params: unknown;
   span: Span | undefined;
   /** The result is a stream: the span ends with the stream, not with `execute`. */
   streaming: boolean;
@@ -272,6 +274,7 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
       : undefined;
     const operation: Operation = {
       context: parent,
+      params: envelope.params,
       span,
       streaming: false,
       invalid: false,
@@ -286,10 +289,13 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
     return operation;
   }
 
-  /** The operation of a GraphQL context object, started on the first phase that sees it. */
+  /**
+   * The operation of a GraphQL context object, started on the first phase that sees it. A context object
+   * reused for another operation (a server context passed to `yoga.fetch` twice) has new params.
+   */
   function operationOf(envelope: Envelope): Operation {
     let operation = operations.get(envelope);
-    if (!operation) {
+    if (!operation || operation.params !== envelope.params) {
       operation = start(envelope);
       operations.set(envelope, operation);
     }

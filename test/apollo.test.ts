@@ -267,6 +267,21 @@ describe('HttpLink', () => {
     expect(network.attributes['error.type']).toBe('TypeError');
   });
 
+  it('ends the client span when a downstream link throws while building the request', async () => {
+    const client = new ApolloClient({
+      link: ApolloLink.from([
+        new TraceContextLink(),
+        new ApolloLink(() => {
+          throw new Error('cannot build request');
+        }),
+      ]),
+      cache: new InMemoryCache(),
+    });
+    await expect(client.query({ query: PROBE, variables: { tag: 'boom' } })).rejects.toThrow('cannot build request');
+    const span = spansOf(SpanKind.CLIENT)[0]!;
+    expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: 'cannot build request' });
+  });
+
   it('query deduplication: the second identical caller shares the first request and trace', async () => {
     const client = httpClient();
     const [first, second] = await Promise.all([

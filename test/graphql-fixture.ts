@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { useServer } from 'graphql-ws/use/ws';
-import { createSchema, createYoga, type Plugin, type YogaServerOptions } from 'graphql-yoga';
+import { createSchema, createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 
 export const typeDefs = /* GraphQL */ `
@@ -127,13 +127,17 @@ export interface TestServer {
   url: string;
   wsUrl: string;
   server: Server;
+  yoga: YogaServerInstance<object, object>;
   /** HTTP requests that reached the GraphQL endpoint (WebSocket upgrades excluded). */
   requests: () => number;
   close: () => Promise<void>;
 }
 
 /** Starts Yoga on 127.0.0.1 with graphql-ws mounted on the same port, the way Yoga's docs do it. */
-export async function startServer(plugins: Plugin[], options: Partial<YogaServerOptions<object, object>> = {}) {
+export async function startServer(
+  plugins: Plugin[],
+  options: Partial<YogaServerOptions<object, object>> = {},
+): Promise<TestServer> {
   const yoga = createYoga({ schema, plugins, logging: false, maskedErrors: false, ...options });
   let requests = 0;
   const server = createServer((req, res) => {

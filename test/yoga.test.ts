@@ -619,4 +619,20 @@ describe('plain Envelop', () => {
     expect(span.parentSpanContext?.spanId).toBe(remote.spanId);
     expectProbeIn(result.data, remote.traceId, span.spanContext().spanId);
   });
+
+  it('starts a new operation when one context object is reused with new params', async () => {
+    const getEnveloped = envelop({ plugins: [useEngine(graphql), useSchema(schema), useTraceContext()] });
+    const shared: Record<string, unknown> = {};
+    for (const remote of [caller(), caller()]) {
+      shared.params = { extensions: { traceContext: remote.carrier } };
+      const { parse, contextFactory, execute, schema: enveloped } = getEnveloped(shared);
+      const result: any = await execute({
+        schema: enveloped,
+        document: parse(PROBE),
+        variableValues: { tag: 'reuse' },
+        contextValue: await contextFactory(),
+      });
+      expectProbeIn(result.data, remote.traceId, serverSpanOf(remote.traceId).spanContext().spanId);
+    }
+  });
 });
