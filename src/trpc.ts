@@ -1,15 +1,15 @@
 /**
  * `otel-rpc-context/trpc`: per-operation OpenTelemetry context for tRPC 11.
  * Client: {@link traceContextLink} first in `links`, {@link traceContextHeaders} as the HTTP links'
- * `headers`, {@link traceContextEncoder} for `wsLink`, {@link traceContextConnectionParams} for
+ * `headers`, {@link traceContextEncoder} for `wsLink`, {@link traceContextUrl} for
  * `httpSubscriptionLink`. Server: {@link traceContextMiddleware}.
  * @module
  */
 export {
   type TraceContextLinkOptions,
-  traceContextConnectionParams,
   traceContextHeaders,
   traceContextLink,
+  traceContextUrl,
 } from './trpc/link.js';
 export {
   type TraceContextIncomingInfo,
@@ -17,5 +17,5 @@ export {
   type TraceContextRequest,
   traceContextMiddleware,
 } from './trpc/middleware.js';
-export { BATCH_HEADER, OP_CONTEXT_KEY, type SubscriptionSpanMode, WS_FIELD } from './trpc/shared.js';
+export { BATCH_HEADER, OP_CONTEXT_KEY, type SubscriptionSpanMode, URL_PARAM, WS_FIELD } from './trpc/shared.js';
 export { type TraceContextEncoderOptions, traceContextEncoder, type WebSocketEncoder } from './trpc/ws.js';

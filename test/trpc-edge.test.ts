@@ -4,7 +4,7 @@ import { createTRPCClient, createWSClient, httpBatchLink, wsLink } from '@trpc/c
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { getContext } from '../src/index.js';
-import { BATCH_HEADER, traceContextEncoder, traceContextHeaders, traceContextLink } from '../src/trpc.js';
+import { BATCH_HEADER, traceContextEncoder, traceContextHeaders, traceContextLink, URL_PARAM } from '../src/trpc.js';
 import { setupTracing } from './support/otel.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 
@@ -79,6 +79,27 @@ describe('bad per-operation carriers over HTTP', () => {
       expect(next.map((r) => r.traceId)).toEqual(['', '']);
       expect(next.map((r) => r.baggage)).toEqual([undefined, undefined]);
     }
+  });
+});
+
+describe('the subscription URL slot', () => {
+  async function single(param: string | undefined): Promise<Seen> {
+    const query = `input=${encodeURIComponent(JSON.stringify({ i: 0 }))}`;
+    const extra = param === undefined ? '' : `&${URL_PARAM}=${encodeURIComponent(param)}`;
+    const response = await fetch(`${plain.standaloneUrl}/a.q?${query}${extra}`, { headers: { traceparent: TP_A } });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { result: { data: Seen } }).result.data;
+  }
+  it('comes before the headers', async () => {
+    expect((await single(JSON.stringify({ traceparent: TP_B }))).spanId).toBe(SPAN_B);
+  });
+  it.each([
+    ['malformed JSON', '{"traceparent":'],
+    ['not an object', '"x"'],
+    ['invalid traceparent', JSON.stringify({ traceparent: 'nope' })],
+    ['oversized', JSON.stringify({ traceparent: TP_B, pad: 'x'.repeat(9000) })],
+  ])('%s falls back to the headers', async (_name, param) => {
+    expect((await single(param)).spanId).toBe(SPAN_A);
   });
 });
 

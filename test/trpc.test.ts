@@ -14,12 +14,7 @@ import {
 } from '@trpc/client';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  traceContextConnectionParams,
-  traceContextEncoder,
-  traceContextHeaders,
-  traceContextLink,
-} from '../src/trpc.js';
+import { traceContextEncoder, traceContextHeaders, traceContextLink, traceContextUrl } from '../src/trpc.js';
 import { setupTracing } from './support/otel.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 
@@ -138,8 +133,7 @@ describe('httpSubscriptionLink', () => {
         splitLink({
           condition: (op) => op.type === 'subscription',
           true: httpSubscriptionLink({
-            url: servers.standaloneUrl,
-            connectionParams: traceContextConnectionParams,
+            url: traceContextUrl(servers.standaloneUrl),
             EventSource,
           }),
           false: httpBatchLink({ url: servers.standaloneUrl, headers: traceContextHeaders }),

@@ -24,6 +24,7 @@ import {
   MAX_BATCH_HEADER_LENGTH,
   OP_CONTEXT_KEY,
   type SubscriptionSpanMode,
+  URL_PARAM,
 } from './shared.js';
 import { trackOperation } from './ws.js';
 
@@ -60,7 +61,7 @@ function errorType(error: unknown): string {
  * The first link of a tRPC client: captures the caller's active context when each operation starts
  * (tRPC runs links synchronously inside the call), starts a CLIENT span for it unless `spans: false`, and
  * stores the carrier in `op.context.traceContext` for the terminating link: {@link traceContextHeaders}
- * for the HTTP links, {@link traceContextEncoder} for `wsLink`, {@link traceContextConnectionParams} for
+ * for the HTTP links, {@link traceContextEncoder} for `wsLink`, {@link traceContextUrl} for
  * `httpSubscriptionLink`.
  *
  * @example
@@ -203,20 +204,32 @@ function batchHeader(carriers: ContextCarrier[], first: ContextCarrier): string 
 }
 
 /**
- * The `connectionParams` of `httpSubscriptionLink`: the active context's carrier, which tRPC puts in the
- * subscription's URL (`?connectionParams=…`), the one slot a native `EventSource` has. It is evaluated
- * when the subscription starts, inside the operation's context set by {@link traceContextLink}; the
- * server reads it from `info.connectionParams`. To add your own params:
- * `connectionParams: () => ({ ...traceContextConnectionParams(), token })`.
+ * The `url` of `httpSubscriptionLink`: adds the operation's carrier to the subscription's URL as
+ * `?traceContext={"traceparent":…}`, the one per-operation slot a native `EventSource` has (it sends no
+ * custom headers). tRPC resolves `url` synchronously when the subscription starts, inside the operation's
+ * context that {@link traceContextLink} set, so this works with browser context managers too. `EventSource`
+ * reconnects reuse the URL. Servers without the middleware ignore the parameter.
  *
  * @example
  * ```ts
  * import { httpSubscriptionLink } from '@trpc/client';
- * import { traceContextConnectionParams } from 'otel-rpc-context/trpc';
+ * import { traceContextUrl } from 'otel-rpc-context/trpc';
  *
- * httpSubscriptionLink({ url, connectionParams: traceContextConnectionParams });
+ * httpSubscriptionLink({ url: traceContextUrl('http://localhost:3000') });
  * ```
  */
-export function traceContextConnectionParams(): Record<string, string> {
-  return getContext();
+export function traceContextUrl(url: string | (() => string | Promise<string>)): () => string | Promise<string> {
+  return () => {
+    // Read now: after tRPC's next `await` a browser context manager no longer knows the operation.
+    const carrier = getContext();
+    const base = typeof url === 'function' ? url() : url;
+    return typeof base === 'string' ? withCarrierParam(base, carrier) : base.then((b) => withCarrierParam(b, carrier));
+  };
+}
+
+function withCarrierParam(url: string, carrier: ContextCarrier): string {
+  if (Object.keys(carrier).length === 0) return url;
+  const value = JSON.stringify(carrier);
+  if (value.length > MAX_BATCH_HEADER_LENGTH) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}${URL_PARAM}=${encodeURIComponent(value)}`;
 }

@@ -23,6 +23,7 @@ import {
   isObject,
   MAX_BATCH_HEADER_LENGTH,
   type SubscriptionSpanMode,
+  URL_PARAM,
 } from './shared.js';
 import { takeFrameCarrier } from './ws.js';
 
@@ -124,6 +125,17 @@ function readHeader(headers: object, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+function urlCarrier(info: unknown): ContextCarrier | undefined {
+  if (!isObject(info) || !(info.url instanceof URL)) return undefined;
+  const raw = info.url.searchParams.get(URL_PARAM);
+  if (raw === null || raw.length > MAX_BATCH_HEADER_LENGTH) return undefined;
+  try {
+    return toContextCarrier(JSON.parse(raw));
+  } catch {
+    return undefined;
+  }
+}
+
 function infoCalls(info: unknown): { getRawInput?: unknown }[] | undefined {
   if (!isObject(info) || !Array.isArray(info.calls)) return undefined;
   return info.calls as { getRawInput?: unknown }[];
@@ -141,6 +153,11 @@ function candidates(call: MiddlewareCall<unknown>, request: TraceContextRequest 
   }
   const fromFrame = takeFrameCarrier(index);
   if (fromFrame) found.push(fromFrame);
+  // A subscription URL (httpSubscriptionLink) is one operation's: its parameter comes before headers.
+  if (!calls || calls.length <= 1) {
+    const fromUrl = urlCarrier(request?.info);
+    if (fromUrl) found.push(fromUrl);
+  }
   if (request?.headers) {
     if (calls && calls.length > 1 && index !== undefined) {
       const entry = batchCarriers(request.headers, calls.length)?.[index];
@@ -223,7 +240,7 @@ function endSpan(span: Span | undefined, error?: unknown): void {
 /**
  * A tRPC middleware that runs each procedure in its caller's context: every await, nested call, and
  * every event of a subscription. It looks for the operation's carrier in its per-operation slot first
- * (the WebSocket message, the batch header), then the request's W3C headers, then `connectionParams`,
+ * (the WebSocket message, the batch header, the subscription URL), then the request's W3C headers, then `connectionParams`,
  * applies the `incoming` trust policy, and (unless `spans: false`) starts a SERVER span per call.
  *
  * `createContext` must pass the request through: `{ req }` (standalone, Express, Next, WebSocket

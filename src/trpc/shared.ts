@@ -18,6 +18,9 @@ export const OP_CONTEXT_KEY = 'traceContext';
  */
 export const BATCH_HEADER = 'x-trpc-trace-context';
 
+/** The query parameter of a subscription URL (`httpSubscriptionLink`) that carries its carrier. */
+export const URL_PARAM = 'traceContext';
+
 /** The top-level field of a WebSocket message that carries the operation's carrier. */
 export const WS_FIELD = 'traceContext';
 
