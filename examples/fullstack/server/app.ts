@@ -97,7 +97,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       fetch(collector, {
         method: 'POST',
         headers: { ...forwardHeaders, 'content-type': 'application/json' },
-        body,
+        body: new Uint8Array(body),
         signal: AbortSignal.timeout(10_000),
       }).catch((error: unknown) => console.warn(`could not forward browser spans to ${collector}: ${error}`));
     }
@@ -167,7 +167,10 @@ export async function startApp(options: AppOptions): Promise<App> {
   // graphql-ws on the same path as HTTP GraphQL; Yoga's Envelop runs each subscription, so the plugin sees
   // the Subscribe message's `extensions` (and the connection_init payload) per operation.
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: typeof yoga.getEnveloped; subscribe: typeof yoga.getEnveloped } };
+  type EnvelopedArgs = ExecutionArgs & {
+    rootValue: { execute: typeof yoga.getEnveloped; subscribe: typeof yoga.getEnveloped };
+  };
+  // biome-ignore lint/correctness/useHookAtTopLevel: graphql-ws's useServer, not a React hook
   const wsServer = useServer(
     {
       execute: (args) => (args as unknown as { rootValue: { execute: (a: unknown) => never } }).rootValue.execute(args),

@@ -39,7 +39,12 @@ export class Db {
   }
 
   /** Runs one statement inside a CLIENT span named like `SELECT todos`, with the database semantic conventions. */
-  #run<T>(operation: string, table: string, sql: string, run: (statement: ReturnType<DatabaseSync['prepare']>) => T): T {
+  #run<T>(
+    operation: string,
+    table: string,
+    sql: string,
+    run: (statement: ReturnType<DatabaseSync['prepare']>) => T,
+  ): T {
     return tracer.startActiveSpan(
       `${operation} ${table}`,
       {

@@ -87,6 +87,7 @@ export function createGraphQL(db: Db) {
     graphiql: false,
     logging: 'warn',
     // Each operation (batched ones too, and graphql-ws ones) runs in its caller's context.
+    // biome-ignore lint/correctness/useHookAtTopLevel: an Envelop plugin, not a React hook
     plugins: [useTraceContext()],
   });
 }

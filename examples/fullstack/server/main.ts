@@ -25,7 +25,11 @@ for (let attempt = 0; attempt < 20 && !app; attempt++) {
 if (!app) throw new Error(`no free port from ${requested}`);
 
 console.log(`\n  otel-rpc-context full-stack example: ${app.url}\n`);
-console.log(collector ? `  also exporting every trace to ${collector}` : '  traces stay in memory (set OTEL_EXPORTER_OTLP_ENDPOINT to export them too)');
+console.log(
+  collector
+    ? `  also exporting every trace to ${collector}`
+    : '  traces stay in memory (set OTEL_EXPORTER_OTLP_ENDPOINT to export them too)',
+);
 if (printTrees) console.log('  each finished trace prints below as a tree; Ctrl-C stops\n');
 
 let stopping = false;

@@ -60,7 +60,8 @@ export function parseOtlpJson(body: unknown, side: StoredSpan['side'] = 'client'
     const service = String(resource['service.name'] ?? 'unknown');
     for (const scopeSpans of array(resourceSpans.scopeSpans)) {
       if (!isObject(scopeSpans)) continue;
-      const scope = isObject(scopeSpans.scope) && typeof scopeSpans.scope.name === 'string' ? scopeSpans.scope.name : '';
+      const scope =
+        isObject(scopeSpans.scope) && typeof scopeSpans.scope.name === 'string' ? scopeSpans.scope.name : '';
       for (const raw of array(scopeSpans.spans)) {
         if (!isObject(raw)) continue;
         const traceId = hexId(raw.traceId);

@@ -83,5 +83,7 @@ export class TraceStore {
 
 export function printTrace(trace: StoredTrace, write: (text: string) => void = (t) => process.stdout.write(t)): void {
   const sides = new Set(trace.spans.map((s) => s.side));
-  write(`\n── ${trace.name} · ${trace.spans.length} spans · ${[...sides].join(' + ')}\n${formatTraceTree(trace.spans)}\n`);
+  write(
+    `\n── ${trace.name} · ${trace.spans.length} spans · ${[...sides].join(' + ')}\n${formatTraceTree(trace.spans)}\n`,
+  );
 }

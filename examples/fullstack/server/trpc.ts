@@ -37,7 +37,12 @@ export function createAppRouter(db: Db) {
         }),
       /** Server-sent events (`httpSubscriptionLink`): one stats snapshot per tick, each a database query. */
       watch: procedure
-        .input(z.object({ ticks: z.number().int().min(1).max(10).default(3), intervalMs: z.number().int().min(0).max(2000).default(100) }))
+        .input(
+          z.object({
+            ticks: z.number().int().min(1).max(10).default(3),
+            intervalMs: z.number().int().min(0).max(2000).default(100),
+          }),
+        )
         .subscription(async function* ({ input, signal }) {
           for (let tick = 1; tick <= input.ticks; tick++) {
             if (tick > 1) await sleep(input.intervalMs, undefined, { signal });

@@ -34,7 +34,8 @@ export function checkActionTrace(action: ActionDefinition, trace: StoredTrace | 
   for (const name of action.clientSpans) {
     const found = spans.filter((s) => s.name === name && s.kind === 'CLIENT' && s.side === 'client');
     if (found.length === 0) problems.push(`no client span ${name}`);
-    for (const span of found) if (click && !ancestors(span).includes(click)) problems.push(`client ${name} not under the click`);
+    for (const span of found)
+      if (click && !ancestors(span).includes(click)) problems.push(`client ${name} not under the click`);
   }
   for (const name of action.serverSpans) {
     const found = spans.filter((s) => s.name === name && s.kind === 'SERVER' && s.side === 'server');
@@ -44,11 +45,12 @@ export function checkActionTrace(action: ActionDefinition, trace: StoredTrace | 
     }
     for (const span of found) {
       const parent = span.parentSpanId ? byId.get(span.parentSpanId) : undefined;
-      if (!parent || parent.kind !== 'CLIENT' || parent.side !== 'client' || parent.name !== name) {
+      if (parent?.kind !== 'CLIENT' || parent.side !== 'client' || parent.name !== name) {
         problems.push(`server ${name}'s parent is ${parent ? `${parent.side} ${parent.name}` : 'missing'}`);
       }
       const below = descendants(span);
-      if (!below.some((s) => s.attributes['db.system.name'] === 'sqlite')) problems.push(`no database span under ${name}`);
+      if (!below.some((s) => s.attributes['db.system.name'] === 'sqlite'))
+        problems.push(`no database span under ${name}`);
       if (action.group === 'GraphQL' && !below.some((s) => s.name.startsWith('resolve '))) {
         problems.push(`no resolver span under ${name}`);
       }

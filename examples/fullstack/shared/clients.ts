@@ -5,10 +5,10 @@ import { getMainDefinition } from '@apollo/client/utilities';
 import { QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClient } from '@trpc/client';
 import { createTRPCOptionsProxy, type TRPCOptionsProxy } from '@trpc/tanstack-react-query';
-import { type Client as WsClient, createClient } from 'graphql-ws';
+import { createClient, type Client as WsClient } from 'graphql-ws';
+import type { ContextCarrier } from 'otel-rpc-context';
 import { TraceContextLink } from 'otel-rpc-context/apollo';
 import { OP_CONTEXT_KEY, traceContextHeaders, traceContextLink } from 'otel-rpc-context/trpc';
-import type { ContextCarrier } from 'otel-rpc-context';
 import type { AppRouter } from '../server/trpc.ts';
 
 export interface Clients {
@@ -68,7 +68,7 @@ export function createClients(options: ClientOptions): Clients {
         true: httpSubscriptionLink({
           url: trpcUrl,
           EventSource: withCarrierInUrl(options.EventSource ?? globalThis.EventSource),
-          eventSourceOptions: ({ op }) => ({ traceContext: op.context[OP_CONTEXT_KEY] as ContextCarrier | undefined }),
+          eventSourceOptions: ({ op }) => ({ traceContext: op.context[OP_CONTEXT_KEY] }) as EventSourceInit,
         }),
         // Batched HTTP: one carrier per call, aligned with the batch.
         false: httpBatchLink({ url: trpcUrl, headers: traceContextHeaders }),

@@ -71,7 +71,10 @@ export function formatTraceTree(spans: readonly StoredSpan[]): string {
   if (spans.length === 0) return '(no spans)';
   const rows = flattenTree(spanTree(spans));
   const t0 = Math.min(...spans.map((s) => s.startMs));
-  const lines = [`trace ${spans[0]!.traceId}`];
+  const lines = [
+    `trace ${spans[0]!.traceId}`,
+    `  ${'span'.padEnd(48)} ${'side'.padEnd(7)} ${'kind'.padEnd(6)} ${'start'.padStart(10)} ${'duration'.padStart(9)}`,
+  ];
   for (const { span, depth } of rows) {
     const label = `${'  '.repeat(depth + 1)}${span.name}`;
     const kind = span.kind === 'INTERNAL' ? '' : span.kind.toLowerCase();

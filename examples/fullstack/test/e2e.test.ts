@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServerProcess, startServerProcess } from '../scripts/server-process.ts';
 import { ACTIONS } from '../shared/actions.ts';
 import { checkActionTrace } from '../shared/check.ts';
 import type { StoredTrace } from '../shared/spans.ts';
-import { type ServerProcess, startServerProcess } from '../scripts/server-process.ts';
 
 const exampleDir = fileURLToPath(new URL('..', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
@@ -107,10 +107,10 @@ describe('full-stack example in Chromium', () => {
 
   it('shows the waterfall (screenshot) and logged no errors', async () => {
     // The batched GraphQL request: two operations in one HTTP request, each its own subtree.
-    await page.locator('[data-testid="run"][data-action="trpc-mutation"]').first().click();
+    await page.locator('[data-testid="run"][data-action="graphql-batch"]').first().click();
     await expect
       .poll(() => page.locator('[data-testid="waterfall"]').getAttribute('data-action'))
-      .toBe('trpc-mutation');
+      .toBe('graphql-batch');
     mkdirSync(join(screenshotPath, '..'), { recursive: true });
     await page.screenshot({ path: screenshotPath, fullPage: true });
     expect(pageErrors).toEqual([]);

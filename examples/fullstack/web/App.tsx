@@ -139,7 +139,7 @@ export function App({ clients, telemetry }: { clients: Clients; telemetry: Telem
                   {current.problems.length === 0 ? 'one complete trace' : current.problems.join('; ')}
                 </span>
               </div>
-              <p className="muted">
+              <p className="muted trace-meta">
                 trace <code>{current.traceId}</code> · {current.trace.spans.length} spans ·{' '}
                 {(current.trace.endMs - current.trace.startMs).toFixed(1)} ms · {currentAction?.description}
               </p>

@@ -43,8 +43,8 @@ export function Waterfall({ trace }: { trace: StoredTrace }) {
   const total = Math.max(trace.endMs - trace.startMs, 0.001);
   const ticks = [0, 0.25, 0.5, 0.75, 1];
   return (
-    <div className="waterfall" role="table" aria-label="trace waterfall">
-      <div className="wf-row wf-head" role="row">
+    <div className="waterfall">
+      <div className="wf-row wf-head">
         <div className="wf-name">span</div>
         <div className="wf-side">where</div>
         <div className="wf-bar-area">
@@ -60,7 +60,7 @@ export function Waterfall({ trace }: { trace: StoredTrace }) {
         const width = Math.max(((span.endMs - span.startMs) / total) * 100, 0.4);
         const role = spanRole(span);
         return (
-          <div key={span.spanId} className="wf-row" role="row" title={details(span)} data-span-role={role}>
+          <div key={span.spanId} className="wf-row" title={details(span)} data-span-role={role}>
             <div className="wf-name" style={{ paddingLeft: `${depth * 16 + 6}px` }}>
               {depth > 0 && <span className="wf-elbow">└</span>}
               {span.name}
@@ -71,9 +71,16 @@ export function Waterfall({ trace }: { trace: StoredTrace }) {
                 className={`wf-bar role-${role}${span.status === 'ERROR' ? ' wf-error' : ''}`}
                 style={{ left: `${Math.min(left, 99.6)}%`, width: `${Math.min(width, 100 - Math.min(left, 99.6))}%` }}
               />
-              <span className="wf-duration" style={{ left: `${Math.min(left + width, 88)}%` }}>
-                {(span.endMs - span.startMs).toFixed(1)} ms
-              </span>
+              {left + width > 86 ? (
+                // No room after the bar: the label goes before it.
+                <span className="wf-duration wf-duration-before" style={{ right: `${100 - left}%` }}>
+                  {(span.endMs - span.startMs).toFixed(1)} ms
+                </span>
+              ) : (
+                <span className="wf-duration" style={{ left: `${left + width}%` }}>
+                  {(span.endMs - span.startMs).toFixed(1)} ms
+                </span>
+              )}
             </div>
           </div>
         );
