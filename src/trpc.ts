@@ -17,5 +17,5 @@ export {
   type TraceContextRequest,
   traceContextMiddleware,
 } from './trpc/middleware.js';
-export { BATCH_HEADER, OP_CONTEXT_KEY, type SubscriptionSpanMode, URL_PARAM, WS_FIELD } from './trpc/shared.js';
+export { BATCH_HEADER, type SubscriptionSpanMode } from './trpc/shared.js';
 export { type TraceContextEncoderOptions, traceContextEncoder, type WebSocketEncoder } from './trpc/ws.js';

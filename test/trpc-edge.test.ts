@@ -4,7 +4,8 @@ import { createTRPCClient, createWSClient, httpBatchLink, wsLink } from '@trpc/c
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { getContext } from '../src/index.js';
-import { BATCH_HEADER, traceContextEncoder, traceContextHeaders, traceContextLink, URL_PARAM } from '../src/trpc.js';
+import { URL_PARAM } from '../src/trpc/shared.js';
+import { BATCH_HEADER, traceContextEncoder, traceContextHeaders, traceContextLink } from '../src/trpc.js';
 import { setupTracing } from './support/otel.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 

@@ -28,7 +28,14 @@ import {
 } from './shared.js';
 import { trackOperation } from './ws.js';
 
-/** Options for {@link traceContextLink}. */
+/**
+ * Options for {@link traceContextLink}.
+ *
+ * @example
+ * ```ts
+ * traceContextLink({ spans: false }); // propagate the caller's own span, record nothing
+ * ```
+ */
 export interface TraceContextLinkOptions {
   /** Start a CLIENT span per operation, named by the procedure path. @default true */
   spans?: boolean;
@@ -50,6 +57,7 @@ const httpBound = new WeakMap<object, () => void>();
 
 function errorType(error: unknown): string {
   if (isObject(error)) {
+    if (isObject(error.cause) && error.cause.name === 'AbortError') return 'AbortError';
     const data = error.data;
     if (isObject(data) && typeof data.code === 'string') return data.code;
     if (typeof error.name === 'string') return error.name;

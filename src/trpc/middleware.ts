@@ -27,7 +27,14 @@ import {
 } from './shared.js';
 import { takeFrameCarrier } from './ws.js';
 
-/** What the `incoming` function of {@link traceContextMiddleware} is given, once per procedure call. */
+/**
+ * What the `incoming` function of {@link traceContextMiddleware} is given, once per procedure call.
+ *
+ * @example
+ * ```ts
+ * traceContextMiddleware({ incoming: ({ ctx }) => ((ctx as Context).user ? 'continue' : 'link') });
+ * ```
+ */
 export interface TraceContextIncomingInfo {
   path: string;
   type: 'query' | 'mutation' | 'subscription';
@@ -35,7 +42,14 @@ export interface TraceContextIncomingInfo {
   ctx: unknown;
 }
 
-/** Where the middleware finds the request: headers, and tRPC's `info` when `createContext` passed it on. */
+/**
+ * Where the middleware finds the request: headers, and tRPC's `info` when `createContext` passed it on.
+ *
+ * @example
+ * ```ts
+ * traceContextMiddleware({ getRequest: (ctx) => ({ headers: (ctx as Context).event.headers }) });
+ * ```
+ */
 export interface TraceContextRequest {
   /** The request's headers: a Fetch `Headers`, Node's `IncomingHttpHeaders`, or a plain record. */
   headers?: CarrierInput;
@@ -43,7 +57,14 @@ export interface TraceContextRequest {
   info?: unknown;
 }
 
-/** Options for {@link traceContextMiddleware}. */
+/**
+ * Options for {@link traceContextMiddleware}.
+ *
+ * @example
+ * ```ts
+ * t.procedure.use(traceContextMiddleware({ incoming: 'link', subscriptionSpan: 'lifetime' }));
+ * ```
+ */
 export interface TraceContextMiddlewareOptions {
   /**
    * What to do with the caller's context: `'continue'` (its span is the parent), `'link'` (new trace whose

@@ -14,7 +14,16 @@ export const OP_CONTEXT_KEY = 'traceContext';
 
 /**
  * The request header that carries one carrier per operation of an HTTP batch, as a JSON array aligned
- * with the batch (`null` = "same as the request's standard headers").
+ * with the batch (`null` = "same as the request's standard headers"). Browsers send it only if your
+ * CORS configuration allows it.
+ *
+ * @example
+ * ```ts
+ * import cors from 'cors';
+ * import { BATCH_HEADER } from 'otel-rpc-context/trpc';
+ *
+ * app.use(cors({ allowedHeaders: ['content-type', 'traceparent', 'tracestate', 'baggage', BATCH_HEADER] }));
+ * ```
  */
 export const BATCH_HEADER = 'x-trpc-trace-context';
 
@@ -27,7 +36,14 @@ export const WS_FIELD = 'traceContext';
 /** The batch header is never longer than this: Node's default limit for all headers is 16 KiB. */
 export const MAX_BATCH_HEADER_LENGTH = 8192;
 
-/** How long the span of a subscription lives. */
+/**
+ * How long the span of a subscription lives: `'start'` until it is established, `'lifetime'` until it ends.
+ *
+ * @example
+ * ```ts
+ * traceContextLink({ subscriptionSpan: 'lifetime' });
+ * ```
+ */
 export type SubscriptionSpanMode = 'start' | 'lifetime';
 
 /** Reads the carrier that {@link traceContextLink} stored on an operation. */

@@ -5,13 +5,25 @@ import { isObject, WS_FIELD } from './shared.js';
 /**
  * The shape of tRPC's `experimental_encoder` (on `createWSClient` and the WebSocket adapter), declared
  * here so that the types also load with tRPC releases that predate it.
+ *
+ * @example
+ * ```ts
+ * const encoder: WebSocketEncoder = traceContextEncoder();
+ * ```
  */
 export interface WebSocketEncoder<TFrame = string> {
   encode(data: unknown): TFrame;
   decode(data: string | ArrayBuffer | Uint8Array): unknown;
 }
 
-/** Options for {@link traceContextEncoder}. */
+/**
+ * Options for {@link traceContextEncoder}.
+ *
+ * @example
+ * ```ts
+ * traceContextEncoder({ encoder: msgpackEncoder }); // binary frames; the field travels inside them
+ * ```
+ */
 export interface TraceContextEncoderOptions<TFrame = string> {
   /** The encoder that turns messages into frames and back. @default JSON text frames, like tRPC's own */
   encoder?: WebSocketEncoder<TFrame>;
