@@ -6,9 +6,8 @@ import { QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClient } from '@trpc/client';
 import { createTRPCOptionsProxy, type TRPCOptionsProxy } from '@trpc/tanstack-react-query';
 import { createClient, type Client as WsClient } from 'graphql-ws';
-import type { ContextCarrier } from 'otel-rpc-context';
 import { TraceContextLink } from 'otel-rpc-context/apollo';
-import { OP_CONTEXT_KEY, traceContextHeaders, traceContextLink } from 'otel-rpc-context/trpc';
+import { traceContextHeaders, traceContextLink, traceContextUrl } from 'otel-rpc-context/trpc';
 import type { AppRouter } from '../server/trpc.ts';
 
 export interface Clients {
@@ -30,26 +29,6 @@ export interface ClientOptions {
   WebSocket?: unknown;
 }
 
-type EventSourceClass = typeof globalThis.EventSource;
-
-/**
- * An `EventSource` that writes the operation's carrier (handed over in its init dictionary by
- * `eventSourceOptions`) into the URL as tRPC's `connectionParams`, where `traceContextMiddleware` reads it.
- */
-function withCarrierInUrl(Base: EventSourceClass): EventSourceClass {
-  return class extends Base {
-    constructor(url: string | URL, init?: EventSourceInit & { traceContext?: ContextCarrier }) {
-      let target = String(url);
-      if (init?.traceContext) {
-        const withParams = new URL(target);
-        withParams.searchParams.set('connectionParams', JSON.stringify(init.traceContext));
-        target = withParams.href;
-      }
-      super(target, init);
-    }
-  };
-}
-
 /** The example's clients, the same in the page and in `npm run demo`. */
 export function createClients(options: ClientOptions): Clients {
   const trpcUrl = new URL('/trpc', options.origin).href;
@@ -61,14 +40,10 @@ export function createClients(options: ClientOptions): Clients {
       traceContextLink({ subscriptionSpan: 'lifetime' }),
       splitLink({
         condition: (op) => op.type === 'subscription',
-        // SSE: the carrier travels in the URL's connectionParams, the one slot a native EventSource has.
-        // `connectionParams: traceContextConnectionParams` is the documented way, but tRPC calls it after an
-        // `await`, where a browser's context manager has lost the click's context (works in Node only). So the
-        // example takes the operation's own carrier (`op.context`, set by traceContextLink) and puts it there.
+        // SSE: the carrier travels in the subscription's URL, the one slot a native EventSource has.
         true: httpSubscriptionLink({
-          url: trpcUrl,
-          EventSource: withCarrierInUrl(options.EventSource ?? globalThis.EventSource),
-          eventSourceOptions: ({ op }) => ({ traceContext: op.context[OP_CONTEXT_KEY] }) as EventSourceInit,
+          url: traceContextUrl(trpcUrl),
+          ...(options.EventSource ? { EventSource: options.EventSource } : {}),
         }),
         // Batched HTTP: one carrier per call, aligned with the batch.
         false: httpBatchLink({ url: trpcUrl, headers: traceContextHeaders }),

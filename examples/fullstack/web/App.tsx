@@ -167,8 +167,9 @@ export function App({ clients, telemetry }: { clients: Clients; telemetry: Telem
                   onClick={() => setSelected(run.traceId)}
                 >
                   <span>{run.ok && run.problems.length === 0 ? '✔' : '✘'}</span> {run.label}
-                  <span className="muted"> · {run.trace?.spans.length ?? 0} spans</span>
-                  <div className="muted small">{run.summary}</div>
+                  <div className="muted small">
+                    {run.trace?.spans.length ?? 0} spans · {run.summary}
+                  </div>
                 </button>
               </li>
             ))}

@@ -72,8 +72,11 @@ export function Waterfall({ trace }: { trace: StoredTrace }) {
                 style={{ left: `${Math.min(left, 99.6)}%`, width: `${Math.min(width, 100 - Math.min(left, 99.6))}%` }}
               />
               {left + width > 86 ? (
-                // No room after the bar: the label goes before it.
-                <span className="wf-duration wf-duration-before" style={{ right: `${100 - left}%` }}>
+                // No room after the bar: the label goes before it, or inside it when it spans the whole row.
+                <span
+                  className={`wf-duration ${left >= 14 ? 'wf-duration-before' : 'wf-duration-inside'}`}
+                  style={left >= 14 ? { right: `${100 - left}%` } : { right: `${100 - Math.min(left + width, 100)}%` }}
+                >
                   {(span.endMs - span.startMs).toFixed(1)} ms
                 </span>
               ) : (
