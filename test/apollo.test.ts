@@ -14,10 +14,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TraceContextLink, type TraceContextLinkOptions } from '../src/apollo.js';
 import { useTraceContext } from '../src/yoga.js';
-import { startServer, type TestServer } from './graphql-fixture.js';
-import { setupTracing } from './support/otel.js';
+import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
 
-const { exporter, tracer } = setupTracing();
+const { exporter, tracer, openSpans } = setupGraphqlTracing();
 
 const PROBE = gql`
   query Probe($tag: String!) {
@@ -143,7 +142,9 @@ beforeAll(async () => {
   server = await startServer([useTraceContext()], { batching: { limit: 50 } });
 });
 afterAll(() => server.close());
-afterEach(() => {
+afterEach(async () => {
+  // Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
+  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
   exporter.reset();
   bodies.length = 0;
   sent.length = 0;

@@ -4,6 +4,14 @@ import { EventEmitter, on } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
@@ -189,6 +197,31 @@ export async function startServer(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Real tracing (BasicTracerProvider, in-memory exporter, AsyncLocalStorage, W3C propagators), plus a count
+ * of spans started and not yet ended, so tests can show that no operation leaves a span open.
+ */
+export function setupGraphqlTracing() {
+  const open = new Set<object>();
+  const counting: SpanProcessor = {
+    onStart: (span) => void open.add(span),
+    onEnd: (span) => void open.delete(span),
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [counting, new SimpleSpanProcessor(exporter)] });
+  trace.disable();
+  context.disable();
+  propagation.disable();
+  trace.setGlobalTracerProvider(provider);
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
+  return { exporter, provider, tracer: trace.getTracer('test'), openSpans: () => open.size };
 }
 
 /** A W3C traceparent for a span context. */

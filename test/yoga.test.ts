@@ -13,10 +13,9 @@ import type { Plugin } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TRACE_CONTEXT_EXTENSION, useTraceContext, type YogaIncomingInfo } from '../src/yoga.js';
-import { schema, startServer, type TestServer, traceparentOf } from './graphql-fixture.js';
-import { setupTracing } from './support/otel.js';
+import { schema, setupGraphqlTracing, startServer, type TestServer, traceparentOf } from './graphql-fixture.js';
 
-const { exporter, provider } = setupTracing();
+const { exporter, provider, openSpans } = setupGraphqlTracing();
 
 const PROBE = /* GraphQL */ `
   query Probe($tag: String!) {
@@ -93,7 +92,11 @@ function expectProbeIn(data: any, traceId: string, spanId: string) {
   for (const entry of seen) expect(entry).toEqual({ traceId, spanId });
 }
 
-afterEach(() => exporter.reset());
+afterEach(async () => {
+  // Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
+  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
+  exporter.reset();
+});
 
 describe('Yoga over HTTP', () => {
   let server: TestServer;
