@@ -222,7 +222,7 @@ describe('wsLink', () => {
     await ws.close();
   });
 
-  it('works against a server without the encoder or the middleware', async () => {
+  it('works against a server without the encoder or the middleware (WebSocket, batch, SSE)', async () => {
     const { startServers: start } = await import('./trpc-harness.js');
     const stock = await start(makeRouter({ middleware: false }), { encoder: false });
     const client = createWSClient({ url: stock.wsUrl, experimental_encoder: traceContextEncoder() });
@@ -234,6 +234,39 @@ describe('wsLink', () => {
       trpc.sub.subscribe({ i: 2, count: 2 }, { onData: (v) => events.push(v.data.n), onComplete: resolve }),
     );
     expect(events).toEqual([0, 1]);
+    // The HTTP links too: a stock server ignores the batch header and the URL parameter.
+    const http = createTRPCClient<AppRouter>({
+      links: [
+        traceContextLink(),
+        splitLink({
+          condition: (op) => op.type === 'subscription',
+          true: httpSubscriptionLink({ url: traceContextUrl(stock.standaloneUrl), EventSource }),
+          false: httpBatchLink({ url: stock.standaloneUrl, headers: traceContextHeaders }),
+        }),
+      ],
+    });
+    const batch = await otel.tracer.startActiveSpan('x', (span) =>
+      Promise.all([http.a.q.query({ i: 1 }), http.b.q.query({ i: 2 }), http.m.mutate({ i: 3 })]).finally(() =>
+        span.end(),
+      ),
+    );
+    expect(batch.map((result) => result.i)).toEqual([1, 2, 3]);
+    const sse: number[] = [];
+    await new Promise<void>((resolve) => {
+      const sub = http.sub.subscribe(
+        { i: 4, count: 2 },
+        {
+          onData: (v) => {
+            sse.push(v.data.n);
+            if (sse.length === 2) {
+              sub.unsubscribe();
+              resolve();
+            }
+          },
+        },
+      );
+    });
+    expect(sse).toEqual([0, 1]);
     await client.close();
     await stock.close();
   });
