@@ -7,6 +7,7 @@ import { envelop, useEngine, useSchema } from '@envelop/core';
 import { useOpenTelemetry } from '@envelop/opentelemetry';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { EventSource } from 'eventsource';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import type { Plugin } from 'graphql-yoga';
@@ -439,6 +440,26 @@ describe('subscriptions over Yoga SSE', () => {
       }
     });
     expect(mismatches).toBe(0);
+  });
+
+  it('reads the carrier from the URL of an EventSource GET subscription', async () => {
+    const remote = caller();
+    const url = new URL(server.url);
+    url.searchParams.set('query', TICKS);
+    url.searchParams.set('variables', JSON.stringify({ tag: 'es', count: 2 }));
+    url.searchParams.set('extensions', JSON.stringify({ traceContext: remote.carrier }));
+    const source = new EventSource(url.toString());
+    const events = await new Promise<any[]>((resolve, reject) => {
+      const received: any[] = [];
+      source.addEventListener('next', (event) => received.push(JSON.parse(event.data).data));
+      source.addEventListener('complete', () => resolve(received));
+      source.addEventListener('error', reject);
+    });
+    source.close();
+    expect(events.map((event) => event.ticks.i)).toEqual([0, 1]);
+    const span = serverSpanOf(remote.traceId);
+    for (const entry of allSeen(events))
+      expect(entry).toEqual({ traceId: remote.traceId, spanId: span.spanContext().spanId });
   });
 
   it('ends the subscription span when the client goes away early', async () => {
