@@ -11,7 +11,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../carrier.js';
+import { type CarrierInput, type ContextCarrier, toContextCarrier } from '../carrier.js';
 import { decideIncoming, type IncomingOption, resolvePolicy } from '../incoming.js';
 import { extractContext } from '../index.js';
 import {
@@ -261,8 +261,10 @@ function endSpan(span: Span | undefined, error?: unknown): void {
 /**
  * A tRPC middleware that runs each procedure in its caller's context: every await, nested call, and
  * every event of a subscription. It looks for the operation's carrier in its per-operation slot first
- * (the WebSocket message, the batch header, the subscription URL), then the request's W3C headers, then `connectionParams`,
- * applies the `incoming` trust policy, and (unless `spans: false`) starts a SERVER span per call.
+ * (the WebSocket message, the batch header, the subscription URL), then the request's W3C headers, then
+ * `connectionParams`; applies the `incoming` trust policy; and (unless `spans: false`) starts a SERVER
+ * span per call. A carrier with an invalid `traceparent` counts as absent. Calls made from inside a
+ * procedure (`createCaller`) run as children of it and are never re-extracted.
  *
  * `createContext` must pass the request through: `{ req }` (standalone, Express, Next, WebSocket
  * adapters), `{ req }` with a Fetch `Request` (fetch adapter), or `{ headers }`; add `info` for batches
@@ -271,6 +273,7 @@ function endSpan(span: Span | undefined, error?: unknown): void {
  * @example
  * ```ts
  * import { initTRPC } from '@trpc/server';
+ * import type { CreateHTTPContextOptions } from '@trpc/server/adapters/standalone';
  * import { traceContextMiddleware } from 'otel-rpc-context/trpc';
  *
  * export const createContext = ({ req, info }: CreateHTTPContextOptions) => ({ req, info });
