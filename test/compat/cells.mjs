@@ -115,10 +115,10 @@ for (const mode of ['node16-esm', 'node16-cjs', 'bundler']) {
 }
 
 cells.push({
-  id: 'bundle-trpc-isolation',
+  id: 'bundle-isolation',
   area: 'Packaging',
   versions: 'esbuild 0.28, platform browser',
-  what: 'bundle of `otel-rpc-context/trpc` contains nothing of Apollo, Yoga or GraphQL; core only the API',
+  what: 'esbuild metafile: `otel-rpc-context/trpc` bundles nothing of Apollo, Yoga or GraphQL (also with its tRPC peers inlined); core only the API; yoga and apollo nothing of each other or tRPC',
   variant: 'base',
   uses: ['tools'],
   command: (env) => ({

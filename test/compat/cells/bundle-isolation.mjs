@@ -1,5 +1,6 @@
 // Bundles each entry point with esbuild (browser platform, everything inlined) and reads the metafile:
-// `otel-rpc-context/trpc` must pull in nothing of Apollo, Yoga or GraphQL, and the core nothing but the API.
+// `otel-rpc-context/trpc` must pull in nothing of Apollo, Yoga or GraphQL (also with its tRPC peers bundled),
+// the core nothing but the API, and the GraphQL entry points nothing of each other or of tRPC.
 // argv: <esbuild package folder>
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,14 +12,31 @@ const esbuild = require('esbuild');
 const dir = join(process.cwd(), 'bundle-isolation');
 mkdirSync(dir, { recursive: true });
 
-const forbidden = {
-  'otel-rpc-context': /@apollo|graphql|@envelop|@trpc|otel-rpc-context\/dist\/esm\/(apollo|yoga|trpc)\.js/,
-  'otel-rpc-context/trpc': /@apollo|graphql|@envelop|@whatwg-node|otel-rpc-context\/dist\/esm\/(apollo|yoga)\.js/,
+// Per entry point: what its bundle must not contain, and the peers left external (an app bundles those anyway;
+// the sizes then measure only what this package adds).
+const own = (...names) => new RegExp(`otel-rpc-context/dist/esm/(${names.join('|')})(\\.js|/)`);
+const entries = {
+  'otel-rpc-context': {
+    bad: [/@apollo|graphql|@envelop|@trpc|rxjs/, own('apollo', 'yoga', 'trpc')],
+    external: ['@opentelemetry/api'],
+  },
+  'otel-rpc-context/trpc': {
+    bad: [/@apollo|graphql|@envelop|@whatwg-node|rxjs/, own('apollo', 'yoga', 'graphql-shared')],
+    external: ['@opentelemetry/api', '@trpc/*'],
+  },
+  'otel-rpc-context/yoga': {
+    bad: [/@apollo|@trpc|rxjs/, own('apollo', 'trpc')],
+    external: ['@opentelemetry/api', 'graphql-yoga', 'graphql', '@envelop/*'],
+  },
+  'otel-rpc-context/apollo': {
+    bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node/, own('yoga', 'trpc')],
+    external: ['@opentelemetry/api', '@apollo/client', '@apollo/client/*', 'rxjs', 'graphql'],
+  },
 };
 
 try {
   const sizes = [];
-  for (const [specifier, bad] of Object.entries(forbidden)) {
+  for (const [specifier, { bad, external }] of Object.entries(entries)) {
     const entry = join(dir, `${specifier.replace(/\W/g, '_')}.mjs`);
     writeFileSync(entry, `export * from '${specifier}';\n`);
     const result = await esbuild.build({
@@ -29,15 +47,14 @@ try {
       minify: true,
       format: 'esm',
       platform: 'browser',
-      // The tRPC client is a peer the app bundles anyway; measure only what this package adds on top.
-      external: specifier.endsWith('/trpc') ? ['@trpc/*', '@opentelemetry/api'] : ['@opentelemetry/api'],
+      external,
       logLevel: 'silent',
     });
     const inputs = Object.keys(result.metafile.inputs);
-    const offenders = inputs.filter((p) => bad.test(p));
+    const offenders = inputs.filter((p) => bad.some((re) => re.test(p)));
     check(offenders.length === 0, `${specifier} pulls in ${offenders.join(', ')}`);
-    const own = inputs.filter((p) => p.includes('otel-rpc-context/dist/'));
-    sizes.push(`${specifier}: ${result.outputFiles[0].contents.length} B min (${own.length} own modules)`);
+    const ownModules = inputs.filter((p) => p.includes('otel-rpc-context/dist/')).length;
+    sizes.push(`${specifier}: ${result.outputFiles[0].contents.length} B min (${ownModules} own modules)`);
     // With the tRPC client bundled too, still nothing of Apollo/Yoga/GraphQL arrives.
     if (specifier.endsWith('/trpc')) {
       const full = await esbuild.build({
@@ -49,7 +66,7 @@ try {
         platform: 'browser',
         logLevel: 'silent',
       });
-      const extra = Object.keys(full.metafile.inputs).filter((p) => bad.test(p));
+      const extra = Object.keys(full.metafile.inputs).filter((p) => bad.some((re) => re.test(p)));
       check(extra.length === 0, `${specifier} with its peers pulls in ${extra.join(', ')}`);
     }
   }
