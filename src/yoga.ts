@@ -23,7 +23,6 @@ import {
 import { decideIncoming, type IncomingOption, resolvePolicy } from './incoming.js';
 import { extractContext } from './index.js';
 
-export type { IncomingOption, IncomingPolicy } from './incoming.js';
 
 /**
  * The `extensions` key the plugin reads each operation's context carrier from: `'traceContext'`.
