@@ -7,12 +7,4 @@ export default defineConfig({
   build: { outDir: '../dist', emptyOutDir: true, chunkSizeWarningLimit: 2000 },
   // One copy of each: the links and the app must share OpenTelemetry's globals and tRPC's/Apollo's classes.
   resolve: { dedupe: ['@opentelemetry/api', '@trpc/client', '@trpc/server', '@apollo/client', 'graphql', 'react'] },
-  server: {
-    proxy: {
-      '/trpc': 'http://127.0.0.1:3000',
-      '/graphql': { target: 'ws://127.0.0.1:3000', ws: true },
-      '/v1': 'http://127.0.0.1:3000',
-      '/api': 'http://127.0.0.1:3000',
-    },
-  },
 });
