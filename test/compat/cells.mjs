@@ -344,6 +344,27 @@ for (const [mode, what] of [
   });
 }
 
+// Optional peers: each entry point with nothing but its own peers installed.
+for (const [variant, entries, versions] of [
+  ['only-api', ['otel-rpc-context'], 'only @opentelemetry/api installed'],
+  ['only-trpc', ['otel-rpc-context', 'otel-rpc-context/trpc'], 'only @opentelemetry/api + @trpc/server + @trpc/client'],
+  ['only-yoga', ['otel-rpc-context', 'otel-rpc-context/yoga'], 'only @opentelemetry/api + graphql + graphql-yoga'],
+  [
+    'only-apollo',
+    ['otel-rpc-context', 'otel-rpc-context/apollo'],
+    'only @opentelemetry/api + graphql + @apollo/client + rxjs',
+  ],
+]) {
+  cells.push({
+    id: `peers-${variant}`,
+    area: 'Packaging',
+    versions: `${versions} (Node 20)`,
+    what: `optional peers stay optional: ${entries.map((e) => `\`${e}\``).join(' and ')} import and require`,
+    variant,
+    ...nodeCell(20, 'peers-only.mjs', { variant, argv: entries }),
+  });
+}
+
 // Table order: by area, Node.js rows grouped per Node line; otherwise in the order above.
 const areaOrder = ['Node.js', 'OpenTelemetry', 'tRPC', 'GraphQL', 'Runtimes', 'Browser', 'Packaging'];
 const nodeLine = (cell) => Number(cell.id.match(/^node(\d+)-/)?.[1] ?? 0);

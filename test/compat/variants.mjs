@@ -79,6 +79,15 @@ export const variants = {
     dependencies: { ...otel2, graphql: '^16.12.0', '@apollo/client': '3', 'graphql-yoga': '^5.24.1' },
     legacyPeerDeps: true,
   },
+  // Only the required peer, then each integration with only its own peers: optional peers stay optional.
+  'only-api': { dependencies: { '@opentelemetry/api': '1.9.0' } },
+  'only-trpc': {
+    dependencies: { '@opentelemetry/api': '1.9.0', '@trpc/server': '11.25.2', '@trpc/client': '11.25.2' },
+  },
+  'only-yoga': { dependencies: { '@opentelemetry/api': '1.9.0', graphql: '^16.12.0', 'graphql-yoga': '^5.24.1' } },
+  'only-apollo': {
+    dependencies: { '@opentelemetry/api': '1.9.0', graphql: '^16.12.0', '@apollo/client': '^4.3.8', rxjs: '^7.8.2' },
+  },
   // Runtimes without monkey-patching instrumentation.
   runtimes: {
     dependencies: { bun: '1.4.4', deno: '2.9.6', workerd: '1.20261117.1' },

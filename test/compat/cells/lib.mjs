@@ -48,13 +48,7 @@ export function fail(error) {
   process.exit(1);
 }
 
-/** The names each entry point must export. */
-export const expectedExports = {
-  'otel-rpc-context': ['getContext', 'attachContext', 'extractContext', 'toContextCarrier'],
-  'otel-rpc-context/trpc': ['traceContextLink', 'traceContextHeaders', 'traceContextMiddleware'],
-  'otel-rpc-context/yoga': ['useTraceContext'],
-  'otel-rpc-context/apollo': ['TraceContextLink'],
-};
+export { expectedExports } from './exports.mjs';
 
 /** Ends the cell as not supported while an integration entry point is still an empty placeholder. */
 export async function requireImplemented(...specifiers) {
