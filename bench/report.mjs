@@ -50,6 +50,7 @@ function perVariant(runs) {
     cpuUs: summary(runs.map((r) => r.cpuUs / r.ops)),
     ns: summary(runs.map((r) => r.wallNs / r.ops)),
     spansPerOp: median(runs.map((r) => r.spans / r.ops)),
+    joined: median(runs.map((r) => (r.joined ?? Number.NaN) / r.ops)),
   };
 }
 
@@ -201,6 +202,7 @@ export function renderReport(results) {
       `- **Interleaved rounds.** ${config.rounds} rounds; in every round each scenario runs once in every variant, in an order that rotates from round to round. Before the rounds each process is warmed up, and each scenario is sized so that one measurement takes about ${config.targetMs} ms in the baseline; every variant then runs the same number of operations.`,
       `- **Ratios within a round.** A variant's throughput is divided by the baseline's throughput in the same round; the tables give the median of those ratios over the rounds with the interquartile range in parentheses. The CPU-time ratio is the same with the process's CPU time per operation (user + system) instead of wall time: it is less sensitive to other load on the machine. Overhead in µs is the per-round difference in wall time per operation.`,
       `- **The same SDK everywhere.** Every variant registers \`NodeTracerProvider\` from \`@opentelemetry/sdk-trace-node\` (AsyncLocalStorage context manager, W3C trace context + baggage propagators, always-on sampling) with a \`BatchSpanProcessor\` whose exporter counts spans and drops them: span creation and ending are measured, serialisation and network export (the same per span whoever makes it) are not. Every client call starts inside a sampled span, as after a user's click, so there is a real context to propagate.`,
+      "- **Propagation is checked, not assumed.** Every procedure, resolver and subscription event on the server checks whether it runs in the caller's trace; the column *in caller's trace* gives the share that did. Spans per operation are counted by the exporter.",
       `- **Closed loop.** Single calls run 4 at a time, batches 2 at a time, the resolver-heavy queries 2 at a time, subscriptions one at a time (${results.suites.trpc ? 'each of 1,000 events' : ''}). The core pair runs in a tight synchronous loop inside an active span.`,
       `- **Memory.** After the rounds, the baseline and our two variants run ${int(config.memoryOps)} more operations (batches of 10) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints.map(int).join(', ')} operations. Growth per operation is measured between the first and the last checkpoint.`,
       '- An A/A run of the baseline against itself swings by several percent on a 2-core machine; read differences of a few percent against the interquartile ranges.',
@@ -282,6 +284,7 @@ export function renderReport(results) {
             'overhead µs/op',
             'CPU overhead µs/op',
             'spans/op',
+            "in caller's trace",
           ],
           Object.entries(variants).map(([variant, v]) => [
             suite.variants[variant]?.label ?? variant,
@@ -292,6 +295,7 @@ export function renderReport(results) {
             variant === 'baseline' ? `(${fmt(v.wallUs.median, 1)} µs/op)` : spread(v.overheadUs, 1),
             variant === 'baseline' ? `(${fmt(v.cpuUs.median, 1)} µs/op)` : spread(v.cpuOverheadUs, 1),
             fmt(v.spansPerOp, 2),
+            Number.isFinite(v.joined) ? `${Math.round(v.joined * 100)}%` : '–',
           ]),
         ),
       );

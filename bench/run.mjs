@@ -8,7 +8,7 @@
 // BENCH_QUICK=1   smoke run: tiny counts, writes to the OS temp folder, leaves BENCHMARKS.md and README alone
 // BENCH_ROUNDS, BENCH_TARGET_MS, BENCH_SUITES=core,trpc,graphql, BENCH_OUT=path   override the defaults
 import { execFileSync, fork } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +51,8 @@ class VariantProcess {
       ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    // A send to a process that has just exited fails asynchronously; the 'exit' handler deals with it.
+    this.child.on('error', () => {});
     this.child.on('message', (message) => {
       const waiter = this.waiters.shift();
       if (waiter) waiter.resolve(message);
@@ -89,10 +91,10 @@ class VariantProcess {
   }
 
   async stop() {
-    if (this.exited) return;
+    if (this.exited || !this.child) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
     try {
-      this.child.send({ type: 'exit' });
+      if (this.child.connected) this.child.send({ type: 'exit' });
     } catch {}
     const timer = setTimeout(() => this.child.kill(), 10_000);
     await exited;
@@ -149,8 +151,28 @@ function machine() {
   };
 }
 
+/**
+ * Compiles src/ into a private folder for the workers, so that a concurrent `npm run build` (which
+ * deletes dist/) cannot break a run, and the figures are for the source as it is now.
+ */
+function buildOwn() {
+  const dist = path.join(root, 'node_modules', '.cache', 'otel-rpc-context-bench');
+  if (process.env.BENCH_NO_BUILD === '1') return undefined;
+  rmSync(dist, { recursive: true, force: true });
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const flags = ['--outDir', path.join(dist, 'esm'), '--declaration', 'false', '--declarationMap', 'false'];
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', ...flags, '--sourceMap', 'false'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  writeFileSync(path.join(dist, 'package.json'), '{ "type": "module" }\n');
+  return path.join(dist, 'esm');
+}
+
 async function main() {
   const started = new Date();
+  const own = buildOwn();
+  if (own) process.env.OTEL_RPC_CONTEXT_BENCH_DIST = own;
   log(
     `${quick ? 'quick' : 'full'} run: ${config.rounds} rounds, ~${config.targetMs} ms per measurement, suites ${config.suites.join(', ')}`,
   );

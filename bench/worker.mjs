@@ -5,6 +5,8 @@ import { setupOtel } from './lib/otel.mjs';
 
 const [suiteName, variant] = process.argv.slice(2);
 const send = (message) => process.send(message);
+// Never outlive the parent: without it, the server would keep this process alive.
+process.on('disconnect', () => process.exit());
 
 try {
   const suiteModule = await import(`./suites/${suiteName}.mjs`);
@@ -23,9 +25,10 @@ try {
       if (message.type === 'run') {
         const scenario = suite.scenarios[message.scenario];
         const spans0 = await otel.spanCount();
+        const joined0 = otel.joined();
         const result = await run(scenario, message.ops);
         const spans = (await otel.spanCount()) - spans0;
-        send({ type: 'result', scenario: message.scenario, ...result, spans });
+        send({ type: 'result', scenario: message.scenario, ...result, spans, joined: otel.joined() - joined0 });
       } else if (message.type === 'memory') {
         send({ type: 'memory', samples: await measureMemory(suite.memory, message.ops, message.checkpoints) });
       } else if (message.type === 'exit') {

@@ -62,11 +62,21 @@ export async function setupOtel(instrument = []) {
   const tracer = trace.getTracer('bench');
   const rootSpan = tracer.startSpan('bench caller');
   const callerContext = trace.setSpan(context.active(), rootSpan);
+  const callerTraceId = rootSpan.spanContext().traceId;
+  let joined = 0;
 
   return {
     provider,
     tracer,
     callerContext,
+    /**
+     * Called by every procedure, resolver and subscription event on the server: counts those that run
+     * in the caller's trace, i.e. whose context really crossed the wire.
+     */
+    probe() {
+      if (trace.getSpanContext(context.active())?.traceId === callerTraceId) joined++;
+    },
+    joined: () => joined,
     /** Spans ended so far (exported or still queued). */
     async spanCount() {
       await processor.forceFlush();

@@ -1,7 +1,7 @@
 // The core pair, getContext() then attachContext(), against the same work done with the raw
 // OpenTelemetry API (inject into a fresh object, extract onto the root context, context.with).
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
-import { attachContext, getContext } from 'otel-rpc-context';
+import { importOwn } from '../lib/own.mjs';
 
 export const variants = {
   sdk: { label: 'OpenTelemetry SDK registered' },
@@ -19,6 +19,7 @@ const getter = {
 };
 
 export async function createSuite() {
+  const { attachContext, getContext } = await importOwn('index');
   const scenarios = {
     pair: {
       label: '`getContext()` + `attachContext(carrier, fn)`',

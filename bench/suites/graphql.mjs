@@ -7,6 +7,7 @@ import { createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
+import { importOwn } from '../lib/own.mjs';
 
 export const variants = {
   baseline: { label: 'baseline (no propagation)' },
@@ -46,10 +47,16 @@ const typeDefs = /* GraphQL */ `
   }
 `;
 
-const resolvers = {
+const resolvers = (otel) => ({
   Query: {
-    greet: (_root, { name, n }) => ({ greeting: `hello ${name}`, n }),
-    items: (_root, { n }) => Array.from({ length: n }, (_, id) => ({ id })),
+    greet: (_root, { name, n }) => {
+      otel.probe();
+      return { greeting: `hello ${name}`, n };
+    },
+    items: (_root, { n }) => {
+      otel.probe();
+      return Array.from({ length: n }, (_, id) => ({ id }));
+    },
   },
   // Every field has its own resolver, so each one is a resolution the server really performs.
   Item: {
@@ -62,11 +69,14 @@ const resolvers = {
   Subscription: {
     ticks: {
       subscribe: async function* (_root, { n }) {
-        for (let i = 0; i < n; i++) yield { ticks: i };
+        for (let i = 0; i < n; i++) {
+          otel.probe();
+          yield { ticks: i };
+        }
       },
     },
   },
-};
+});
 
 const GREET = gql`
   query Greet($name: String!, $n: Int!) {
@@ -95,7 +105,7 @@ const TICKS = gql`
 
 async function serverPlugins(spec, otel) {
   if (spec.ours) {
-    const { useTraceContext } = await import('otel-rpc-context/yoga');
+    const { useTraceContext } = await importOwn('yoga');
     if (typeof useTraceContext !== 'function')
       throw new Error('otel-rpc-context/yoga does not export useTraceContext yet');
     return [useTraceContext({ spans: spec.ours.spans })];
@@ -114,7 +124,7 @@ async function serverPlugins(spec, otel) {
 
 async function clientLinks(spec) {
   if (!spec.ours) return [];
-  const { TraceContextLink } = await import('otel-rpc-context/apollo');
+  const { TraceContextLink } = await importOwn('apollo');
   if (typeof TraceContextLink !== 'function')
     throw new Error('otel-rpc-context/apollo does not export TraceContextLink yet');
   return [new TraceContextLink({ spans: spec.ours.spans })];
@@ -124,7 +134,7 @@ async function clientLinks(spec) {
 export async function createSuite({ variant, otel }) {
   const spec = variants[variant];
   const yoga = createYoga({
-    schema: createSchema({ typeDefs, resolvers }),
+    schema: createSchema({ typeDefs, resolvers: resolvers(otel) }),
     plugins: await serverPlugins(spec, otel),
     batching: { limit: 10 },
     graphiql: false,

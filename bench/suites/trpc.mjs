@@ -3,6 +3,7 @@ import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink } from 
 import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { EventSource } from 'eventsource';
+import { importOwn } from '../lib/own.mjs';
 
 export const variants = {
   baseline: { label: 'baseline (no propagation)' },
@@ -13,10 +14,10 @@ export const variants = {
 
 export const SUBSCRIPTION_EVENTS = 1000;
 
-/** @param {{ variant: string, quick: boolean }} options */
-export async function createSuite({ variant }) {
+/** @param {{ variant: string, otel: Awaited<ReturnType<typeof import('../lib/otel.mjs').setupOtel>> }} options */
+export async function createSuite({ variant, otel }) {
   const { ours } = variants[variant];
-  const integration = ours ? await import('otel-rpc-context/trpc') : undefined;
+  const integration = ours ? await importOwn('trpc') : undefined;
   if (integration && typeof integration.traceContextMiddleware !== 'function') {
     throw new Error('otel-rpc-context/trpc does not export traceContextMiddleware yet');
   }
@@ -24,11 +25,19 @@ export async function createSuite({ variant }) {
   const t = initTRPC.context().create();
   const procedure = ours ? t.procedure.use(integration.traceContextMiddleware({ spans: ours.spans })) : t.procedure;
   const router = t.router({
-    greet: procedure.input((value) => value).query(({ input }) => ({ greeting: `hello ${input.name}`, n: input.n })),
+    greet: procedure
+      .input((value) => value)
+      .query(({ input }) => {
+        otel.probe();
+        return { greeting: `hello ${input.name}`, n: input.n };
+      }),
     ticks: procedure
       .input((value) => value)
       .subscription(async function* ({ input }) {
-        for (let i = 0; i < input.n; i++) yield { i };
+        for (let i = 0; i < input.n; i++) {
+          otel.probe();
+          yield { i };
+        }
       }),
   });
   const server = createHTTPServer({ router, createContext: ({ req, res, info }) => ({ req, res, info }) });
@@ -40,7 +49,12 @@ export async function createSuite({ variant }) {
   const headers = ours ? { headers: integration.traceContextHeaders } : {};
   const single = createTRPCClient({ links: withOurs(httpLink({ url, ...headers })) });
   const batch = createTRPCClient({ links: withOurs(httpBatchLink({ url, maxItems: 10, ...headers })) });
-  const sub = createTRPCClient({ links: withOurs(httpSubscriptionLink({ url, EventSource })) });
+  const sub = createTRPCClient({
+    links: withOurs(
+      // The operation's carrier travels in the subscription's URL (README: tRPC subscriptions over SSE).
+      httpSubscriptionLink({ url: ours ? integration.traceContextUrl(url) : url, EventSource }),
+    ),
+  });
 
   let n = 0;
   const one = (client) => client.greet.query({ name: 'bench', n: n++ });
