@@ -90,7 +90,7 @@ export async function startApp(options: AppOptions): Promise<App> {
       sendJson(res, 400, { error: 'invalid JSON' });
       return;
     }
-    store.add(parseOtlpJson(parsed, 'client'));
+    store.add(parseOtlpJson(parsed));
     sendJson(res, 200, { partialSuccess: {} });
     if (collector) {
       // The browser's spans go on to the real collector as they came.

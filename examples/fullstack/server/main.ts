@@ -1,6 +1,6 @@
 /**
  * The example's one server: `npm start` at the repository root builds the page and runs this.
- * PORT (default 3000, the next free one if taken), HOST (default 127.0.0.1), OTEL_EXPORTER_OTLP_ENDPOINT
+ * It listens on 127.0.0.1 only. PORT (default 3000, the next free one if taken), OTEL_EXPORTER_OTLP_ENDPOINT
  * (optional: also export every trace to that collector), TRACE_TREES=0 (don't print traces).
  */
 import { type App, startApp } from './app.ts';
@@ -11,7 +11,7 @@ const printTrees = process.env.TRACE_TREES !== '0';
 const store = new TraceStore({ onFinished: printTrees ? (trace) => printTrace(trace) : undefined });
 const { sdk, collector } = startTelemetry(store);
 
-const host = process.env.HOST ?? '127.0.0.1';
+const host = '127.0.0.1';
 const requested = process.env.PORT === undefined ? 3000 : Number(process.env.PORT);
 
 let app: App | undefined;

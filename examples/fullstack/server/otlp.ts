@@ -2,6 +2,9 @@ import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { StoredSpan } from '../shared/spans.ts';
 import type { TraceStore } from './store.ts';
 
+/** The server's `service.name`. */
+export const SERVER_SERVICE = process.env.OTEL_SERVICE_NAME ?? 'fullstack-server';
+
 const KINDS = ['INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'] as const;
 const STATUSES = ['UNSET', 'OK', 'ERROR'] as const;
 
@@ -50,14 +53,18 @@ function attributes(list: unknown): Record<string, string | number | boolean> {
   return out;
 }
 
-/** Spans of an OTLP/HTTP JSON `ExportTraceServiceRequest`, as sent by the browser's exporter. */
-export function parseOtlpJson(body: unknown, side: StoredSpan['side'] = 'client'): StoredSpan[] {
+/**
+ * Spans of an OTLP/HTTP JSON `ExportTraceServiceRequest`, as sent by the browser's exporter. Spans of the
+ * `serverService` (when this server stands in as another one's collector) count as server spans.
+ */
+export function parseOtlpJson(body: unknown, serverService = SERVER_SERVICE): StoredSpan[] {
   const spans: StoredSpan[] = [];
   if (!isObject(body)) return spans;
   for (const resourceSpans of array(body.resourceSpans)) {
     if (!isObject(resourceSpans)) continue;
     const resource = isObject(resourceSpans.resource) ? attributes(resourceSpans.resource.attributes) : {};
     const service = String(resource['service.name'] ?? 'unknown');
+    const side: StoredSpan['side'] = service === serverService ? 'server' : 'client';
     for (const scopeSpans of array(resourceSpans.scopeSpans)) {
       if (!isObject(scopeSpans)) continue;
       const scope =

@@ -2,7 +2,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { StoreSpanProcessor } from './otlp.ts';
+import { SERVER_SERVICE, StoreSpanProcessor } from './otlp.ts';
 import type { TraceStore } from './store.ts';
 
 /** The collector to export to as well, from the standard OTLP environment variables, or `undefined`. */
@@ -36,7 +36,7 @@ export function startTelemetry(store: TraceStore): { sdk: NodeSDK; collector: st
   // The exporter reads the OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers, timeout).
   if (collector) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
   const sdk = new NodeSDK({
-    resource: resourceFromAttributes({ 'service.name': process.env.OTEL_SERVICE_NAME ?? 'fullstack-server' }),
+    resource: resourceFromAttributes({ 'service.name': SERVER_SERVICE }),
     spanProcessors,
     instrumentations: [],
   });

@@ -37,8 +37,8 @@ it('npm run demo drives every action headlessly, prints one whole trace per acti
 }, 90_000);
 
 it('with OTEL_EXPORTER_OTLP_ENDPOINT set, the server exports its spans and forwards the client spans there', async () => {
-  // Any OTLP/HTTP JSON receiver will do as the collector: here, a second example server.
-  const collector = await startServerProcess();
+  // Any OTLP/HTTP JSON receiver will do as the collector: here, a second example server, printing its trees.
+  const collector = await startServerProcess({ TRACE_TREES: '1' });
   try {
     const { code, output } = await runDemo({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.origin });
     expect(code, output).toBe(0);
@@ -55,6 +55,13 @@ it('with OTEL_EXPORTER_OTLP_ENDPOINT set, the server exports its spans and forwa
       }).length;
     };
     await expect.poll(complete, { timeout: 10_000 }).toBe(ACTIONS.length);
+    // Its terminal: each finished trace as an indented tree, both sides in it.
+    for (const action of ACTIONS) {
+      await expect
+        .poll(() => collector.output(), { timeout: 10_000 })
+        .toContain(`── click: ${action.group} ${action.label} ·`);
+    }
+    expect(collector.output()).toMatch(/^ {6}query Todos +server +server/m);
   } finally {
     await collector.stop();
   }
