@@ -54,7 +54,13 @@ function ensureVariant(name) {
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   const flags = ['install', '--prefix', dir, '--no-audit', '--no-fund', '--loglevel=error', '--no-save'];
   if (spec.legacyPeerDeps) flags.push('--legacy-peer-deps');
-  sh('npm', flags, { cwd: dir });
+  try {
+    sh('npm', flags, { cwd: dir });
+  } catch (error) {
+    // One retry: a registry hiccup should not fail the whole run.
+    log(`npm install for variant ${name} failed, retrying once: ${error.message.split('\n').slice(-3).join(' ')}`);
+    sh('npm', flags, { cwd: dir });
+  }
   writeFileSync(stamp, hash);
   log(`installed variant ${name} in ${secs(performance.now() - t)}`);
   return dir;
@@ -121,6 +127,8 @@ function runCell(cell, env) {
       cwd,
       env: { ...process.env, ...cell.env?.(env), COMPAT_ROOT: root, COMPAT_CACHE: cache },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so a timeout also ends what it started (workerd, Chromium).
+      detached: true,
     });
     let out = '';
     child.stdout.on('data', (d) => {
@@ -131,7 +139,11 @@ function runCell(cell, env) {
     });
     const timer = setTimeout(() => {
       out += `\ntimed out after ${secs(timeout)}`;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
     }, timeout);
     child.on('close', (code) => {
       clearTimeout(timer);

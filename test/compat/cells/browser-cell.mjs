@@ -62,6 +62,8 @@ try {
       '--disable-gpu',
       '--disable-quic',
       '--no-first-run',
+      // No zygote: its double-forked helpers would outlive the run as unreaped zombies.
+      '--no-zygote',
     ],
   });
   const page = await browser.newPage();

@@ -13,6 +13,14 @@ const [esbuildDir, workerd, mode] = process.argv.slice(2);
 const dir = join(process.cwd(), `workerd-${mode}`);
 let child;
 
+/** Ends workerd and waits for it, so it is reaped here rather than left as a zombie. */
+async function stop() {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill();
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+}
+
 const freePort = () =>
   new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
@@ -80,9 +88,9 @@ const worker :Workerd.Worker = (
         ? `tRPC fetch adapter in workerd, client on Node: ${await trpcClientCheck(`${base}/trpc`)}`
         : `Yoga in workerd, client on Node: ${await graphqlFetchCheck(`${base}/graphql`)}`;
   }
-  child.kill();
+  await stop();
   done(`${detail} (${version})`);
 } catch (error) {
-  child?.kill();
+  await stop();
   fail(error);
 }
