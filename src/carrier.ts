@@ -48,9 +48,14 @@ function usable(value: unknown): string | string[] | undefined {
 
 function readRecord(record: Record<string, unknown>, key: string): string | string[] | undefined {
   if (hasOwn(record, key)) return usable(record[key]);
-  // Propagators ask for lowercase names; plain carriers built by hand may not be lowercase.
-  const lower = key.toLowerCase();
+  // Propagators ask for lowercase names; plain carriers built by hand may not be lowercase. Every
+  // propagator asks for names the carrier lacks (`tracestate`, `baggage`), so this scan runs on most
+  // extracts: comparing lengths first skips nearly every `toLowerCase()` (lowercasing never changes the
+  // length of a name that could equal an ASCII header name).
+  let lower: string | undefined;
   for (const name of Object.keys(record)) {
+    if (name.length !== key.length) continue;
+    lower ??= key.toLowerCase();
     if (name.toLowerCase() === lower) return usable(record[name]);
   }
   return undefined;
