@@ -31,10 +31,16 @@ export const MAX_VALUE_LENGTH = 8192;
 /** A carrier from an untrusted source keeps at most this many entries. */
 export const MAX_CARRIER_KEYS = 64;
 
+/** A non-null object (arrays included). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object';
+}
+
 const hasOwn = (target: object, key: string): boolean => Object.hasOwn(target, key);
 
-function isHeaders(carrier: object): carrier is HeadersLike {
-  return typeof (carrier as HeadersLike).get === 'function' && typeof (carrier as HeadersLike).forEach === 'function';
+/** A Fetch `Headers` or anything with its read methods. */
+export function isHeaders(value: unknown): value is HeadersLike {
+  return isObject(value) && typeof value.get === 'function' && typeof value.forEach === 'function';
 }
 
 function usable(value: unknown): string | string[] | undefined {

@@ -16,8 +16,9 @@ function runtimeImports(entry: string, seen = new Set<string>()): Set<string> {
   for (const match of text.matchAll(/^(import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)) {
     const [, , typeOnly, specifier] = match;
     if (typeOnly || !specifier) continue;
-    if (specifier.startsWith('./')) {
-      for (const nested of runtimeImports(specifier.slice(2).replace(/\.js$/, '.ts'), seen)) found.add(nested);
+    if (specifier.startsWith('.')) {
+      const local = join(dirname(entry), specifier).replace(/\.js$/, '.ts');
+      for (const nested of runtimeImports(local, seen)) found.add(nested);
     } else found.add(specifier);
   }
   return found;

@@ -1,9 +1,7 @@
 import {
-  type Context,
   context,
   createContextKey,
   type Link,
-  propagation,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -13,7 +11,7 @@ import {
 } from '@opentelemetry/api';
 import { type CarrierInput, type ContextCarrier, toContextCarrier } from '../carrier.js';
 import { decideIncoming, type IncomingOption, resolvePolicy } from '../incoming.js';
-import { extractContext } from '../index.js';
+import { bindAsyncIterable, isAsyncIterable, pickRemote } from '../server.js';
 import {
   ATTR_ERROR_TYPE,
   ATTR_RPC_METHOD,
@@ -194,59 +192,6 @@ function candidates(call: MiddlewareCall<unknown>, request: TraceContextRequest 
   return found;
 }
 
-/**
- * The first carrier that yields a valid remote span, else the first with baggage: a carrier whose
- * `traceparent` is malformed counts as absent, so the next candidate (e.g. the request's) is used.
- */
-function pickRemote(list: CarrierInput[], propagator: TextMapPropagator): Context | undefined {
-  let withBaggage: Context | undefined;
-  for (const carrier of list) {
-    const remote = extractContext(carrier, { propagator });
-    const span = trace.getSpanContext(remote);
-    if (span && trace.isSpanContextValid(span)) return remote;
-    if (!withBaggage && propagation.getBaggage(remote)) withBaggage = remote;
-  }
-  return withBaggage;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return isObject(value) && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function';
-}
-
-/** Runs every step of the iteration in `ctx`: the adapter pulls it later, outside the middleware. */
-function bindIterable(
-  iterable: AsyncIterable<unknown>,
-  ctx: Context,
-  onEnd: (error?: unknown) => void,
-): AsyncIterable<unknown> {
-  return {
-    [Symbol.asyncIterator]() {
-      const iterator = context.with(ctx, () => iterable[Symbol.asyncIterator]());
-      const step = async (fn: () => Promise<IteratorResult<unknown>>) => {
-        try {
-          const result = await context.with(ctx, fn);
-          if (result.done) onEnd();
-          return result;
-        } catch (error) {
-          onEnd(error);
-          throw error;
-        }
-      };
-      return {
-        next: (...args: [] | [unknown]) => step(() => iterator.next(...args)),
-        return: (value?: unknown) =>
-          step(() =>
-            iterator.return ? iterator.return(value) : Promise.resolve({ done: true as const, value: undefined }),
-          ),
-        throw: (error?: unknown) => step(() => (iterator.throw ? iterator.throw(error) : Promise.reject(error))),
-        [Symbol.asyncIterator]() {
-          return this;
-        },
-      };
-    },
-  };
-}
-
 function endSpan(span: Span | undefined, error?: unknown): void {
   if (!span) return;
   if (error !== undefined) {
@@ -295,17 +240,16 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
     let root = false;
     if (!marker) {
       // A call from a client (not createCaller inside another procedure): find the caller's context.
-      const propagator = options.propagator ?? propagation;
       let request: TraceContextRequest | undefined;
       try {
         request = getRequest(call.ctx);
       } catch {
         request = undefined;
       }
-      const remote = pickRemote(candidates(call as MiddlewareCall<unknown>, request), propagator);
-      if (remote !== undefined) {
+      const found = pickRemote(candidates(call as MiddlewareCall<unknown>, request), options.propagator);
+      if (found !== undefined) {
         const policy = resolvePolicy(options.incoming, { path: call.path, type: call.type, ctx: call.ctx });
-        const decision = decideIncoming(policy, remote, ambient);
+        const decision = decideIncoming(policy, found.remote, ambient);
         parent = decision.parent;
         links = decision.links;
         root = decision.root;
@@ -343,10 +287,12 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
     if (call.type === 'subscription' && isAsyncIterable(outcome.data)) {
       if (!lifetime) endSpan(span);
       let ended = !lifetime;
-      const data = bindIterable(outcome.data, runIn, (error) => {
-        if (ended) return;
-        ended = true;
-        endSpan(span, error);
+      const data = bindAsyncIterable(outcome.data, runIn, {
+        onEnd(error) {
+          if (ended) return;
+          ended = true;
+          endSpan(span, error);
+        },
       });
       return { ...outcome, data } as TResult;
     }

@@ -1,5 +1,7 @@
 import type { ContextCarrier } from '../carrier.js';
-import { toContextCarrier } from '../carrier.js';
+import { isObject, toContextCarrier } from '../carrier.js';
+
+export { isObject };
 
 // Semantic-convention names, copied so that the package has no runtime dependency on
 // @opentelemetry/semantic-conventions.
@@ -51,8 +53,4 @@ export function carrierOf(op: { context?: unknown } | undefined): ContextCarrier
   const opContext = op?.context;
   if (opContext === null || typeof opContext !== 'object') return undefined;
   return toContextCarrier((opContext as Record<string, unknown>)[OP_CONTEXT_KEY]);
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object';
 }
