@@ -11,6 +11,10 @@ const TARGET_CORE_NS = 1500;
 /** Heap growth per operation (between the first and last checkpoint) above the baseline's that counts as growth. */
 const TARGET_HEAP_BYTES_PER_OP = 10;
 const OURS = ['ours-nospans', 'ours-spans'];
+const isAnchor = (suite, variant) =>
+  variant !== 'baseline' && !OURS.includes(variant) && !suite.variants[variant]?.control;
+/** Heap growth per operation between the first and the last checkpoint. */
+const slope = (samples) => (samples.at(-1).heapUsed - samples[0].heapUsed) / (samples.at(-1).ops - samples[0].ops);
 
 const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 const int = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '–');
@@ -101,10 +105,13 @@ function verdictsFor(results, analysis) {
       const ours = variants['ours-spans'];
       if (!ours?.ratio) continue;
       for (const [anchor, a] of Object.entries(variants)) {
-        if (anchor === 'baseline' || OURS.includes(anchor) || !a.ratio) continue;
+        if (!isAnchor(suite, anchor) || !a.ratio) continue;
+        const share = Number.isFinite(a.joined)
+          ? `; its operations in the caller's trace: ${Math.round(a.joined * 100)}%`
+          : '';
         verdicts.push({
           target: 'with spans, less overhead than each anchor',
-          text: `${label}: ours with spans ${fmt(1 - ours.ratio.median)} overhead vs ${suite.variants[anchor].label} ${fmt(1 - a.ratio.median)}`,
+          text: `${label}: ours with spans ${fmt(1 - ours.ratio.median)} overhead vs ${suite.variants[anchor].label} ${fmt(1 - a.ratio.median)}${share}`,
           met: ours.ratio.median > a.ratio.median,
         });
       }
@@ -125,19 +132,20 @@ function verdictsFor(results, analysis) {
       });
     }
   }
-  for (const [suiteName, suite] of Object.entries(results.suites)) {
-    const base = suite.memory?.baseline;
-    if (!base) continue;
-    const slope = (samples) => (samples.at(-1).heapUsed - samples[0].heapUsed) / (samples.at(-1).ops - samples[0].ops);
-    for (const variant of OURS) {
-      const samples = suite.memory[variant];
-      if (!samples) continue;
-      const extra = slope(samples) - slope(base);
-      verdicts.push({
-        target: 'no heap growth with operations',
-        text: `${suiteName}, ${suite.variants[variant]?.label ?? variant}: heap ${mib(samples.at(-1).heapUsed)} after ${int(samples.at(-1).ops)} ops (baseline ${mib(base.at(-1).heapUsed)}); growth ${fmt(slope(samples), 1)} B/op vs baseline ${fmt(slope(base), 1)} B/op`,
-        met: extra <= TARGET_HEAP_BYTES_PER_OP,
-      });
+  for (const suite of Object.values(results.suites)) {
+    for (const [scenario, byVariant] of Object.entries(suite.memory ?? {})) {
+      const base = byVariant.baseline;
+      if (!base) continue;
+      for (const variant of OURS) {
+        const samples = byVariant[variant];
+        if (!samples) continue;
+        const extra = slope(samples) - slope(base);
+        verdicts.push({
+          target: 'no heap growth with operations',
+          text: `${suite.scenarios[scenario].label}, ${suite.variants[variant]?.label ?? variant}: heap ${mib(samples.at(-1).heapUsed)} after ${int(samples.at(-1).ops)} ops (baseline ${mib(base.at(-1).heapUsed)}); growth ${fmt(slope(samples), 1)} B/op vs baseline ${fmt(slope(base), 1)} B/op`,
+          met: extra <= TARGET_HEAP_BYTES_PER_OP,
+        });
+      }
     }
   }
   return verdicts;
@@ -204,7 +212,7 @@ export function renderReport(results) {
       `- **The same SDK everywhere.** Every variant registers \`NodeTracerProvider\` from \`@opentelemetry/sdk-trace-node\` (AsyncLocalStorage context manager, W3C trace context + baggage propagators, always-on sampling) with a \`BatchSpanProcessor\` whose exporter counts spans and drops them: span creation and ending are measured, serialisation and network export (the same per span whoever makes it) are not. Every client call starts inside a sampled span, as after a user's click, so there is a real context to propagate.`,
       "- **Propagation is checked, not assumed.** Every procedure, resolver and subscription event on the server checks whether it runs in the caller's trace; the column *in caller's trace* gives the share that did. Spans per operation are counted by the exporter.",
       `- **Closed loop.** Single calls run 4 at a time, batches 2 at a time, the resolver-heavy queries 2 at a time, subscriptions one at a time (${results.suites.trpc ? 'each of 1,000 events' : ''}). The core pair runs in a tight synchronous loop inside an active span.`,
-      `- **Memory.** After the rounds, the baseline and our two variants run ${int(config.memoryOps)} more operations (batches of 10) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints.map(int).join(', ')} operations. Growth per operation is measured between the first and the last checkpoint.`,
+      `- **Memory.** After the rounds, the baseline and our two variants run ${int(config.memoryOps)} more operations of each memory scenario (calls in batches of 10; subscription events) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints.map(int).join(', ')} operations. Growth per operation is measured between the first and the last checkpoint.`,
       '- An A/A run of the baseline against itself swings by several percent on a 2-core machine; read differences of a few percent against the interquartile ranges.',
     ].join('\n'),
   );
@@ -215,6 +223,10 @@ export function renderReport(results) {
       ['variant', 'what it does'],
       [
         ['baseline', 'the same app with no propagation and no instrumentation (the SDK is still registered)'],
+        [
+          'baseline again (A/A)',
+          'a second, identical baseline process: how far two identical processes differ on this machine, i.e. the noise floor',
+        ],
         ['ours, `spans: false`', 'client link + server middleware/plugin of otel-rpc-context, propagation only'],
         [
           'ours, with spans',
@@ -303,22 +315,26 @@ export function renderReport(results) {
   }
 
   const memoryRows = [];
-  for (const [suiteName, suite] of Object.entries(results.suites)) {
-    for (const [variant, samples] of Object.entries(suite.memory ?? {})) {
-      const slope = (samples.at(-1).heapUsed - samples[0].heapUsed) / (samples.at(-1).ops - samples[0].ops);
-      memoryRows.push([
-        suiteName,
-        suite.variants[variant]?.label ?? variant,
-        ...samples.map((s) => mib(s.heapUsed)),
-        fmt(slope, 1),
-      ]);
+  for (const suite of Object.values(results.suites)) {
+    for (const [scenario, byVariant] of Object.entries(suite.memory ?? {})) {
+      for (const [variant, samples] of Object.entries(byVariant)) {
+        memoryRows.push([
+          suite.scenarios[scenario].label,
+          suite.variants[variant]?.label ?? variant,
+          ...samples.map((s) => mib(s.heapUsed)),
+          fmt(slope(samples), 1),
+        ]);
+      }
     }
   }
   if (memoryRows.length > 0) {
     push(
       '## Memory',
-      'Heap used after a forced full GC (`heapUsed`), after the given number of operations (batches of 10) beyond the benchmark rounds.',
-      table(['suite', 'variant', ...config.memoryCheckpoints.map((c) => `after ${int(c)}`), 'growth B/op'], memoryRows),
+      'Heap used after a forced full GC (`heapUsed`), after the given number of operations beyond the benchmark rounds.',
+      table(
+        ['scenario', 'variant', ...config.memoryCheckpoints.map((c) => `after ${int(c)}`), 'growth B/op'],
+        memoryRows,
+      ),
     );
   }
 
@@ -332,21 +348,27 @@ export function renderReport(results) {
 }
 
 function renderReadmeSection(results, analysis) {
+  const columns = [
+    ['ours-nospans', 'ours, `spans: false`'],
+    ['ours-spans', 'ours, with spans'],
+    ['http-auto', 'HTTP auto-instrumentation'],
+    ['graphql-auto', 'instrumentation-graphql + HTTP'],
+    ['envelop', '`@envelop/opentelemetry`'],
+    ['hive', 'Hive OpenTelemetry plugin'],
+  ];
   const rows = [];
   for (const suiteName of ['trpc', 'graphql']) {
     const suite = results.suites[suiteName];
     const scenarios = analysis[suiteName];
     if (!scenarios) continue;
     for (const [scenario, variants] of Object.entries(scenarios)) {
-      const anchors = Object.entries(variants).filter(([v, a]) => v !== 'baseline' && !OURS.includes(v) && a.ratio);
-      const anchorText = anchors
-        .map(([v, a]) => `${fmt(a.ratio.median)} ${shortLabel(suite.variants[v].label)}`)
-        .join(', ');
+      const cell = (variant) => (variants[variant]?.ratio ? fmt(variants[variant].ratio.median) : '–');
+      const ours = (variant) => (variants[variant]?.ratio ? `**${fmt(variants[variant].ratio.median)}**` : '–');
       rows.push([
-        suite.scenarios[scenario].label,
-        fmt(variants['ours-nospans']?.ratio?.median),
-        fmt(variants['ours-spans']?.ratio?.median),
-        anchorText || '–',
+        suite.scenarios[scenario].short ?? suite.scenarios[scenario].label,
+        ours('ours-nospans'),
+        ours('ours-spans'),
+        ...columns.slice(2).map(([variant]) => cell(variant)),
       ]);
     }
   }
@@ -357,7 +379,7 @@ function renderReadmeSection(results, analysis) {
     'Throughput as a share of the same app without propagation (median of interleaved rounds, client and server over loopback,',
     `OpenTelemetry SDK registered in every variant; ${results.machine.cores}-core ${results.machine.cpu.trim()}, Node.js ${results.machine.node}).`,
     '',
-    table(['scenario', '`spans: false`', 'with spans', 'what users run instead'], rows),
+    table(['scenario', ...columns.map(([, title]) => title)], rows),
     '',
   ];
   if (core) lines.push(`The core pair, \`getContext()\` + \`attachContext()\`, costs ${int(core.ns.median)} ns.`, '');
@@ -365,14 +387,6 @@ function renderReadmeSection(results, analysis) {
     'Method, spreads, CPU-time figures, memory and every variant: [BENCHMARKS.md](BENCHMARKS.md). Reproduce with `npm run bench`.',
   );
   return lines.join('\n');
-}
-
-function shortLabel(label) {
-  return label
-    .replace('instrumentation-graphql + -http + -undici', 'GraphQL+HTTP auto-instr.')
-    .replace('instrumentation-http + -undici', 'HTTP auto-instr.')
-    .replace('`@envelop/opentelemetry`', 'Envelop OTel')
-    .replace('`@graphql-hive/plugin-opentelemetry`', 'Hive OTel');
 }
 
 /** Replaces only what lies between the bench section markers; everything else in README stays as it is. */

@@ -189,7 +189,8 @@ async function main() {
         const ready = await processHandle.start();
         if (ready.type !== 'ready') throw new Error(ready.error ?? `unexpected ${ready.type}`);
         suite.scenarios ??= ready.scenarios;
-        suite.variants[variant] = { label: spec.label, process: processHandle };
+        suite.memory ??= ready.memory;
+        suite.variants[variant] = { label: spec.label, control: spec.control === true, process: processHandle };
         log(`started ${suiteName}/${variant}`);
       } catch (error) {
         suite.failed[variant] = { label: spec.label, reason: String(error.message ?? error).split('\n')[0] };
@@ -265,24 +266,25 @@ async function main() {
     // 4. Memory: heap after a full GC at checkpoints up to memoryOps operations.
     const memory = {};
     for (const [suiteName, suite] of Object.entries(suites)) {
-      for (const variant of config.memoryVariants) {
-        const entry = suite.variants[variant];
-        if (!entry) continue;
-        try {
-          const answer = await entry.process.request({
-            type: 'memory',
-            ops: config.memoryOps,
-            checkpoints: config.memoryCheckpoints,
-          });
-          if (answer.samples) {
+      for (const scenario of suite.memory) {
+        for (const variant of config.memoryVariants) {
+          const entry = suite.variants[variant];
+          if (!entry) continue;
+          try {
+            const answer = await entry.process.request({
+              type: 'memory',
+              scenario,
+              ops: config.memoryOps,
+              checkpoints: config.memoryCheckpoints,
+            });
             memory[suiteName] ??= {};
-            memory[suiteName][variant] = answer.samples;
-            log(
-              `memory ${suiteName}/${variant}: ${answer.samples.map((s) => `${s.ops}→${(s.heapUsed / 2 ** 20).toFixed(1)} MiB`).join(', ')}`,
-            );
+            memory[suiteName][scenario] ??= {};
+            memory[suiteName][scenario][variant] = answer.samples;
+            const heap = answer.samples.map((s) => `${s.ops}→${(s.heapUsed / 2 ** 20).toFixed(1)} MiB`);
+            log(`memory ${suiteName}/${scenario}/${variant}: ${heap.join(', ')}`);
+          } catch (error) {
+            log(`memory ${suiteName}/${scenario}/${variant} failed: ${error.message}`);
           }
-        } catch (error) {
-          log(`memory ${suiteName}/${variant} failed: ${error.message}`);
         }
       }
     }
@@ -300,7 +302,9 @@ async function main() {
           name,
           {
             scenarios: suite.scenarios,
-            variants: Object.fromEntries(Object.entries(suite.variants).map(([v, e]) => [v, { label: e.label }])),
+            variants: Object.fromEntries(
+              Object.entries(suite.variants).map(([v, e]) => [v, { label: e.label, control: e.control }]),
+            ),
             failed: suite.failed,
             opsPerMeasurement: opsFor[name],
             records: records[name] ?? {},

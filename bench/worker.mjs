@@ -30,7 +30,8 @@ try {
         const spans = (await otel.spanCount()) - spans0;
         send({ type: 'result', scenario: message.scenario, ...result, spans, joined: otel.joined() - joined0 });
       } else if (message.type === 'memory') {
-        send({ type: 'memory', samples: await measureMemory(suite.memory, message.ops, message.checkpoints) });
+        const scenario = suite.scenarios[message.scenario];
+        send({ type: 'memory', samples: await measureMemory(scenario, message.checkpoints) });
       } else if (message.type === 'exit') {
         await suite.close?.();
         await otel.provider.shutdown();
@@ -42,18 +43,21 @@ try {
   });
   send({
     type: 'ready',
+    memory: suite.memory ?? [],
     scenarios: Object.fromEntries(
-      Object.entries(suite.scenarios).map(([name, s]) => [name, { label: s.label, opsPerCall: s.opsPerCall ?? 1 }]),
+      Object.entries(suite.scenarios).map(([name, s]) => [
+        name,
+        { label: s.label, short: s.short ?? s.label, opsPerCall: s.opsPerCall ?? 1 },
+      ]),
     ),
   });
 
-  /** Heap (after a full GC) at each checkpoint of `ops` operations. */
-  async function measureMemory(scenario, ops, checkpoints) {
+  /** Heap (after a full GC) at each checkpoint: a number of operations since the memory run began. */
+  async function measureMemory(scenario, checkpoints) {
     const samples = [];
     let done = 0;
     for (const checkpoint of checkpoints) {
-      if (checkpoint > done) await run(scenario, checkpoint - done);
-      done = checkpoint;
+      if (checkpoint > done) done += (await run(scenario, checkpoint - done)).ops;
       await otel.spanCount();
       for (let i = 0; i < 3; i++) {
         globalThis.gc();
@@ -61,7 +65,6 @@ try {
       }
       samples.push({ ops: done, heapUsed: process.memoryUsage().heapUsed });
     }
-    if (done < ops) await run(scenario, ops - done);
     return samples;
   }
 } catch (error) {

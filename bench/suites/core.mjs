@@ -36,5 +36,5 @@ export async function createSuite() {
       },
     },
   };
-  return { scenarios, memory: undefined };
+  return { scenarios, memory: [] };
 }

@@ -11,6 +11,7 @@ import { importOwn } from '../lib/own.mjs';
 
 export const variants = {
   baseline: { label: 'baseline (no propagation)' },
+  'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
   'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
   'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
   envelop: { label: '`@envelop/opentelemetry`', plugin: 'envelop' },
@@ -192,25 +193,29 @@ export async function createSuite({ variant, otel }) {
   const scenarios = {
     single: {
       label: 'Yoga + Apollo `HttpLink`, single queries',
+      short: 'GraphQL single query',
       opsPerCall: 1,
       concurrency: 4,
       call: () => greet(single),
     },
     batch10: {
       label: 'Yoga + Apollo `BatchHttpLink`, batches of 10',
+      short: 'GraphQL batch of 10 (`BatchHttpLink`)',
       opsPerCall: 10,
       concurrency: 2,
       call: () => Promise.all(Array.from({ length: 10 }, () => greet(batch))),
     },
     fields1k: {
-      label: `Yoga + Apollo, query resolving 1,000 fields`,
+      label: 'Yoga + Apollo, query resolving 1,000 fields',
+      short: 'GraphQL query, 1,000 fields',
       opsPerCall: 1,
       concurrency: 2,
       call: items(1000 / FIELDS_PER_ITEM),
       fields: 1000,
     },
     fields5k: {
-      label: `Yoga + Apollo, query resolving 5,000 fields`,
+      label: 'Yoga + Apollo, query resolving 5,000 fields',
+      short: 'GraphQL query, 5,000 fields',
       opsPerCall: 1,
       concurrency: 2,
       call: items(5000 / FIELDS_PER_ITEM),
@@ -218,6 +223,7 @@ export async function createSuite({ variant, otel }) {
     },
     subscription: {
       label: `Yoga (graphql-ws) + Apollo \`GraphQLWsLink\`, events of a ${SUBSCRIPTION_EVENTS}-event subscription`,
+      short: 'GraphQL subscription events (graphql-ws)',
       opsPerCall: SUBSCRIPTION_EVENTS,
       concurrency: 1,
       call: () =>
@@ -240,7 +246,8 @@ export async function createSuite({ variant, otel }) {
 
   return {
     scenarios,
-    memory: scenarios.batch10,
+    /** Scenarios whose heap is measured after 100,000 operations. */
+    memory: ['batch10', 'subscription'],
     async close() {
       single.stop();
       batch.stop();

@@ -7,6 +7,7 @@ import { importOwn } from '../lib/own.mjs';
 
 export const variants = {
   baseline: { label: 'baseline (no propagation)' },
+  'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
   'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
   'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
   'http-auto': { label: 'instrumentation-http + -undici', instrument: ['http', 'undici'] },
@@ -59,15 +60,23 @@ export async function createSuite({ variant, otel }) {
   let n = 0;
   const one = (client) => client.greet.query({ name: 'bench', n: n++ });
   const scenarios = {
-    single: { label: 'tRPC `httpLink`, single calls', opsPerCall: 1, concurrency: 4, call: () => one(single) },
+    single: {
+      label: 'tRPC `httpLink`, single calls',
+      short: 'tRPC single call (`httpLink`)',
+      opsPerCall: 1,
+      concurrency: 4,
+      call: () => one(single),
+    },
     batch10: {
       label: 'tRPC `httpBatchLink`, batches of 10',
+      short: 'tRPC batch of 10 (`httpBatchLink`)',
       opsPerCall: 10,
       concurrency: 2,
       call: () => Promise.all(Array.from({ length: 10 }, () => one(batch))),
     },
     subscription: {
       label: `tRPC \`httpSubscriptionLink\` (SSE), events of a ${SUBSCRIPTION_EVENTS}-event subscription`,
+      short: 'tRPC subscription events (SSE)',
       opsPerCall: SUBSCRIPTION_EVENTS,
       concurrency: 1,
       call: () =>
@@ -91,12 +100,11 @@ export async function createSuite({ variant, otel }) {
         }),
     },
   };
-  // Memory: 100,000 operations as batches of 10.
-  const memory = scenarios.batch10;
 
   return {
     scenarios,
-    memory,
+    /** Scenarios whose heap is measured after 100,000 operations. */
+    memory: ['batch10', 'subscription'],
     async close() {
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(resolve));
