@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-// Compatibility suite: installs each dependency variant once into .compat/ (cached by its spec), packs the
-// built package with `npm pack` and unpacks the tarball into every variant, then runs each cell of the
-// matrix in cells.mjs as its own process. Prints PASS/FAIL/UNSUPPORTED per cell, writes
-// results.json in the cache folder, and exits non-zero when a supported cell fails.
+// Compatibility suite: installs each dependency variant (variants.mjs) once into the cache folder, reinstalling
+// only when its spec changes; packs the built package with `npm pack` and unpacks the tarball into every
+// variant; then runs each cell of the matrix (cells.mjs) as its own process, two at a time. Prints
+// PASS/FAIL/UNSUPPORTED per cell, writes results.json in the cache folder (the input of table.mjs), and exits
+// non-zero when a supported cell fails.
 //
 //   node test/compat/run.mjs [--only=SUBSTRING] [--jobs=N] [--ref=COMMIT]
+//   --only   run the cells whose id contains SUBSTRING (results go to results-only.json)
+//   --ref    pack that commit instead of the work tree (e.g. HEAD while others edit the tree)
+//   COMPAT_CACHE=DIR  the cache folder (default ~/.cache/otel-rpc-context-compat)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -228,8 +232,9 @@ async function main() {
     seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
     results,
   };
-  writeFileSync(join(cache, 'results.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  log(`\nresults written to ${join(cache, 'results.json')}; total ${secs(performance.now() - started)}`);
+  const resultsFile = join(cache, args.only ? 'results-only.json' : 'results.json');
+  writeFileSync(resultsFile, `${JSON.stringify(summary, null, 2)}\n`);
+  log(`\nresults written to ${resultsFile}; total ${secs(performance.now() - started)}`);
   log(`compat: ${count('pass')} passed, ${count('fail')} failed, ${count('unsupported')} skipped`);
   process.exitCode = count('fail') > 0 ? 1 : 0;
 }

@@ -25,7 +25,8 @@ const lines = [
   'with exactly the listed versions), or is marked not supported with the reason. `npm run test:compat` runs',
   'them (installs are cached per variant in `~/.cache/otel-rpc-context-compat`) and `npm run compat:table`',
   'writes this table from its results. On the 2-core CI machine a cold run (empty caches, every package',
-  'downloaded) takes about 70 s, a warm one about 30 s.',
+  'downloaded) takes about 80 s, a warm one about 30 s. `npm run test:compat -- --only=chromium` runs the',
+  'cells whose id contains `chromium`; the ids are in the details below the table.',
   '',
   `Last run ${summary.generated.slice(0, 10)}, package ${summary.package}: ${count('pass')} passed, ` +
     `${count('fail')} failed, ${count('unsupported')} not supported, ${summary.seconds} s in all.`,
