@@ -148,7 +148,7 @@ for (const major of [20, 22, 24]) {
       `node${major}-trpc`,
       'Node.js',
       v,
-      'tRPC 11.25 standalone server: batched + single calls, per-operation context; SDK spans: SERVER under CLIENT',
+      'tRPC 11.25 standalone server: httpBatchLink, httpBatchStreamLink and httpLink, per-operation context; SDK spans: SERVER under CLIENT',
       major,
       'base',
       'trpc',
@@ -205,7 +205,7 @@ cells.push(
     'trpc-11.0.0',
     'tRPC',
     'tRPC 11.0.0 (lowest in ^11)',
-    'standalone server: batched + single calls, per-operation context; SDK spans: SERVER under CLIENT',
+    'standalone server: httpBatchLink, httpBatchStreamLink and httpLink, per-operation context; SDK spans: SERVER under CLIENT',
     24,
     'floors',
     'trpc',
@@ -232,7 +232,7 @@ cells.push(
     'trpc-11.25',
     'tRPC',
     'tRPC 11.25 (latest)',
-    'standalone server: batched + single calls, per-operation context; SDK spans: SERVER under CLIENT',
+    'standalone server: httpBatchLink, httpBatchStreamLink and httpLink, per-operation context; SDK spans: SERVER under CLIENT',
     24,
     'base',
     'trpc',
@@ -241,7 +241,7 @@ cells.push(
     'otel3-trpc',
     'OpenTelemetry',
     'API 1.10 + SDK 3.x packages, tRPC 11.25',
-    'tRPC batched + single calls, per-operation context; SDK spans: SERVER under CLIENT',
+    'tRPC httpBatchLink, httpBatchStreamLink and httpLink, per-operation context; SDK spans: SERVER under CLIENT',
     24,
     'otel3',
     'trpc',
@@ -265,7 +265,7 @@ for (const runtime of ['bun', 'deno']) {
     ['core', 'core: getContext/attachContext, W3C trace context + baggage, across await'],
     [
       'trpc',
-      `tRPC fetch adapter on ${runtime === 'bun' ? 'Bun.serve' : 'Deno.serve'}: batched + single calls, per-operation context`,
+      `tRPC fetch adapter on ${runtime === 'bun' ? 'Bun.serve' : 'Deno.serve'}: httpBatchLink, httpBatchStreamLink and httpLink, per-operation context`,
     ],
     ['yoga', `Yoga on ${runtime === 'bun' ? 'Bun.serve' : 'Deno.serve'}: batched POST, per-operation context`],
   ]) {
@@ -293,7 +293,7 @@ for (const runtime of ['bun', 'deno']) {
 // workerd: the worker is bundled with esbuild and served by workerd; Node drives it over loopback.
 for (const [mode, what] of [
   ['core', 'core: getContext/attachContext inside a worker (AsyncLocalStorage via nodejs_compat)'],
-  ['trpc', 'tRPC fetch adapter in a worker: batched + single calls, per-operation context'],
+  ['trpc', 'tRPC fetch adapter in a worker: httpBatchLink, httpBatchStreamLink and httpLink, per-operation context'],
   ['yoga', 'Yoga in a worker: batched POST, per-operation context'],
 ]) {
   cells.push({

@@ -47,9 +47,9 @@ export async function trpcFetchHandler() {
     fetchRequestHandler({ endpoint: '/trpc', req, router, createContext: ({ req, info }) => ({ req, info }) });
 }
 
-/** tRPC client: one batched request holding three operations, and one unbatched operation. */
+/** tRPC client: three operations in one batched request, three in one streamed batch, and one unbatched. */
 export async function trpcClientCheck(url) {
-  const { createTRPCClient, httpBatchLink, httpLink } = await import('@trpc/client');
+  const { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink } = await import('@trpc/client');
   const { traceContextHeaders, traceContextLink } = await import('otel-rpc-context/trpc');
   let requests = 0;
   const countingFetch = (input, init) => {
@@ -62,9 +62,15 @@ export async function trpcClientCheck(url) {
   const batched = await Promise.all(tags.map((tag) => context.with(contextFor(tag), () => batch.whoami.query(tag))));
   expectPerOperation('tRPC httpBatchLink', batched);
   if (requests !== 1) throw new Error(`expected one batched HTTP request, saw ${requests}`);
+  const stream = createTRPCClient({
+    links: [traceContextLink(), httpBatchStreamLink({ url, headers: traceContextHeaders, fetch: countingFetch })],
+  });
+  const streamed = await Promise.all(tags.map((tag) => context.with(contextFor(tag), () => stream.whoami.query(tag))));
+  expectPerOperation('tRPC httpBatchStreamLink', streamed);
+  if (requests !== 2) throw new Error(`expected one streamed batch request, saw ${requests - 1}`);
   const single = createTRPCClient({ links: [traceContextLink(), httpLink({ url, headers: traceContextHeaders })] });
   expectPerOperation('tRPC httpLink', [await context.with(contextFor('d'), () => single.whoami.query('d'))]);
-  return `${tags.length} operations in 1 batched request + 1 httpLink call, each in its caller's context`;
+  return `${tags.length} operations in 1 httpBatchLink request, ${tags.length} in 1 httpBatchStreamLink request, 1 httpLink call, each in its caller's context`;
 }
 
 const typeDefs = 'type Query { whoami(tag: String!): Trace! } type Trace { tag: String! traceId: String }';
