@@ -26,6 +26,9 @@ const config = {
   memoryOps: quick ? 2_000 : 100_000,
   memoryCheckpoints: quick ? [500, 1_000, 2_000] : [10_000, 50_000, 100_000],
   memoryVariants: ['baseline', 'ours-nospans', 'ours-spans'],
+  // After the rounds, our variants run each scenario once more under the sampling profiler.
+  profileVariants: ['ours-nospans', 'ours-spans'],
+  profileScale: 2,
   suites: (process.env.BENCH_SUITES ?? 'core,trpc,graphql').split(',').filter(Boolean),
   requestTimeoutMs: 180_000,
 };
@@ -289,6 +292,27 @@ async function main() {
       }
     }
 
+    // 5. Profiles: our own CPU per operation, measured directly.
+    const profiles = {};
+    for (const [suiteName, suite] of Object.entries(suites)) {
+      for (const scenario of Object.keys(suite.scenarios)) {
+        for (const variant of config.profileVariants) {
+          const entry = suite.variants[variant];
+          if (!entry) continue;
+          try {
+            const ops = opsFor[suiteName][scenario] * config.profileScale;
+            const answer = await entry.process.request({ type: 'profile', scenario, ops });
+            profiles[suiteName] ??= {};
+            profiles[suiteName][scenario] ??= {};
+            profiles[suiteName][scenario][variant] = answer.profile;
+            log(`profile ${suiteName}/${scenario}/${variant}: ${answer.profile.oursUs.toFixed(2)} µs/op in our code`);
+          } catch (error) {
+            log(`profile ${suiteName}/${scenario}/${variant} failed: ${error.message}`);
+          }
+        }
+      }
+    }
+
     const results = {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
@@ -309,6 +333,7 @@ async function main() {
             opsPerMeasurement: opsFor[name],
             records: records[name] ?? {},
             memory: memory[name] ?? {},
+            profiles: profiles[name] ?? {},
           },
         ]),
       ),

@@ -32,6 +32,10 @@ try {
       } else if (message.type === 'memory') {
         const scenario = suite.scenarios[message.scenario];
         send({ type: 'memory', samples: await measureMemory(scenario, message.checkpoints) });
+      } else if (message.type === 'profile') {
+        const { profileRun } = await import('./lib/profile.mjs');
+        const scenario = suite.scenarios[message.scenario];
+        send({ type: 'profile', profile: await profileRun(() => run(scenario, message.ops)) });
       } else if (message.type === 'exit') {
         await suite.close?.();
         await otel.provider.shutdown();
