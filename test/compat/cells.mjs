@@ -97,7 +97,7 @@ cells.push(
 
 const toolPath = (env, ...p) => join(env.dirs.tools, 'node_modules', ...p);
 
-for (const mode of ['node16-esm', 'node16-cjs', 'bundler']) {
+for (const mode of ['node16-esm', 'node16-cjs', 'bundler', 'node10']) {
   cells.push({
     id: `types-${mode}`,
     area: 'Packaging',

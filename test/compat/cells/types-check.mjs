@@ -1,5 +1,5 @@
 // Type-checks a tiny consumer project per module-resolution mode against the packed package's declarations.
-// argv: <tsc.js> <mode>, mode one of node16-esm, node16-cjs, bundler.
+// argv: <tsc.js> <mode>, mode one of node16-esm, node16-cjs, bundler, node10.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,12 +16,13 @@ try {
   }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const esm = mode !== 'node16-cjs';
+  const esm = mode === 'node16-esm' || mode === 'bundler';
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: esm ? 'module' : 'commonjs' }));
-  const compilerOptions =
-    mode === 'bundler'
-      ? { module: 'preserve', moduleResolution: 'bundler' }
-      : { module: 'node16', moduleResolution: 'node16' };
+  const compilerOptions = {
+    bundler: { module: 'preserve', moduleResolution: 'bundler' },
+    // TypeScript's default for `module: commonjs`: package.json exports are not read.
+    node10: { module: 'commonjs', moduleResolution: 'node10' },
+  }[mode] ?? { module: 'node16', moduleResolution: 'node16' };
   writeFileSync(
     join(dir, 'tsconfig.json'),
     JSON.stringify({
@@ -54,6 +55,9 @@ try {
     '// @ts-expect-error the carrier holds strings',
     'export const bad: number = carrier.traceparent;',
   );
+  const peers = ['@trpc/server', '@trpc/server/observable', '@trpc/client', '@apollo/client/link', 'graphql-yoga'];
+  // Under node10, also whether the peers themselves resolve (if they do not, neither could this package).
+  if (mode === 'node10') peers.forEach((p, n) => lines.push(`export * as peer${n} from '${p}';`));
   writeFileSync(join(dir, 'index.ts'), `${lines.join('\n')}\n`);
   // skipLibCheck is off so the package's own .d.ts files are checked too; errors inside other packages'
   // declarations (they assume Node or DOM types this bare project leaves out) are not ours and are ignored.
@@ -67,6 +71,14 @@ try {
   const ours = output
     .split('\n')
     .filter((line) => /(^|\/)(index\.ts|node_modules\/otel-rpc-context\/[^(]*)\(\d+,\d+\): error/.test(line));
+  const unresolved = [...output.matchAll(/Cannot find module '(otel-rpc-context\/\w+)'/g)].map((m) => m[1]);
+  if (mode === 'node10' && unresolved.length > 0) {
+    unsupported(
+      `under moduleResolution node10 (TypeScript's default for module commonjs) the subpath entry points ` +
+        `${[...new Set(unresolved)].join(', ')} do not resolve: the package has no typesVersions ` +
+        `(${/Cannot find module '@|Cannot find module 'graphql-yoga/.test(output) ? 'some peers do not resolve there either' : `its peers ${peers.join(', ')} all resolve there`}); the root entry point does`,
+    );
+  }
   if (ours.length > 0)
     fail(new Error(`type errors in the consumer or the package's declarations:\n${ours.join('\n')}`));
   const pending = Object.values(entries).filter((n) => n.length === 0).length;
