@@ -57,7 +57,7 @@ try {
   );
   const peers = ['@trpc/server', '@trpc/server/observable', '@trpc/client', '@apollo/client/link', 'graphql-yoga'];
   // Under node10, also whether the peers themselves resolve (if they do not, neither could this package).
-  if (mode === 'node10') peers.forEach((p, n) => lines.push(`export * as peer${n} from '${p}';`));
+  if (mode === 'node10') lines.push(...peers.map((p, n) => `export * as peer${n} from '${p}';`));
   writeFileSync(join(dir, 'index.ts'), `${lines.join('\n')}\n`);
   // skipLibCheck is off so the package's own .d.ts files are checked too; errors inside other packages'
   // declarations (they assume Node or DOM types this bare project leaves out) are not ours and are ignored.
