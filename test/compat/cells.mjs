@@ -320,7 +320,10 @@ for (const [mode, what] of [
 // Chromium: Debian's /usr/bin/chromium driven by playwright-core, the page bundled with esbuild.
 for (const [mode, what] of [
   ['core', 'core: getContext/attachContext in the page (stack context manager, W3C propagators)'],
-  ['trpc', 'tRPC traceContextLink + httpBatchLink/httpLink from the page: per-operation context at the server'],
+  [
+    'trpc',
+    'tRPC traceContextLink + httpBatchLink, httpBatchStreamLink and httpLink from the page: per-operation context at the server',
+  ],
   ['apollo', 'Apollo TraceContextLink + BatchHttpLink/HttpLink from the page to Yoga: per-operation context'],
 ]) {
   cells.push({

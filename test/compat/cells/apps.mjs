@@ -62,6 +62,14 @@ export async function trpcClientCheck(url) {
   const batched = await Promise.all(tags.map((tag) => context.with(contextFor(tag), () => batch.whoami.query(tag))));
   expectPerOperation('tRPC httpBatchLink', batched);
   if (requests !== 1) throw new Error(`expected one batched HTTP request, saw ${requests}`);
+  // Same procedure, same input, different callers: only the position in the batch tells them apart
+  // (tRPC < 11.10 has no batchIndex, so the middleware matches the call itself).
+  const same = await Promise.all(tags.map((tag) => context.with(contextFor(tag), () => batch.whoami.query('same'))));
+  expectPerOperation(
+    'tRPC httpBatchLink, identical calls',
+    same.map((r, i) => ({ ...r, tag: tags[i] })),
+  );
+  requests = 1;
   const stream = createTRPCClient({
     links: [traceContextLink(), httpBatchStreamLink({ url, headers: traceContextHeaders, fetch: countingFetch })],
   });
@@ -70,7 +78,7 @@ export async function trpcClientCheck(url) {
   if (requests !== 2) throw new Error(`expected one streamed batch request, saw ${requests - 1}`);
   const single = createTRPCClient({ links: [traceContextLink(), httpLink({ url, headers: traceContextHeaders })] });
   expectPerOperation('tRPC httpLink', [await context.with(contextFor('d'), () => single.whoami.query('d'))]);
-  return `${tags.length} operations in 1 httpBatchLink request, ${tags.length} in 1 httpBatchStreamLink request, 1 httpLink call, each in its caller's context`;
+  return `${tags.length} operations in 1 httpBatchLink request (also ${tags.length} identical calls), ${tags.length} in 1 httpBatchStreamLink request, 1 httpLink call, each in its caller's context`;
 }
 
 const typeDefs = 'type Query { whoami(tag: String!): Trace! } type Trace { tag: String! traceId: String }';
@@ -109,23 +117,26 @@ const query = 'query Who($tag: String!) { whoami(tag: $tag) { tag traceId } }';
 export async function graphqlFetchCheck(url) {
   const { getContext } = await import('otel-rpc-context');
   const { TRACE_CONTEXT_EXTENSION } = await import('otel-rpc-context/yoga');
-  const body = tags.map((tag) => ({
-    query,
-    variables: { tag },
-    extensions: { [TRACE_CONTEXT_EXTENSION]: context.with(contextFor(tag), () => getContext()) },
-  }));
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!Array.isArray(json)) throw new Error(`expected a batched response: ${JSON.stringify(json)}`);
-  expectPerOperation(
-    'Yoga batched POST',
-    json.map((r) => r.data?.whoami ?? { tag: '?', traceId: JSON.stringify(r.errors) }),
-  );
-  return `${tags.length} operations in 1 batched POST, each in its own context`;
+  // Distinct operations, then identical ones (same query, same variables) that only their carriers tell apart.
+  for (const identical of [false, true]) {
+    const body = tags.map((tag) => ({
+      query,
+      variables: { tag: identical ? 'same' : tag },
+      extensions: { [TRACE_CONTEXT_EXTENSION]: context.with(contextFor(tag), () => getContext()) },
+    }));
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (!Array.isArray(json)) throw new Error(`expected a batched response: ${JSON.stringify(json)}`);
+    expectPerOperation(
+      `Yoga batched POST${identical ? ', identical operations' : ''}`,
+      json.map((r, i) => ({ tag: tags[i], traceId: r.data?.whoami?.traceId ?? JSON.stringify(r.errors) })),
+    );
+  }
+  return `${tags.length} operations in 1 batched POST (also ${tags.length} identical ones), each in its own context`;
 }
 
 /** Apollo Client 4: TraceContextLink in front of BatchHttpLink (one request) and HttpLink. */
