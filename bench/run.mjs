@@ -23,8 +23,8 @@ const config = {
   rounds: Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 12)),
   // Each measurement (one scenario, one variant, one round) runs about this long in the baseline.
   targetMs: Number(process.env.BENCH_TARGET_MS ?? (quick ? 40 : 450)),
-  memoryOps: quick ? 2_000 : 100_000,
-  memoryCheckpoints: quick ? [500, 1_000, 2_000] : [10_000, 50_000, 100_000],
+  memoryOps: quick ? 3_000 : 100_000,
+  memoryCheckpoints: quick ? [1_000, 2_000, 3_000] : [10_000, 25_000, 50_000, 75_000, 100_000],
   memoryVariants: ['baseline', 'ours-nospans', 'ours-spans'],
   // After the rounds, our variants run each scenario once more under the sampling profiler.
   profileVariants: ['ours-nospans', 'ours-spans'],
@@ -193,7 +193,12 @@ async function main() {
         if (ready.type !== 'ready') throw new Error(ready.error ?? `unexpected ${ready.type}`);
         suite.scenarios ??= ready.scenarios;
         suite.memory ??= ready.memory;
-        suite.variants[variant] = { label: spec.label, control: spec.control === true, process: processHandle };
+        suite.variants[variant] = {
+          label: spec.label,
+          short: spec.short ?? spec.label,
+          control: spec.control === true,
+          process: processHandle,
+        };
         log(`started ${suiteName}/${variant}`);
       } catch (error) {
         suite.failed[variant] = { label: spec.label, reason: String(error.message ?? error).split('\n')[0] };
@@ -327,7 +332,10 @@ async function main() {
           {
             scenarios: suite.scenarios,
             variants: Object.fromEntries(
-              Object.entries(suite.variants).map(([v, e]) => [v, { label: e.label, control: e.control }]),
+              Object.entries(suite.variants).map(([v, e]) => [
+                v,
+                { label: e.label, short: e.short, control: e.control },
+              ]),
             ),
             failed: suite.failed,
             opsPerMeasurement: opsFor[name],

@@ -14,13 +14,14 @@ export const variants = {
   'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
   'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
   'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
-  envelop: { label: '`@envelop/opentelemetry`', plugin: 'envelop' },
-  hive: { label: '`@graphql-hive/plugin-opentelemetry`', plugin: 'hive' },
+  envelop: { label: '`@envelop/opentelemetry`', short: 'Envelop', plugin: 'envelop' },
+  hive: { label: '`@graphql-hive/plugin-opentelemetry`', short: 'Hive', plugin: 'hive' },
   'graphql-auto': {
     label: 'instrumentation-graphql + -http + -undici',
+    short: 'GraphQL+HTTP auto',
     instrument: ['http', 'undici', 'graphql'],
   },
-  'http-auto': { label: 'instrumentation-http + -undici', instrument: ['http', 'undici'] },
+  'http-auto': { label: 'instrumentation-http + -undici', short: 'HTTP auto', instrument: ['http', 'undici'] },
 };
 
 export const SUBSCRIPTION_EVENTS = 1000;

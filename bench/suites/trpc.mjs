@@ -10,7 +10,7 @@ export const variants = {
   'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
   'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
   'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
-  'http-auto': { label: 'instrumentation-http + -undici', instrument: ['http', 'undici'] },
+  'http-auto': { label: 'instrumentation-http + -undici', short: 'HTTP auto', instrument: ['http', 'undici'] },
 };
 
 export const SUBSCRIPTION_EVENTS = 1000;
