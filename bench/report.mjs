@@ -476,9 +476,17 @@ function renderReadmeSection(results, analysis) {
     table(['scenario', ...columns.map(([, title]) => title)], rows),
     '',
   ];
-  if (core) lines.push(`The core pair, \`getContext()\` + \`attachContext()\`, costs ${int(core.ns.median)} ns.`, '');
+  const raw = analysis.core?.raw?.sdk;
+  if (core) {
+    const rawText = raw
+      ? ` (the same inject, extract and \`context.with\` through the raw OpenTelemetry API: ${int(raw.ns.median)} ns)`
+      : '';
+    lines.push(`The core pair, \`getContext()\` + \`attachContext()\`, costs ${int(core.ns.median)} ns${rawText}.`, '');
+  }
   lines.push(
-    'Method, spreads, CPU-time figures, memory and every variant: [BENCHMARKS.md](BENCHMARKS.md). Reproduce with `npm run bench`.',
+    'Targets met and missed, spreads, CPU-time figures, where our time goes, memory and every variant: [BENCHMARKS.md](BENCHMARKS.md).',
+    '',
+    `Reproduce with \`npm run bench\` (about ${Math.max(1, Math.round(results.durationS / 60))} minutes on this machine; \`BENCH_QUICK=1 npm run bench\` is a one-minute smoke run whose figures mean nothing).`,
   );
   return lines.join('\n');
 }
