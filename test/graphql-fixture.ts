@@ -4,17 +4,11 @@ import { EventEmitter, on } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { setupTracing } from './support/otel.js';
 
 export const typeDefs = /* GraphQL */ `
   type Seen {
@@ -211,17 +205,7 @@ export function setupGraphqlTracing() {
     forceFlush: async () => {},
     shutdown: async () => {},
   };
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [counting, new SimpleSpanProcessor(exporter)] });
-  trace.disable();
-  context.disable();
-  propagation.disable();
-  trace.setGlobalTracerProvider(provider);
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
-  return { exporter, provider, tracer: trace.getTracer('test'), openSpans: () => open.size };
+  return { ...setupTracing([counting]), openSpans: () => open.size };
 }
 
 /** A W3C traceparent for a span context. */
