@@ -44,7 +44,9 @@ const us = (value) => value.toFixed(2).padStart(7);
 console.log(
   `${suiteName}/${variant}/${scenarioName}: ${p.ops} ops, ${p.wallUs.toFixed(1)} µs/op wall, ${p.cpuUs.toFixed(1)} µs/op CPU`,
 );
-console.log(`in otel-rpc-context (with the OpenTelemetry/Node calls it makes): ${p.oursUs.toFixed(2)} µs/op`);
+console.log(
+  `in otel-rpc-context (with the OpenTelemetry/Node calls it makes): ${(100 * p.share).toFixed(2)}% of the busy samples, ${p.oursUs.toFixed(2)} µs/op (${p.samples} samples)`,
+);
 console.log('\nby our function (µs/op):');
 for (const row of p.byFunction) console.log(`  ${us(row.us)}  ${row.where}`);
 console.log('\nby leaf frame under our code (µs/op):');

@@ -20,15 +20,15 @@ const quick = process.env.BENCH_QUICK === '1';
 
 const config = {
   quick,
-  rounds: Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 12)),
+  rounds: Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 20)),
   // Each measurement (one scenario, one variant, one round) runs about this long in the baseline.
-  targetMs: Number(process.env.BENCH_TARGET_MS ?? (quick ? 40 : 450)),
+  targetMs: Number(process.env.BENCH_TARGET_MS ?? (quick ? 40 : 300)),
   memoryOps: quick ? 3_000 : 100_000,
   memoryCheckpoints: quick ? [1_000, 2_000, 3_000] : [10_000, 25_000, 50_000, 75_000, 100_000],
   memoryVariants: ['baseline', 'ours-nospans', 'ours-spans'],
   // After the rounds, our variants run each scenario once more under the sampling profiler.
   profileVariants: ['ours-nospans', 'ours-spans'],
-  profileScale: 2,
+  profileScale: 3,
   suites: (process.env.BENCH_SUITES ?? 'core,trpc,graphql').split(',').filter(Boolean),
   requestTimeoutMs: 180_000,
 };
@@ -310,7 +310,10 @@ async function main() {
             profiles[suiteName] ??= {};
             profiles[suiteName][scenario] ??= {};
             profiles[suiteName][scenario][variant] = answer.profile;
-            log(`profile ${suiteName}/${scenario}/${variant}: ${answer.profile.oursUs.toFixed(2)} µs/op in our code`);
+            const { share, oursUs } = answer.profile;
+            log(
+              `profile ${suiteName}/${scenario}/${variant}: ${(100 * share).toFixed(2)}% in our code, ${oursUs.toFixed(2)} µs/op`,
+            );
           } catch (error) {
             log(`profile ${suiteName}/${scenario}/${variant} failed: ${error.message}`);
           }

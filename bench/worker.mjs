@@ -24,6 +24,8 @@ try {
     try {
       if (message.type === 'run') {
         const scenario = suite.scenarios[message.scenario];
+        // Each measurement starts with a clean heap: no garbage left by the one before it.
+        globalThis.gc?.();
         const spans0 = await otel.spanCount();
         const joined0 = otel.joined();
         const result = await run(scenario, message.ops);

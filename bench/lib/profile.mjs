@@ -3,8 +3,9 @@
 // Every sample is attributed to the nearest frame up its stack that is neither OpenTelemetry nor Node.js
 // internals: when that frame is in otel-rpc-context, the sample is our cost (including the OpenTelemetry
 // and Node calls we make: inject, extract, context.with, span creation); otherwise it belongs to the app,
-// tRPC, GraphQL or HTTP. This is a direct measurement of our CPU per operation, free of the run-to-run
-// noise that limits throughput ratios to a few percent.
+// tRPC, GraphQL or HTTP. Our share of the main thread's busy samples is a direct measurement of what
+// our code costs, much less sensitive to the run-to-run noise that limits throughput ratios to a few
+// percent on a shared 2-core machine: a CPU-bound server would run at (1 - share) of its throughput.
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,7 +18,8 @@ const ownDir = () => {
 
 /**
  * @param {() => Promise<{ ops: number, wallNs: number, cpuUs: number }>} run the measured work
- * @returns per-operation µs: wall, CPU, ours, and our cost by function and by leaf frame
+ * @returns our share of the busy samples, and per-operation µs (wall time × share of samples): wall,
+ *   CPU, ours, ours by function and by leaf frame
  */
 export async function profileRun(run, { intervalUs = 100, top = 10 } = {}) {
   const dir = ownDir();
@@ -54,11 +56,16 @@ export async function profileRun(run, { intervalUs = 100, top = 10 } = {}) {
   const byFunction = new Map();
   const byLeaf = new Map();
   let sampled = 0;
+  let busy = 0;
   let ours = 0;
   for (let i = 0; i < profile.samples.length; i++) {
-    const dt = profile.timeDeltas[i] ?? 0;
+    // Every sample counts once. The recorded gaps between samples are not used: a gap spans whatever
+    // stopped the sampler (a GC pause, the OS running another process) and would be charged to the
+    // frame that happens to run when sampling resumes.
+    const dt = 1;
     sampled += dt;
     const leaf = nodes.get(profile.samples[i]);
+    if (leaf.callFrame.functionName !== '(idle)') busy += dt;
     let id = leaf.id;
     while (id !== undefined && isInfra(nodes.get(id).callFrame.url)) id = parent.get(id);
     if (id === undefined || !isOurs(nodes.get(id).callFrame.url)) continue;
@@ -68,8 +75,9 @@ export async function profileRun(run, { intervalUs = 100, top = 10 } = {}) {
     const callee = leaf.id === id ? '(own code)' : name(leaf.callFrame);
     byLeaf.set(callee, (byLeaf.get(callee) ?? 0) + dt);
   }
-  // Sample intervals are main-thread wall time: on an idle machine, the time our code ran.
-  const perOp = (us) => us / result.ops;
+  // Shares of the samples, turned into µs with the measured wall time per operation.
+  const wallUs = result.wallNs / 1000 / result.ops;
+  const perOp = (count) => (sampled > 0 ? (count / sampled) * wallUs : Number.NaN);
   const ranked = (map) =>
     [...map]
       .sort((a, b) => b[1] - a[1])
@@ -77,10 +85,14 @@ export async function profileRun(run, { intervalUs = 100, top = 10 } = {}) {
       .map(([where, us]) => ({ where, us: perOp(us) }));
   return {
     ops: result.ops,
-    wallUs: result.wallNs / 1000 / result.ops,
+    wallUs,
     cpuUs: result.cpuUs / result.ops,
-    sampledUs: sampled / result.ops,
+    samples: sampled,
     oursUs: perOp(ours),
+    /** Main-thread time that was not idle, per operation: the work our share is a part of. */
+    busyUs: perOp(busy),
+    /** Our share of the main thread's work (GC included in the whole, not in our part). */
+    share: busy > 0 ? ours / busy : Number.NaN,
     byFunction: ranked(byFunction),
     byLeaf: ranked(byLeaf),
   };
