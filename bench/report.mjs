@@ -136,6 +136,7 @@ function verdictsFor(results, analysis) {
           kind: 'anchor',
           anchor: suite.variants[anchor].short ?? suite.variants[anchor].label,
           value: a.ratio.median,
+          joined: a.joined,
           target: 'with spans, less overhead than each anchor',
           text: `${label}: ours with spans ${fmt(1 - ours.ratio.median)} overhead vs ${suite.variants[anchor].label} ${fmt(1 - a.ratio.median)}${share}`,
           met: ours.ratio.median > a.ratio.median,
@@ -231,13 +232,14 @@ export function renderReport(results) {
         mark(mine.find((v) => v.kind === 'ours-spans')),
         anchors.length === 0
           ? '–'
-          : `${all ? '' : '**'}${beaten} of ${anchors.length} ${all ? '✓' : '✗**'} (${anchors.map((v) => `${fmt(v.value)} ${v.anchor}`).join(', ')})`,
+          : `${all ? '' : '**'}${beaten} of ${anchors.length} ${all ? '✓' : '✗**'} (${anchors.map((v) => `${fmt(v.value)} ${v.anchor} [${Number.isFinite(v.joined) ? Math.round(100 * v.joined) : '–'}%]`).join(', ')})`,
       ]);
     }
   }
   push(
     '## Targets',
     "Throughput as a share of the baseline (median over rounds), then the ratio the CPU profile implies (1 − our share of the main thread's work, see [Where our time goes](#where-our-time-goes-cpu-profile)); ✓ met, ✗ missed. " +
+      "In brackets after each anchor: the share of its operations that ran in their own caller's trace (ours: 100% everywhere; see the *in caller's trace* columns). " +
       'The A/A row of each results table shows how far two identical processes drift apart on this machine: where that spread is wider than the gap to a target, the profile is the more precise figure. Spreads, CPU-time ratios and the other targets in the list below the table.',
     table(
       ['scenario', '`spans: false` ≥ 0.98', 'with spans ≥ 0.95', 'with spans ahead of each anchor (anchor ratios)'],
@@ -273,8 +275,8 @@ export function renderReport(results) {
       `- **One process per variant.** Each (suite, variant) pair runs in its own Node.js process with the client and the server in it, talking over loopback (127.0.0.1). Auto-instrumentation patches modules at load, so variants cannot share a process. All processes start first and stay up; the parent tells one at a time what to run, so only one is busy at any moment.`,
       `- **Interleaved rounds.** ${config.rounds} rounds; in every round each scenario runs once in every variant, in an order that rotates from round to round. Before the rounds each process is warmed up, and each scenario is sized so that one measurement takes about ${config.targetMs} ms in the baseline; every variant then runs the same number of operations.`,
       `- **Ratios within a round.** A variant's throughput is divided by the baseline's throughput in the same round; the tables give the median of those ratios over the rounds with the interquartile range in parentheses. The CPU-time ratio is the same with the process's CPU time per operation (user + system) instead of wall time: it is less sensitive to other load on the machine. Overhead in µs is the per-round difference in wall time per operation.`,
-      `- **The same SDK everywhere.** Every variant registers \`NodeTracerProvider\` from \`@opentelemetry/sdk-trace-node\` (AsyncLocalStorage context manager, W3C trace context + baggage propagators, always-on sampling) with a \`BatchSpanProcessor\` whose exporter counts spans and drops them: span creation and ending are measured, serialisation and network export (the same per span whoever makes it) are not. Every client call starts inside a sampled span, as after a user's click, so there is a real context to propagate.`,
-      "- **Propagation is checked, not assumed.** Every procedure, resolver and subscription event on the server checks whether it runs in the caller's trace; the column *in caller's trace* gives the share that did. Spans per operation are counted by the exporter.",
+      `- **The same SDK everywhere.** Every variant registers \`NodeTracerProvider\` from \`@opentelemetry/sdk-trace-node\` (AsyncLocalStorage context manager, W3C trace context + baggage propagators, always-on sampling) with a \`BatchSpanProcessor\` whose exporter counts spans and drops them: span creation and ending are measured, serialisation and network export (the same per span whoever makes it) are not. Every operation starts inside a sampled span, as after a user's click, so there is a real context to propagate.`,
+      "- **Propagation is checked, not assumed.** Operations come from 64 callers in turn, each a sampled span in its own trace (the ten operations of a batch come from ten callers), and send their caller's trace id in their input. Every procedure, resolver and subscription event on the server checks that it runs in that trace; the column *in caller's trace* gives the share that did. Spans per operation are counted by the exporter.",
       `- **Closed loop.** Single calls run 4 at a time, batches 2 at a time, the resolver-heavy queries 2 at a time, subscriptions one at a time (${results.suites.trpc ? 'each of 1,000 events' : ''}). The core pair runs in a tight synchronous loop inside an active span.`,
       `- **Memory.** After the rounds, the baseline and our two variants run ${int(config.memoryOps)} more operations of each memory scenario (calls in batches of 10; subscription events) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints.map(int).join(', ')} operations. Growth per operation is the least-squares slope of the heap over those checkpoints; more than ${TARGET_HEAP_BYTES_PER_OP} B per operation above the baseline's slope counts as growth (anything an operation could leave behind takes at least that).`,
       '- An A/A run of the baseline against itself swings by several percent on a 2-core machine; read differences of a few percent against the interquartile ranges.',

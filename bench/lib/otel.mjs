@@ -58,23 +58,37 @@ export async function setupOtel(instrument = []) {
     require('node:https');
   }
 
-  // The client-side caller context every operation starts from: a sampled span, as after a click.
+  // The client-side contexts operations start from: sampled spans, as after a click, each in its own
+  // trace. Consecutive operations (the ten of a batch too) come from different callers, so a server
+  // that gives a whole request one context runs most of a batch in the wrong trace, and the probe sees it.
   const tracer = trace.getTracer('bench');
-  const rootSpan = tracer.startSpan('bench caller');
-  const callerContext = trace.setSpan(context.active(), rootSpan);
-  const callerTraceId = rootSpan.spanContext().traceId;
+  const callers = Array.from({ length: 64 }, (_, i) => {
+    const span = tracer.startSpan(`bench caller ${i}`);
+    return { context: trace.setSpan(context.active(), span), traceId: span.spanContext().traceId };
+  });
+  let nextCaller = 0;
   let joined = 0;
 
   return {
     provider,
     tracer,
-    callerContext,
+    /** The context calls start in: that of the first caller. */
+    callerContext: callers[0].context,
     /**
-     * Called by every procedure, resolver and subscription event on the server: counts those that run
-     * in the caller's trace, i.e. whose context really crossed the wire.
+     * Runs `fn` as the next caller (round robin): `fn` gets that caller's trace id, to send along in the
+     * operation's input so that the server can {@link probe} it.
      */
-    probe() {
-      if (trace.getSpanContext(context.active())?.traceId === callerTraceId) joined++;
+    asCaller(fn) {
+      const caller = callers[nextCaller];
+      nextCaller = (nextCaller + 1) % callers.length;
+      return context.with(caller.context, fn, undefined, caller.traceId);
+    },
+    /**
+     * Called by every procedure, resolver and subscription event on the server with the trace id its
+     * caller sent: counts those that run in their own caller's trace, i.e. whose context crossed the wire.
+     */
+    probe(expectedTraceId) {
+      if (trace.getSpanContext(context.active())?.traceId === expectedTraceId) joined++;
     },
     joined: () => joined,
     /** Spans ended so far (exported or still queued). */

@@ -30,8 +30,8 @@ const FIELDS_PER_ITEM = 5;
 
 const typeDefs = /* GraphQL */ `
   type Query {
-    greet(name: String!, n: Int!): Greeting!
-    items(n: Int!): [Item!]!
+    greet(caller: String!, n: Int!): Greeting!
+    items(caller: String!, n: Int!): [Item!]!
   }
   type Greeting {
     greeting: String!
@@ -45,18 +45,18 @@ const typeDefs = /* GraphQL */ `
     d: Boolean!
   }
   type Subscription {
-    ticks(n: Int!): Int!
+    ticks(caller: String!, n: Int!): Int!
   }
 `;
 
 const resolvers = (otel) => ({
   Query: {
-    greet: (_root, { name, n }) => {
-      otel.probe();
-      return { greeting: `hello ${name}`, n };
+    greet: (_root, { caller, n }) => {
+      otel.probe(caller);
+      return { greeting: `hello ${caller}`, n };
     },
-    items: (_root, { n }) => {
-      otel.probe();
+    items: (_root, { caller, n }) => {
+      otel.probe(caller);
       return Array.from({ length: n }, (_, id) => ({ id }));
     },
   },
@@ -70,9 +70,9 @@ const resolvers = (otel) => ({
   },
   Subscription: {
     ticks: {
-      subscribe: async function* (_root, { n }) {
+      subscribe: async function* (_root, { caller, n }) {
         for (let i = 0; i < n; i++) {
-          otel.probe();
+          otel.probe(caller);
           yield { ticks: i };
         }
       },
@@ -81,16 +81,16 @@ const resolvers = (otel) => ({
 });
 
 const GREET = gql`
-  query Greet($name: String!, $n: Int!) {
-    greet(name: $name, n: $n) {
+  query Greet($caller: String!, $n: Int!) {
+    greet(caller: $caller, n: $n) {
       greeting
       n
     }
   }
 `;
 const ITEMS = gql`
-  query Items($n: Int!) {
-    items(n: $n) {
+  query Items($caller: String!, $n: Int!) {
+    items(caller: $caller, n: $n) {
       id
       a
       b
@@ -100,8 +100,8 @@ const ITEMS = gql`
   }
 `;
 const TICKS = gql`
-  subscription Ticks($n: Int!) {
-    ticks(n: $n)
+  subscription Ticks($caller: String!, $n: Int!) {
+    ticks(caller: $caller, n: $n)
   }
 `;
 
@@ -189,8 +189,9 @@ export async function createSuite({ variant, otel }) {
 
   let n = 0;
   const greet = (apollo) =>
-    apollo.query({ query: GREET, variables: { name: 'bench', n: n++ }, fetchPolicy: 'no-cache' });
-  const items = (count) => () => single.query({ query: ITEMS, variables: { n: count }, fetchPolicy: 'no-cache' });
+    otel.asCaller((caller) => apollo.query({ query: GREET, variables: { caller, n: n++ }, fetchPolicy: 'no-cache' }));
+  const items = (count) => () =>
+    otel.asCaller((caller) => single.query({ query: ITEMS, variables: { caller, n: count }, fetchPolicy: 'no-cache' }));
   const scenarios = {
     single: {
       label: 'Yoga + Apollo `HttpLink`, single queries',
@@ -230,17 +231,20 @@ export async function createSuite({ variant, otel }) {
       call: () =>
         new Promise((resolve, reject) => {
           let seen = 0;
-          sub.subscribe({ query: TICKS, variables: { n: SUBSCRIPTION_EVENTS } }).subscribe({
-            next(result) {
-              if (result.error) reject(result.error);
-              else seen++;
-            },
-            error: reject,
-            complete() {
-              if (seen === SUBSCRIPTION_EVENTS) resolve();
-              else reject(new Error(`subscription ended after ${seen} events`));
-            },
-          });
+          // Apollo runs the link chain when the observable is subscribed to: both inside the caller.
+          otel.asCaller((caller) =>
+            sub.subscribe({ query: TICKS, variables: { caller, n: SUBSCRIPTION_EVENTS } }).subscribe({
+              next(result) {
+                if (result.error) reject(result.error);
+                else seen++;
+              },
+              error: reject,
+              complete() {
+                if (seen === SUBSCRIPTION_EVENTS) resolve();
+                else reject(new Error(`subscription ended after ${seen} events`));
+              },
+            }),
+          );
         }),
     },
   };

@@ -29,14 +29,14 @@ export async function createSuite({ variant, otel }) {
     greet: procedure
       .input((value) => value)
       .query(({ input }) => {
-        otel.probe();
-        return { greeting: `hello ${input.name}`, n: input.n };
+        otel.probe(input.caller);
+        return { greeting: `hello ${input.caller}`, n: input.n };
       }),
     ticks: procedure
       .input((value) => value)
       .subscription(async function* ({ input }) {
         for (let i = 0; i < input.n; i++) {
-          otel.probe();
+          otel.probe(input.caller);
           yield { i };
         }
       }),
@@ -58,7 +58,7 @@ export async function createSuite({ variant, otel }) {
   });
 
   let n = 0;
-  const one = (client) => client.greet.query({ name: 'bench', n: n++ });
+  const one = (client) => otel.asCaller((caller) => client.greet.query({ caller, n: n++ }));
   const scenarios = {
     single: {
       label: 'tRPC `httpLink`, single calls',
@@ -82,20 +82,22 @@ export async function createSuite({ variant, otel }) {
       call: () =>
         new Promise((resolve, reject) => {
           let seen = 0;
-          const subscription = sub.ticks.subscribe(
-            { n: SUBSCRIPTION_EVENTS },
-            {
-              onData() {
-                if (++seen === SUBSCRIPTION_EVENTS) {
-                  subscription.unsubscribe();
-                  resolve();
-                }
+          const subscription = otel.asCaller((caller) =>
+            sub.ticks.subscribe(
+              { n: SUBSCRIPTION_EVENTS, caller },
+              {
+                onData() {
+                  if (++seen === SUBSCRIPTION_EVENTS) {
+                    subscription.unsubscribe();
+                    resolve();
+                  }
+                },
+                onError: reject,
+                onComplete() {
+                  if (seen < SUBSCRIPTION_EVENTS) reject(new Error(`subscription ended after ${seen} events`));
+                },
               },
-              onError: reject,
-              onComplete() {
-                if (seen < SUBSCRIPTION_EVENTS) reject(new Error(`subscription ended after ${seen} events`));
-              },
-            },
+            ),
           );
         }),
     },
