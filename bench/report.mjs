@@ -109,7 +109,7 @@ function verdictsFor(results, analysis) {
         const profile = suite.profiles?.[scenario]?.[variant];
         const implied = profile ? 1 - profile.share : undefined;
         const profiled = profile
-          ? `; profile: our code is ${fmt(100 * profile.share, 1)}% of the main thread's work (${fmt(profile.oursUs, 1)} µs/op), implied ratio ${fmt(implied, 3)} ${implied >= target ? '✓' : '✗'}`
+          ? `; profile: our code is ${fmt(100 * profile.share, 1)}% of the main thread's work (${fmt(profile.oursUs, 1)} µs/op), implied ratio ${fmt(implied, 3)} ${implied >= target ? '✓' : '✗'}; the OpenTelemetry/Node calls in it alone are ${fmt(100 * profile.callsShare, 1)}% (ratio ${fmt(1 - profile.callsShare, 3)} if our own code cost nothing)`
           : '';
         verdicts.push({
           suite: suiteName,
@@ -412,6 +412,7 @@ export function renderReport(results) {
           suite.scenarios[scenario].label,
           suite.variants[variant]?.label ?? variant,
           `${fmt(100 * p.share, 1)}%`,
+          `${fmt(100 * p.callsShare, 1)}%`,
           fmt(1 - p.share, 3),
           fmt(p.oursUs, 1),
           fmt(p.wallUs, 1),
@@ -430,7 +431,8 @@ export function renderReport(results) {
       'After the rounds, each of our variants runs every scenario once more under the V8 sampling profiler (100 µs interval). ' +
         "Each sample goes to the nearest frame up its stack that is not OpenTelemetry or Node.js internals; when that frame is otel-rpc-context's, " +
         'the sample is our cost, including the OpenTelemetry calls we make (inject, extract, `context.with`, spans). ' +
-        '*Share* is our samples over all non-idle samples of the main thread (garbage collection counts in the whole, not in our part), ' +
+        '*Share* is our samples over all non-idle samples of the main thread (garbage collection counts in the whole, not in our part); ' +
+        '*of which OTel/Node calls* is the part of it spent inside the OpenTelemetry API/SDK and Node.js (inject, extract, `context.with`, AsyncLocalStorage, spans): the floor that remains however lean our own code gets. ' +
         'so *implied ratio* = 1 − share is the throughput ratio a CPU-bound server would see without our code. ' +
         'Samples are counted, not timed (a gap between samples spans whatever stopped the sampler); µs are the share of samples times the measured wall time per operation, with the profiler running. ' +
         'Client and server run in one process here, so the share covers both sides of each operation.',
@@ -439,6 +441,7 @@ export function renderReport(results) {
           'scenario',
           'variant',
           'share',
+          'of which OTel/Node calls',
           'implied ratio',
           'ours µs/op',
           'wall µs/op (profiled)',

@@ -58,6 +58,7 @@ export async function profileRun(run, { intervalUs = 100, top = 10 } = {}) {
   let sampled = 0;
   let busy = 0;
   let ours = 0;
+  let calls = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     // Every sample counts once. The recorded gaps between samples are not used: a gap spans whatever
     // stopped the sampler (a GC pause, the OS running another process) and would be charged to the
@@ -72,6 +73,7 @@ export async function profileRun(run, { intervalUs = 100, top = 10 } = {}) {
     ours += dt;
     const owner = name(nodes.get(id).callFrame);
     byFunction.set(owner, (byFunction.get(owner) ?? 0) + dt);
+    if (leaf.id !== id) calls += dt;
     const callee = leaf.id === id ? '(own code)' : name(leaf.callFrame);
     byLeaf.set(callee, (byLeaf.get(callee) ?? 0) + dt);
   }
@@ -93,6 +95,11 @@ export async function profileRun(run, { intervalUs = 100, top = 10 } = {}) {
     busyUs: perOp(busy),
     /** Our share of the main thread's work (GC included in the whole, not in our part). */
     share: busy > 0 ? ours / busy : Number.NaN,
+    /**
+     * The part of our share spent inside OpenTelemetry and Node.js calls we make (inject, extract,
+     * context.with, spans): what would remain if our own code cost nothing.
+     */
+    callsShare: busy > 0 ? calls / busy : Number.NaN,
     byFunction: ranked(byFunction),
     byLeaf: ranked(byLeaf),
   };
