@@ -1,5 +1,6 @@
 // Turns the raw results of bench/run.mjs into BENCHMARKS.md and the README's bench section.
-// Re-render without re-running: node bench/report.mjs bench/results.json
+// Re-render without re-running: node bench/report.mjs bench/results.json > BENCHMARKS.md
+// The README section alone:       node bench/report.mjs --readme bench/results.json
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -524,8 +525,10 @@ export function updateReadme(readmePath, section) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const resultsPath = process.argv[2] ?? 'bench/results.json';
+  const args = process.argv.slice(2);
+  const readmeOnly = args[0] === '--readme';
+  const resultsPath = (readmeOnly ? args[1] : args[0]) ?? 'bench/results.json';
   const results = JSON.parse(readFileSync(resultsPath, 'utf8'));
-  const { markdown } = renderReport(results);
-  process.stdout.write(markdown);
+  const { markdown, readmeSection } = renderReport(results);
+  process.stdout.write(readmeOnly ? `${readmeSection}\n` : markdown);
 }

@@ -180,6 +180,9 @@ async function main() {
     `${quick ? 'quick' : 'full'} run: ${config.rounds} rounds, ~${config.targetMs} ms per measurement, suites ${config.suites.join(', ')}`,
   );
   const loadBefore = os.loadavg();
+  if (!quick && loadBefore[0] > 1.5) {
+    log(`warning: load average ${loadBefore[0].toFixed(2)}: other work on this machine will widen the spreads`);
+  }
 
   // 1. Start every variant process of every suite.
   const suites = {};
