@@ -498,6 +498,22 @@ function renderReadmeSection(results, analysis) {
     table(['scenario', ...columns.map(([, title]) => title)], rows),
     '',
   ];
+  const shares = (variant) =>
+    ['trpc', 'graphql'].flatMap((suiteName) =>
+      Object.values(results.suites[suiteName]?.profiles ?? {})
+        .map((byVariant) => byVariant[variant]?.share)
+        .filter(Number.isFinite),
+    );
+  const range = (values) =>
+    values.length === 0 ? undefined : `${fmt(100 * Math.min(...values), 1)}–${fmt(100 * Math.max(...values), 1)}%`;
+  const noSpans = range(shares('ours-nospans'));
+  const withSpans = range(shares('ours-spans'));
+  if (noSpans && withSpans) {
+    lines.push(
+      `Throughput medians move by several percent between two identical processes on this machine (the A/A rows in BENCHMARKS.md); a CPU profile of the same runs measures our code directly: ${noSpans} of the main thread's work with \`spans: false\`, ${withSpans} with spans, client and server together.`,
+      '',
+    );
+  }
   const raw = analysis.core?.raw?.sdk;
   if (core) {
     const rawText = raw
@@ -508,7 +524,7 @@ function renderReadmeSection(results, analysis) {
   lines.push(
     'Targets met and missed, spreads, CPU-time figures, where our time goes, memory and every variant: [BENCHMARKS.md](BENCHMARKS.md).',
     '',
-    `Reproduce with \`npm run bench\` (about ${Math.max(1, Math.round(results.durationS / 60))} minutes on this machine; \`BENCH_QUICK=1 npm run bench\` is a one-minute smoke run whose figures mean nothing).`,
+    `Reproduce with \`npm run bench\` (about ${Math.max(1, Math.round(results.durationS / 60))} min on this machine; \`BENCH_QUICK=1 npm run bench\` is a one-minute smoke run whose figures mean nothing).`,
   );
   return lines.join('\n');
 }
