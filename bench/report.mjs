@@ -10,21 +10,27 @@ const TARGET_NO_SPANS = 0.98;
 const TARGET_SPANS = 0.95;
 const TARGET_CORE_NS = 1500;
 /**
- * Heap growth per operation, above the baseline's, that counts as growth with operations. Anything an
- * operation could leave behind (an object, a closure, a map entry) takes at least 16 bytes.
+ * Heap growth per operation, above the baseline's, that counts as growth with operations. What an
+ * operation could leave behind (a closure, a map entry with its key, a span) takes 32 bytes or more;
+ * a one-off step of 2 MiB (pools, caches) over 90,000 operations stays below it.
  */
-const TARGET_HEAP_BYTES_PER_OP = 16;
+const TARGET_HEAP_BYTES_PER_OP = 32;
 const OURS = ['ours-nospans', 'ours-spans'];
 const isAnchor = (suite, variant) =>
   variant !== 'baseline' && !OURS.includes(variant) && !suite.variants[variant]?.control;
-/** Heap growth per operation: least-squares slope of heapUsed over operations across the checkpoints. */
+/**
+ * Heap growth per operation: the Theil–Sen slope (median of the slopes between every two checkpoints) of
+ * heapUsed over operations. Pools and caches make the heap step up or down by a MiB or two now and then;
+ * a median slope ignores such a step, a leak raises every slope.
+ */
 function slope(samples) {
-  const n = samples.length;
-  const mx = samples.reduce((sum, s) => sum + s.ops, 0) / n;
-  const my = samples.reduce((sum, s) => sum + s.heapUsed, 0) / n;
-  const sxy = samples.reduce((sum, s) => sum + (s.ops - mx) * (s.heapUsed - my), 0);
-  const sxx = samples.reduce((sum, s) => sum + (s.ops - mx) ** 2, 0);
-  return sxx > 0 ? sxy / sxx : Number.NaN;
+  const slopes = [];
+  for (let i = 0; i < samples.length; i++) {
+    for (let j = i + 1; j < samples.length; j++) {
+      slopes.push((samples[j].heapUsed - samples[i].heapUsed) / (samples[j].ops - samples[i].ops));
+    }
+  }
+  return median(slopes);
 }
 
 const fmt = (value, digits = 2) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
@@ -279,7 +285,7 @@ export function renderReport(results) {
       `- **The same SDK everywhere.** Every variant registers \`NodeTracerProvider\` from \`@opentelemetry/sdk-trace-node\` (AsyncLocalStorage context manager, W3C trace context + baggage propagators, always-on sampling) with a \`BatchSpanProcessor\` whose exporter counts spans and drops them: span creation and ending are measured, serialisation and network export (the same per span whoever makes it) are not. Every operation starts inside a sampled span, as after a user's click, so there is a real context to propagate.`,
       "- **Propagation is checked, not assumed.** Operations come from 64 callers in turn, each a sampled span in its own trace (the ten operations of a batch come from ten callers), and send their caller's trace id in their input. Every procedure, resolver and subscription event on the server checks that it runs in that trace; the column *in caller's trace* gives the share that did. Spans per operation are counted by the exporter.",
       `- **Closed loop.** Single calls run 4 at a time, batches 2 at a time, the resolver-heavy queries 2 at a time, subscriptions one at a time (${results.suites.trpc ? 'each of 1,000 events' : ''}). The core pair runs in a tight synchronous loop inside an active span.`,
-      `- **Memory.** After the rounds, the baseline and our two variants run ${int(config.memoryOps)} more operations of each memory scenario (calls in batches of 10; subscription events) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints.map(int).join(', ')} operations. Growth per operation is the least-squares slope of the heap over those checkpoints; more than ${TARGET_HEAP_BYTES_PER_OP} B per operation above the baseline's slope counts as growth (anything an operation could leave behind takes at least that).`,
+      `- **Memory.** After the rounds, the baseline and our two variants run ${int(config.memoryOps)} more operations of each memory scenario (calls in batches of 10; subscription events) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints.map(int).join(', ')} operations. Growth per operation is the Theil–Sen slope of the heap over those checkpoints (the median of the slopes between every two of them: pools and caches step the heap up or down by a MiB or two now and then, a leak raises every slope); more than ${TARGET_HEAP_BYTES_PER_OP} B per operation above the baseline's slope counts as growth (what an operation could leave behind, a closure, a map entry with its key, a span, takes at least that; a one-off step of 2 MiB over 90,000 operations stays below it).`,
       '- An A/A run of the baseline against itself swings by several percent on a 2-core machine; read differences of a few percent against the interquartile ranges.',
     ].join('\n'),
   );
@@ -388,7 +394,7 @@ export function renderReport(results) {
         memoryRows.push([
           suite.scenarios[scenario].label,
           suite.variants[variant]?.label ?? variant,
-          ...samples.map((s) => mib(s.heapUsed)),
+          ...samples.map((s) => (s.heapUsed / 2 ** 20).toFixed(1)),
           fmt(slope(samples), 1),
         ]);
       }
@@ -397,9 +403,9 @@ export function renderReport(results) {
   if (memoryRows.length > 0) {
     push(
       '## Memory',
-      'Heap used after a forced full GC (`heapUsed`), after the given number of operations beyond the benchmark rounds.',
+      'Heap used (`heapUsed`, MiB) after a forced full GC, after the given number of operations beyond the benchmark rounds.',
       table(
-        ['scenario', 'variant', ...config.memoryCheckpoints.map((c) => `after ${int(c)}`), 'growth B/op'],
+        ['scenario', 'variant', ...config.memoryCheckpoints.map((c) => `${int(c / 1000)}k`), 'growth B/op'],
         memoryRows,
       ),
     );
@@ -429,7 +435,7 @@ export function renderReport(results) {
   if (profileRows.length > 0) {
     push(
       '## Where our time goes (CPU profile)',
-      'After the rounds, each of our variants runs every scenario once more under the V8 sampling profiler (100 µs interval). ' +
+      "After the rounds, each of our variants runs every scenario once more (about 2 s) under the V8 sampling profiler, one sample per 500 µs (at 100 µs the sampler's own stack walks slow a deep GraphQL execution by half and skew the shares). " +
         "Each sample goes to the nearest frame up its stack that is not OpenTelemetry or Node.js internals; when that frame is otel-rpc-context's, " +
         'the sample is our cost, including the OpenTelemetry calls we make (inject, extract, `context.with`, spans). ' +
         '*Share* is our samples over all non-idle samples of the main thread (garbage collection counts in the whole, not in our part); ' +
