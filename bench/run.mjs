@@ -363,11 +363,13 @@ async function main() {
     mkdirSync(path.dirname(resultsPath), { recursive: true });
     writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
     // In the repository's own formatting, so that \`npm run lint\` stays green after a run.
-    try {
-      const biome = path.join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
-      execFileSync(process.execPath, [biome, 'format', '--write', resultsPath], { cwd: root, stdio: 'ignore' });
-    } catch {
-      log('could not format the results with biome; run `npx biome format --write` on them before committing');
+    if (!quick) {
+      try {
+        const biome = path.join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
+        execFileSync(process.execPath, [biome, 'format', '--write', resultsPath], { cwd: root, stdio: 'ignore' });
+      } catch {
+        log('could not format the results with biome; run `npx biome format --write` on them before committing');
+      }
     }
     const { markdown, readmeSection, verdicts } = renderReport(results);
     const reportPath = path.join(out, quick ? 'BENCHMARKS.quick.md' : 'BENCHMARKS.md');
