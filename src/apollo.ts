@@ -87,7 +87,8 @@ function withDefaults(options: TraceContextLinkOptions) {
     headers: options.headers ?? false,
     useGETForQueries: options.useGETForQueries ?? false,
     get: options.get ?? 'headers',
-    tracer: options.tracer,
+    // Resolved once: a tracer from the global provider still follows a provider registered later.
+    tracer: options.tracer ?? trace.getTracer(TRACER_NAME),
     propagator: options.propagator,
   };
 }
@@ -145,7 +146,7 @@ export class TraceContextLink extends ApolloLink {
       const type = operation.operationType ?? 'query';
       const name = operation.operationName || undefined;
       const span = config.spans
-        ? (config.tracer ?? trace.getTracer(TRACER_NAME)).startSpan(
+        ? config.tracer.startSpan(
             operationSpanName(type, name),
             {
               kind: SpanKind.CLIENT,

@@ -60,7 +60,7 @@ export {
 export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
   const config = withDefaults(options);
   const operations = new WeakMap<object, Operation>();
-  const tracer = () => config.tracer ?? trace.getTracer(TRACER_NAME);
+  const tracer = config.tracer ?? trace.getTracer(TRACER_NAME);
 
   /** The caller's context for this operation, and where it came from, or `undefined`. */
   function findRemote(envelope: Envelope, ambient: Context) {
@@ -102,7 +102,7 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
       ({ parent, links, root } = decideIncoming(policy, found.remote, ambient));
     }
     const span = config.spans
-      ? tracer().startSpan(UNKNOWN_OPERATION_SPAN_NAME, { kind: SpanKind.SERVER, links, root }, parent)
+      ? tracer.startSpan(UNKNOWN_OPERATION_SPAN_NAME, { kind: SpanKind.SERVER, links, root }, parent)
       : undefined;
     const operation: Operation = {
       context: parent,

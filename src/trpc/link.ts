@@ -86,6 +86,8 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
   options: TraceContextLinkOptions = {},
 ): TRPCLink<TRouter> {
   const spans = options.spans ?? DEFAULTS.spans;
+  // Resolved once: a tracer from the global provider still follows a provider registered later.
+  const tracer = options.tracer ?? trace.getTracer('otel-rpc-context');
   const lifetime = (options.subscriptionSpan ?? DEFAULTS.subscriptionSpan) === 'lifetime';
   return () =>
     ({ op, next }) =>
@@ -94,7 +96,6 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
         let span: Span | undefined;
         let opContext: Context = active;
         if (spans) {
-          const tracer = options.tracer ?? trace.getTracer('otel-rpc-context');
           span = tracer.startSpan(
             op.path,
             {

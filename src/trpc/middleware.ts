@@ -230,6 +230,7 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
   const spans = options.spans ?? true;
   const lifetime = (options.subscriptionSpan ?? 'start') === 'lifetime';
   const getRequest = options.getRequest ?? defaultGetRequest;
+  const tracer = options.tracer ?? trace.getTracer('otel-rpc-context');
   return async function traceContext<TResult>(call: MiddlewareCall<TResult>): Promise<TResult> {
     const ambient = context.active();
     const marker = ambient.getValue(CALL_KEY) as CallMarker | undefined;
@@ -257,7 +258,6 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
     }
     let span: Span | undefined;
     if (spans) {
-      const tracer = options.tracer ?? trace.getTracer('otel-rpc-context');
       span = tracer.startSpan(
         call.path,
         {
