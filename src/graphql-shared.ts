@@ -14,10 +14,10 @@ export const TRACE_CONTEXT_EXTENSION = 'traceContext';
 export const ATTR_GRAPHQL_OPERATION_NAME = 'graphql.operation.name';
 export const ATTR_GRAPHQL_OPERATION_TYPE = 'graphql.operation.type';
 export const ATTR_GRAPHQL_DOCUMENT = 'graphql.document';
-export const ATTR_ERROR_TYPE = 'error.type';
 
-/** The instrumentation scope name of every span this package starts. */
-export const TRACER_NAME = 'otel-rpc-context';
+import { ATTR_ERROR_TYPE } from './conventions.js';
+
+export { ATTR_ERROR_TYPE, TRACER_NAME } from './conventions.js';
 
 /** Fallback span name while (or when) the operation's type is unknown, e.g. a document that fails to parse. */
 export const UNKNOWN_OPERATION_SPAN_NAME = 'GraphQL Operation';

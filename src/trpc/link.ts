@@ -24,6 +24,7 @@ import {
   MAX_BATCH_HEADER_LENGTH,
   OP_CONTEXT_KEY,
   type SubscriptionSpanMode,
+  TRACER_NAME,
   URL_PARAM,
 } from './shared.js';
 import { trackOperation } from './ws.js';
@@ -87,7 +88,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
 ): TRPCLink<TRouter> {
   const spans = options.spans ?? DEFAULTS.spans;
   // Resolved once: a tracer from the global provider still follows a provider registered later.
-  const tracer = options.tracer ?? trace.getTracer('otel-rpc-context');
+  const tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
   const lifetime = (options.subscriptionSpan ?? DEFAULTS.subscriptionSpan) === 'lifetime';
   return () =>
     ({ op, next }) =>

@@ -21,6 +21,7 @@ import {
   isObject,
   MAX_BATCH_HEADER_LENGTH,
   type SubscriptionSpanMode,
+  TRACER_NAME,
   URL_PARAM,
 } from './shared.js';
 import { takeFrameCarrier } from './ws.js';
@@ -230,7 +231,7 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
   const spans = options.spans ?? true;
   const lifetime = (options.subscriptionSpan ?? 'start') === 'lifetime';
   const getRequest = options.getRequest ?? defaultGetRequest;
-  const tracer = options.tracer ?? trace.getTracer('otel-rpc-context');
+  const tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
   return async function traceContext<TResult>(call: MiddlewareCall<TResult>): Promise<TResult> {
     const ambient = context.active();
     const marker = ambient.getValue(CALL_KEY) as CallMarker | undefined;

@@ -7,7 +7,7 @@ export { isObject };
 // @opentelemetry/semantic-conventions.
 export const ATTR_RPC_SYSTEM_NAME = 'rpc.system.name';
 export const ATTR_RPC_METHOD = 'rpc.method';
-export const ATTR_ERROR_TYPE = 'error.type';
+export { ATTR_ERROR_TYPE, TRACER_NAME } from '../conventions.js';
 /** The tRPC operation type: `query`, `mutation` or `subscription`. */
 export const ATTR_TRPC_TYPE = 'trpc.procedure.type';
 
