@@ -8,6 +8,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { Observable } from 'rxjs';
+import { callerContext } from './action.js';
 import {
   operationAttributes,
   operationSpanName,
@@ -140,7 +141,7 @@ export class TraceContextLink extends ApolloLink {
     forward: ApolloLink.ForwardFunction,
   ): Observable<ApolloLink.Result> {
     // The caller's context, read now: by the time the request is subscribed it may be gone.
-    const parent = contextApi.active();
+    const parent = callerContext();
     const config = this.#config;
     return new Observable<ApolloLink.Result>((observer) => {
       const type = operation.operationType ?? 'query';

@@ -11,6 +11,7 @@ import {
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
+import { callerContext } from '../action.js';
 import type { ContextCarrier } from '../carrier.js';
 import { getContext } from '../index.js';
 import {
@@ -93,7 +94,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
   return () =>
     ({ op, next }) =>
       observable((observer) => {
-        const active = context.active();
+        const active = callerContext();
         let span: Span | undefined;
         let opContext: Context = active;
         if (spans) {
