@@ -68,6 +68,18 @@ function readRecord(record: Record<string, unknown>, key: string): string | stri
 }
 
 /**
+ * A request can hold several `traceparent` values: instrumentation-undici appends its own to ours
+ * (`"00-…-01, 00-…-01"`), and header records can hold repeated lines as arrays. W3C allows one; the first is
+ * the one the sender's own code set, before any instrumentation added to it.
+ */
+function firstTraceparent(value: string | string[] | undefined): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  if (first === undefined) return undefined;
+  const comma = first.indexOf(',');
+  return comma < 0 ? first : first.slice(0, comma).trim();
+}
+
+/**
  * Reads every {@link CarrierInput} shape, never throws, never returns inherited properties or
  * non-string values.
  */
@@ -75,8 +87,10 @@ export const carrierGetter: TextMapGetter<CarrierInput> = {
   get(carrier, key) {
     if (carrier == null || typeof carrier !== 'object') return undefined;
     try {
-      if (isHeaders(carrier)) return usable(carrier.get(key) ?? undefined);
-      return readRecord(carrier as Record<string, unknown>, key);
+      const value = isHeaders(carrier)
+        ? usable(carrier.get(key) ?? undefined)
+        : readRecord(carrier as Record<string, unknown>, key);
+      return key === 'traceparent' ? firstTraceparent(value) : value;
     } catch {
       return undefined;
     }

@@ -17,7 +17,7 @@ export const ATTR_GRAPHQL_DOCUMENT = 'graphql.document';
 
 import { ATTR_ERROR_TYPE } from './conventions.js';
 
-export { ATTR_ERROR_TYPE, TRACER_NAME } from './conventions.js';
+export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from './conventions.js';
 
 /** Fallback span name while (or when) the operation's type is unknown, e.g. a document that fails to parse. */
 export const UNKNOWN_OPERATION_SPAN_NAME = 'GraphQL Operation';

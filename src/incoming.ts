@@ -1,4 +1,4 @@
-import { type Context, type Link, propagation, trace } from '@opentelemetry/api';
+import { type Context, diag, type Link, propagation, trace } from '@opentelemetry/api';
 
 /**
  * What a server does with a context that arrives from a caller:
@@ -43,14 +43,33 @@ export function decideIncoming(policy: IncomingPolicy, remote: Context, ambient:
   return { parent: ambient, links: undefined, root: false };
 }
 
-/** Resolves an {@link IncomingOption} for one request; a throwing decider falls back to `'link'`. */
+const warnedDeciders = new WeakSet<object>();
+
+function fallBack(decider: object, reason: string, detail?: unknown): IncomingPolicy {
+  if (!warnedDeciders.has(decider)) {
+    warnedDeciders.add(decider);
+    diag.warn(`otel-rpc-context: the incoming decider ${reason}; using 'link' (said once per decider)`, detail);
+  }
+  return 'link';
+}
+
+/**
+ * Resolves an {@link IncomingOption} for one operation. A decider that throws, returns a promise or returns
+ * anything but `'continue'`, `'link'` or `'ignore'` gives `'link'`, and says why once through `diag`.
+ */
 export function resolvePolicy<TInfo>(option: IncomingOption<TInfo> | undefined, info: TInfo): IncomingPolicy {
   if (option === undefined) return 'continue';
   if (typeof option === 'string') return option;
+  let chosen: unknown;
   try {
-    const chosen = option(info);
-    return chosen === 'continue' || chosen === 'ignore' ? chosen : 'link';
-  } catch {
-    return 'link';
+    chosen = option(info);
+  } catch (error) {
+    return fallBack(option, 'threw', error);
   }
+  if (chosen === 'continue' || chosen === 'link' || chosen === 'ignore') return chosen;
+  const what =
+    chosen !== null && typeof chosen === 'object' && typeof (chosen as { then?: unknown }).then === 'function'
+      ? 'returned a promise (it must decide synchronously)'
+      : `returned ${JSON.stringify(chosen) ?? String(chosen)}, not 'continue', 'link' or 'ignore'`;
+  return fallBack(option, what);
 }

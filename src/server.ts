@@ -1,32 +1,144 @@
-// What the tRPC middleware and the Yoga plugin share on the server side: choosing the caller's context
-// among several carriers, and keeping a stream's every step in its operation's context.
-import { type Context, context, propagation, type TextMapPropagator, trace } from '@opentelemetry/api';
-import { type CarrierInput, isObject } from './carrier.js';
-import { extractContext } from './index.js';
+// What every server integration shares: the one rule for where an operation's context comes from
+// (README, "Where an operation's context comes from"), and keeping a stream's every step in its
+// operation's context.
+import {
+  type Context,
+  context,
+  diag,
+  type Link,
+  propagation,
+  type SpanContext,
+  type TextMapPropagator,
+  trace,
+} from '@opentelemetry/api';
+import { type CarrierInput, carrierGetter, isObject } from './carrier.js';
+import type { IncomingDecision, IncomingPolicy } from './incoming.js';
 
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   return isObject(value) && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === 'function';
 }
 
+/** Where an operation's caller context was found. */
+export type CarrierSource = 'operation' | 'headers' | 'connection';
+
 /**
- * Extracts the candidates in order and returns the first that yields a valid remote span, else the first
- * that yields baggage, with its position. A malformed `traceparent` counts as absent, so a broken
- * per-operation carrier falls back to the next candidate (the request's headers, the connection's).
+ * The places an integration found for one operation, as it arrived.
+ * - `operation`: the operation's own slot (its `extensions.traceContext`, its entry of the tRPC batch
+ *   header, its WebSocket message field, its subscription URL parameter); `undefined` when nothing was sent
+ *   there, `{}` when something was sent but held nothing usable.
+ * - `shared`: the request or connection carries several operations (an HTTP batch, a WebSocket).
+ * - `headers`: the request's standard W3C headers; `connection`: the connection's params.
+ * - `inProcess`: the call never crossed a process boundary (`createCaller`, `localLink`,
+ *   `executeOperation`): nothing is extracted and no trust policy applies.
  */
-export function pickRemote(
-  candidates: readonly CarrierInput[],
-  propagator: TextMapPropagator | undefined,
-): { remote: Context; index: number } | undefined {
-  let withBaggage: { remote: Context; index: number } | undefined;
-  for (let index = 0; index < candidates.length; index++) {
-    const carrier = candidates[index];
-    if (carrier == null) continue;
-    const remote = extractContext(carrier, { propagator });
-    const span = trace.getSpanContext(remote);
-    if (span && trace.isSpanContextValid(span)) return { remote, index };
-    if (!withBaggage && propagation.getBaggage(remote)) withBaggage = { remote, index };
+export interface OperationCarriers {
+  inProcess?: boolean;
+  operation?: CarrierInput;
+  shared?: boolean;
+  headers?: CarrierInput;
+  connection?: CarrierInput;
+}
+
+/** Where an operation runs: an {@link IncomingDecision}, and where the caller's context came from. */
+export interface OperationParent extends IncomingDecision {
+  source: CarrierSource | undefined;
+}
+
+function extractOnto(base: Context, carrier: CarrierInput, propagator: TextMapPropagator | undefined): Context {
+  try {
+    return (propagator ?? propagation).extract(base, carrier, carrierGetter);
+  } catch (error) {
+    diag.debug('otel-rpc-context: the propagator threw while extracting a carrier; ignoring it', error);
+    return base;
   }
-  return withBaggage;
+}
+
+function validSpan(ctx: Context): SpanContext | undefined {
+  const span = trace.getSpanContext(ctx);
+  return span && trace.isSpanContextValid(span) ? span : undefined;
+}
+
+const hasContext = (ctx: Context) => validSpan(ctx) !== undefined || propagation.getBaggage(ctx) !== undefined;
+
+/**
+ * The one rule for where an operation's context comes from; every server integration calls it.
+ *
+ * 1. In-process calls run in the active context, as children of the active span.
+ * 2. The operation's own slot comes first. In a shared request or connection it is authoritative even when
+ *    it is empty, baggage-only, unsampled or malformed: request-level headers belong to at most one of the
+ *    operations, so they are never borrowed. In a single-operation request, a slot that yields nothing falls
+ *    back to the request's headers.
+ * 3. Without a slot: the request's headers, then the connection's params; the first with a valid span, else
+ *    the first with baggage.
+ * 4. Nothing found: the server's own active context.
+ * 5. A found context goes through the trust policy. Under `'continue'`, in a single-operation request an
+ *    active span in the same trace (an HTTP instrumentation's or a route's span that continued the same
+ *    caller) is the parent, with the operation's baggage. A shared request's operation that does not run
+ *    under the request's active span links to it.
+ *
+ * The caller's span and baggage replace the server's; other values of the active context are kept.
+ */
+export function operationParent(
+  carriers: OperationCarriers,
+  propagator: TextMapPropagator | undefined,
+  policyFor: (source: CarrierSource) => IncomingPolicy,
+  ambient: Context = context.active(),
+): OperationParent {
+  if (carriers.inProcess) return { parent: ambient, links: undefined, root: false, source: undefined };
+  const ambientSpan = trace.getSpan(ambient);
+  let base = ambientSpan ? trace.deleteSpan(ambient) : ambient;
+  if (propagation.getBaggage(base)) base = propagation.deleteBaggage(base);
+
+  let remote: Context | undefined;
+  let source: CarrierSource | undefined;
+  if (carriers.operation != null) {
+    const found = extractOnto(base, carriers.operation, propagator);
+    if (carriers.shared || hasContext(found)) {
+      remote = found;
+      source = 'operation';
+    }
+  }
+  if (remote === undefined) {
+    let withBaggage: Context | undefined;
+    for (const [carrier, from] of [
+      [carriers.headers, 'headers'],
+      [carriers.connection, 'connection'],
+    ] as const) {
+      if (carrier == null) continue;
+      const found = extractOnto(base, carrier, propagator);
+      if (validSpan(found)) {
+        remote = found;
+        source = from;
+        break;
+      }
+      if (!withBaggage && propagation.getBaggage(found)) {
+        withBaggage = found;
+        source = from;
+      }
+    }
+    remote ??= withBaggage;
+  }
+  if (remote === undefined || source === undefined) {
+    return { parent: ambient, links: undefined, root: false, source: undefined };
+  }
+
+  const policy = policyFor(source);
+  if (policy === 'ignore') return { parent: ambient, links: undefined, root: false, source };
+  const remoteSpan = validSpan(remote);
+  if (policy === 'link') {
+    return { parent: base, links: remoteSpan ? [{ context: remoteSpan }] : undefined, root: true, source };
+  }
+  const ambientContext = ambientSpan?.spanContext();
+  if (ambientSpan && ambientContext && trace.isSpanContextValid(ambientContext)) {
+    if (!carriers.shared && remoteSpan && ambientContext.traceId === remoteSpan.traceId) {
+      return { parent: trace.setSpan(remote, ambientSpan), links: undefined, root: false, source };
+    }
+    if (carriers.shared) {
+      const links: Link[] = [{ context: ambientContext }];
+      return { parent: remote, links, root: false, source };
+    }
+  }
+  return { parent: remote, links: undefined, root: false, source };
 }
 
 /** What {@link bindAsyncIterable} reports while the adapter iterates. */

@@ -2,20 +2,20 @@
  * `otel-rpc-context/yoga`: per-operation OpenTelemetry context for graphql-yoga and Envelop.
  * @module
  */
-import { type Context, context as contextApi, type Link, SpanKind, trace } from '@opentelemetry/api';
+import { context as contextApi, SpanKind, trace } from '@opentelemetry/api';
 import type { Plugin } from 'graphql-yoga';
-import { type CarrierInput, isHeaders, isObject, toContextCarrier } from './carrier.js';
+import { isHeaders, isObject, toContextCarrier } from './carrier.js';
 import {
   operationAttributes,
   operationSpanName,
   recordResultErrors,
   recordThrown,
+  resolveTracer,
   TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY,
-  TRACER_NAME,
   UNKNOWN_OPERATION_SPAN_NAME,
 } from './graphql-shared.js';
-import { decideIncoming, resolvePolicy } from './incoming.js';
-import { bindAsyncIterable, isAsyncIterable, pickRemote } from './server.js';
+import { resolvePolicy } from './incoming.js';
+import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from './server.js';
 import { type Envelope, findOperation, isPromiseLike, OPERATION_KEY, type Operation, own } from './yoga/envelope.js';
 import { SOURCES, type TraceContextSource, type UseTraceContextOptions, withDefaults } from './yoga/options.js';
 
@@ -60,49 +60,45 @@ export {
 export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
   const config = withDefaults(options);
   const operations = new WeakMap<object, Operation>();
-  const tracer = config.tracer ?? trace.getTracer(TRACER_NAME);
 
-  /** The caller's context for this operation, and where it came from, or `undefined`. */
-  function findRemote(envelope: Envelope, ambient: Context) {
-    let candidates: CarrierInput[];
+  /** Requests whose body is a batch of several operations (`batching: true`). */
+  const batched = new WeakSet<object>();
+
+  /** Where this operation's caller context may be, by the shared rule's names. */
+  function carriersOf(envelope: Envelope): OperationCarriers {
     try {
+      const request = envelope.request as { headers?: unknown } | undefined;
+      const sent = own(envelope.params?.extensions, SHARED_EXTENSION_KEY);
       const connectionParams = envelope.connectionParams;
       const nested = own(connectionParams, SHARED_EXTENSION_KEY);
-      const headers = (envelope.request as { headers?: unknown } | undefined)?.headers;
-      candidates = [
-        toContextCarrier(own(envelope.params?.extensions, SHARED_EXTENSION_KEY)),
-        toContextCarrier(nested !== undefined ? nested : connectionParams),
-        config.headers && isHeaders(headers) ? headers : undefined,
-      ];
+      return {
+        // Sent but unusable (wrong type): still this operation's say, never another's.
+        operation: sent === undefined ? undefined : (toContextCarrier(sent) ?? {}),
+        // graphql-ws: one connection, many operations.
+        shared: !isObject(request) || batched.has(request),
+        headers: config.headers && isHeaders(request?.headers) ? request.headers : undefined,
+        connection: toContextCarrier(nested !== undefined ? nested : connectionParams),
+      };
     } catch {
-      return undefined;
+      return {};
     }
-    const found = pickRemote(candidates, config.propagator);
-    if (!found) return undefined;
-    const source = SOURCES[found.index] as TraceContextSource;
-    if (source === 'headers') {
-      // HTTP instrumentation has already continued these headers: its span is the better parent.
-      const remoteSpan = trace.getSpanContext(found.remote);
-      const ambientSpan = trace.getSpanContext(ambient);
-      if (remoteSpan && ambientSpan?.traceId === remoteSpan.traceId) return { remote: ambient, source };
-    }
-    return { remote: found.remote, source };
   }
 
   function start(envelope: Envelope): Operation {
-    const ambient = contextApi.active();
-    let parent = ambient;
-    let links: Link[] | undefined;
-    let root = false;
-    const found = findRemote(envelope, ambient);
-    if (found) {
-      const request = envelope.request as Request | undefined;
-      const info = { context: envelope as Record<string, unknown>, request, source: found.source };
-      const policy = resolvePolicy(config.incoming, info);
-      ({ parent, links, root } = decideIncoming(policy, found.remote, ambient));
-    }
+    const request = envelope.request as Request | undefined;
+    const { parent, links, root } = operationParent(carriersOf(envelope), config.propagator, (source) =>
+      resolvePolicy(config.incoming, {
+        context: envelope as Record<string, unknown>,
+        request,
+        source: SOURCES[source],
+      }),
+    );
     const span = config.spans
-      ? tracer.startSpan(UNKNOWN_OPERATION_SPAN_NAME, { kind: SpanKind.SERVER, links, root }, parent)
+      ? resolveTracer(config.tracer).startSpan(
+          UNKNOWN_OPERATION_SPAN_NAME,
+          { kind: SpanKind.SERVER, links, root },
+          parent,
+        )
       : undefined;
     const operation: Operation = {
       context: parent,
@@ -210,6 +206,13 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
   }
 
   return {
+    onRequestParse({ request }) {
+      return {
+        onRequestParseDone({ requestParserResult }) {
+          if (Array.isArray(requestParserResult) && requestParserResult.length > 1) batched.add(request);
+        },
+      };
+    },
     onPluginInit({ registerContextErrorHandler }) {
       // A context factory that rejects ends the operation: there will be no execution to end it.
       registerContextErrorHandler(({ context, error }) => {

@@ -42,25 +42,33 @@ async function rawBatch(url: string, count: number, headers: Record<string, stri
 }
 
 describe('bad per-operation carriers over HTTP', () => {
-  const cases: [string, string][] = [
-    ['malformed JSON', '[{"traceparent":'],
-    ['not JSON at all', 'hello'],
-    ['not a list', JSON.stringify({ 0: { traceparent: TP_B }, 1: { traceparent: TP_B } })],
-    ['shorter than the batch', JSON.stringify([null])],
-    ['longer than the batch (forged indices)', JSON.stringify([null, null, { traceparent: TP_B }])],
-    ['oversized', JSON.stringify([null, { traceparent: TP_B, pad: 'x'.repeat(9000) }])],
-    ['entries of the wrong type', JSON.stringify([5, 'x'])],
-    ['invalid traceparent', JSON.stringify([null, { traceparent: '00-zz-zz-01' }])],
-    ['all-zero ids', JSON.stringify([null, { traceparent: `00-${'0'.repeat(32)}-${'0'.repeat(16)}-01` }])],
-    ['prototype keys', '[null, {"__proto__": {"traceparent": "x"}, "constructor": "y"}]'],
+  // A header that cannot be read as a list gives no operation a slot: each falls back to the request's
+  // standard headers. A readable list is authoritative per entry: an entry that is malformed, empty or
+  // missing means "no context" for its operation, never another operation's (`null` is what older clients
+  // sent for "as the standard headers").
+  const A = [TRACE_A, SPAN_A] as const;
+  const NONE = ['', ''] as const;
+  const cases: [string, string, (readonly [string, string])[]][] = [
+    ['malformed JSON', '[{"traceparent":', [A, A]],
+    ['not JSON at all', 'hello', [A, A]],
+    ['not a list', JSON.stringify({ 0: { traceparent: TP_B }, 1: { traceparent: TP_B } }), [A, A]],
+    ['oversized', JSON.stringify([null, { traceparent: TP_B, pad: 'x'.repeat(9000) }]), [A, A]],
+    ['shorter than the batch', JSON.stringify([null]), [A, NONE]],
+    ['longer than the batch (forged indices)', JSON.stringify([null, null, { traceparent: TP_B }]), [A, A]],
+    ['entries of the wrong type', JSON.stringify([5, 'x']), [NONE, NONE]],
+    ['invalid traceparent', JSON.stringify([null, { traceparent: '00-zz-zz-01' }]), [A, NONE]],
+    ['all-zero ids', JSON.stringify([null, { traceparent: `00-${'0'.repeat(32)}-${'0'.repeat(16)}-01` }]), [A, NONE]],
+    ['prototype keys', '[null, {"__proto__": {"traceparent": "x"}, "constructor": "y"}]', [A, NONE]],
   ];
-  it.each(cases)('%s: every call succeeds in the request-level context', async (_name, header) => {
-    for (const url of [plain.standaloneUrl, plain.fetchUrl]) {
-      const results = await rawBatch(url, 2, { traceparent: TP_A, [BATCH_HEADER]: header });
-      expect(results.map((r) => r.traceId)).toEqual([TRACE_A, TRACE_A]);
-      expect(results.map((r) => r.spanId)).toEqual([SPAN_A, SPAN_A]);
-    }
-  });
+  it.each(cases)(
+    '%s: every call succeeds, in its own slot or else the request-level context',
+    async (_name, header, expected) => {
+      for (const url of [plain.standaloneUrl, plain.fetchUrl]) {
+        const results = await rawBatch(url, 2, { traceparent: TP_A, [BATCH_HEADER]: header });
+        expect(results.map((r) => [r.traceId, r.spanId])).toEqual(expected);
+      }
+    },
+  );
 
   it('a valid list gives each call its own carrier', async () => {
     const results = await rawBatch(plain.standaloneUrl, 2, {
@@ -284,6 +292,8 @@ describe('server details', () => {
         path: 'a.q',
         type: 'query',
         getRawInput: call.getRawInput,
+        // Adapters always pass a signal; createCaller without one is an in-process call.
+        signal: new AbortController().signal,
         next: async () => {
           await sleep(1);
           spanIds.push(trace.getSpanContext(context.active())?.spanId);

@@ -1,6 +1,7 @@
 import {
   type Context,
   context,
+  diag,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -16,16 +17,16 @@ import type { ContextCarrier } from '../carrier.js';
 import { getContext } from '../index.js';
 import {
   ATTR_ERROR_TYPE,
-  ATTR_RPC_METHOD,
-  ATTR_RPC_SYSTEM_NAME,
-  ATTR_TRPC_TYPE,
   BATCH_HEADER,
+  CLIENT_OPERATION_KEY,
   carrierOf,
   isObject,
   MAX_BATCH_HEADER_LENGTH,
   OP_CONTEXT_KEY,
+  procedureAttributes,
+  procedureSpanName,
+  resolveTracer,
   type SubscriptionSpanMode,
-  TRACER_NAME,
   URL_PARAM,
 } from './shared.js';
 import { trackOperation } from './ws.js';
@@ -88,8 +89,6 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
   options: TraceContextLinkOptions = {},
 ): TRPCLink<TRouter> {
   const spans = options.spans ?? DEFAULTS.spans;
-  // Resolved once: a tracer from the global provider still follows a provider registered later.
-  const tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
   const lifetime = (options.subscriptionSpan ?? DEFAULTS.subscriptionSpan) === 'lifetime';
   return () =>
     ({ op, next }) =>
@@ -98,12 +97,9 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
         let span: Span | undefined;
         let opContext: Context = active;
         if (spans) {
-          span = tracer.startSpan(
-            op.path,
-            {
-              kind: SpanKind.CLIENT,
-              attributes: { [ATTR_RPC_SYSTEM_NAME]: 'trpc', [ATTR_RPC_METHOD]: op.path, [ATTR_TRPC_TYPE]: op.type },
-            },
+          span = resolveTracer(options.tracer).startSpan(
+            procedureSpanName(op.path),
+            { kind: SpanKind.CLIENT, attributes: procedureAttributes(op.path, op.type) },
             active,
           );
           opContext = trace.setSpan(active, span);
@@ -125,7 +121,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
         httpBound.set(nextOp.context, untrack);
         // Subscribing in the operation's context lets the terminating link and anything it calls
         // synchronously (and, with AsyncLocalStorage, later) see it.
-        const subscription = context.with(opContext, () =>
+        const subscription = context.with(opContext.setValue(CLIENT_OPERATION_KEY, true), () =>
           next(nextOp).subscribe({
             next(value) {
               if (op.type === 'subscription' && !lifetime) {
@@ -154,18 +150,22 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
 /**
  * Headers for an operation (`httpLink`) or a batch (`httpBatchLink`, `httpBatchStreamLink`). Pass it as
  * the link's `headers` option. The standard `traceparent`/`tracestate`/`baggage` headers carry the
- * (first) operation's context, so servers with only HTTP instrumentation join the trace; a batch of
- * several operations also sends `x-trpc-trace-context`, a JSON array of one carrier per operation
- * (`null` when equal to the standard headers), so each procedure gets its own caller's context.
- * The array stays under 8 KiB: past that, baggage is left out of it, then the entries that still do not
- * fit are `null`.
+ * first operation's context, so HTTP instrumentation on the server joins that trace. Every operation also
+ * gets its own entry in `x-trpc-trace-context`, a JSON array aligned with the batch (`{}` for an operation
+ * without a context): the server prefers it, because other instrumentations append to or overwrite
+ * `traceparent`, and a batch's standard headers belong to one operation only.
+ *
+ * The array stays within 8,192 characters: past that, baggage is left out of its entries, then the entries
+ * that still do not fit are sent as `{}` (those operations start their own traces on the server) and this
+ * says so once through `diag`. Batches of more than about 100 operations do not fit: set `maxItems` on the
+ * batch link.
  *
  * @example
  * ```ts
  * import { httpBatchLink } from '@trpc/client';
  * import { traceContextHeaders } from 'otel-rpc-context/trpc';
  *
- * httpBatchLink({ url, headers: traceContextHeaders });
+ * httpBatchLink({ url, maxItems: 50, headers: traceContextHeaders });
  * // with your own headers:
  * httpBatchLink({ url, headers: (opts) => ({ ...traceContextHeaders(opts), authorization: `Bearer ${token}` }) });
  * ```
@@ -180,38 +180,56 @@ export function traceContextHeaders(opts: {
   const first = carriers[0];
   if (!first) return getContext();
   const headers: Record<string, string> = { ...first };
-  if (carriers.length > 1) {
-    const header = batchHeader(carriers, first);
-    if (header) headers[BATCH_HEADER] = header;
-  }
+  // A lone operation without a context has nothing to say in its slot.
+  if (carriers.length > 1 || !isEmpty(first)) headers[BATCH_HEADER] = encodeBatchHeader(carriers);
   return headers;
 }
 
-const sameCarrier = (a: ContextCarrier, b: ContextCarrier) => {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
-};
+function isEmpty(carrier: ContextCarrier): boolean {
+  for (const _ in carrier) return false;
+  return true;
+}
 
-function batchHeader(carriers: ContextCarrier[], first: ContextCarrier): string | undefined {
-  const entries = carriers.map((carrier, index) => (index > 0 && !sameCarrier(carrier, first) ? carrier : null));
-  if (entries.every((entry) => entry === null)) return undefined;
-  let header = JSON.stringify(entries);
-  if (header.length <= MAX_BATCH_HEADER_LENGTH) return header;
-  // Too long: baggage first, then whole entries (those operations fall back to the standard headers).
-  const lean = entries.map((entry) => {
-    if (!entry) return null;
-    const { baggage: _baggage, ...rest } = entry;
-    return rest;
+let warnedTrimmed = false;
+
+/**
+ * The batch header's value: every carrier as sent while the whole fits in {@link MAX_BATCH_HEADER_LENGTH};
+ * else without baggage; else the entries past the limit as `{}`. Never longer than the limit.
+ */
+export function encodeBatchHeader(carriers: readonly ContextCarrier[]): string {
+  const full = JSON.stringify(carriers);
+  if (full.length <= MAX_BATCH_HEADER_LENGTH) return full;
+  const lean = carriers.map((carrier) => {
+    if (carrier.baggage === undefined) return JSON.stringify(carrier);
+    const { baggage: _baggage, ...rest } = carrier;
+    return JSON.stringify(rest);
   });
-  let length = 2;
+  // `[` + entries joined by `,` + `]`; an entry that does not fit costs `{}`.
+  const placeholder = 2;
+  let length = 2 + (lean.length - 1) + placeholder * lean.length;
+  let dropped = 0;
+  // Not even `{}` each fits: an empty list, which the server reads as "no context" for every operation.
+  if (length > MAX_BATCH_HEADER_LENGTH) {
+    dropped = lean.length;
+    lean.length = 0;
+  }
   const kept = lean.map((entry) => {
-    const size = JSON.stringify(entry).length + 1;
-    if (length + size > MAX_BATCH_HEADER_LENGTH) return null;
-    length += size;
+    if (length - placeholder + entry.length > MAX_BATCH_HEADER_LENGTH) {
+      dropped++;
+      return '{}';
+    }
+    length += entry.length - placeholder;
     return entry;
   });
-  header = JSON.stringify(kept);
-  return header.length <= MAX_BATCH_HEADER_LENGTH ? header : undefined;
+  if (!warnedTrimmed) {
+    warnedTrimmed = true;
+    diag.warn(
+      `otel-rpc-context: a batch of ${carriers.length} operations does not fit the ${MAX_BATCH_HEADER_LENGTH}-character ` +
+        `${BATCH_HEADER} header: baggage was left out${dropped > 0 ? ` and ${dropped} operations were sent without a context` : ''}. ` +
+        'Set maxItems on the batch link (said once).',
+    );
+  }
+  return `[${kept.join(',')}]`;
 }
 
 /**

@@ -9,19 +9,19 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { type CarrierInput, type ContextCarrier, toContextCarrier } from '../carrier.js';
-import { decideIncoming, type IncomingOption, resolvePolicy } from '../incoming.js';
-import { bindAsyncIterable, isAsyncIterable, pickRemote } from '../server.js';
+import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../carrier.js';
+import { type IncomingOption, resolvePolicy } from '../incoming.js';
+import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../server.js';
 import {
   ATTR_ERROR_TYPE,
-  ATTR_RPC_METHOD,
-  ATTR_RPC_SYSTEM_NAME,
-  ATTR_TRPC_TYPE,
   BATCH_HEADER,
+  CLIENT_OPERATION_KEY,
   isObject,
   MAX_BATCH_HEADER_LENGTH,
+  procedureAttributes,
+  procedureSpanName,
+  resolveTracer,
   type SubscriptionSpanMode,
-  TRACER_NAME,
   URL_PARAM,
 } from './shared.js';
 import { takeFrameCarrier } from './ws.js';
@@ -96,6 +96,7 @@ interface MiddlewareCall<TResult> {
   path: string;
   type: 'query' | 'mutation' | 'subscription';
   batchIndex?: number;
+  signal?: AbortSignal | undefined;
   getRawInput: () => Promise<unknown>;
   next: () => Promise<TResult>;
 }
@@ -118,19 +119,23 @@ function defaultGetRequest(ctx: unknown): TraceContextRequest | undefined {
 
 const batchCache = new WeakMap<object, (ContextCarrier | undefined)[] | null>();
 
-/** Parses the batch header once per request; anything malformed gives `null` (use the standard headers). */
-function batchCarriers(headers: CarrierInput, callCount: number | undefined): (ContextCarrier | undefined)[] | null {
+/**
+ * The batch header's entries, parsed once per request. `null` when the header is absent or malformed. An
+ * entry is the operation's carrier (`{}` when it had none), or `undefined` for `null` (older clients: "as the
+ * standard headers") and anything that is not a carrier.
+ */
+function batchCarriers(headers: CarrierInput): (ContextCarrier | undefined)[] | null {
   if (!isObject(headers)) return null;
   const cached = batchCache.get(headers);
   if (cached !== undefined) return cached;
   let parsed: (ContextCarrier | undefined)[] | null = null;
   try {
-    const raw = readHeader(headers, BATCH_HEADER);
+    const value = carrierGetter.get(headers, BATCH_HEADER);
+    const raw = Array.isArray(value) ? value[0] : value;
     if (raw !== undefined && raw.length <= MAX_BATCH_HEADER_LENGTH) {
       const list: unknown = JSON.parse(raw);
-      if (Array.isArray(list) && (callCount === undefined || list.length === callCount)) {
-        parsed = list.map((entry) => toContextCarrier(entry));
-      }
+      if (Array.isArray(list))
+        parsed = list.map((entry) => (entry === null ? undefined : (toContextCarrier(entry) ?? {})));
     }
   } catch {
     parsed = null;
@@ -139,20 +144,14 @@ function batchCarriers(headers: CarrierInput, callCount: number | undefined): (C
   return parsed;
 }
 
-function readHeader(headers: object, name: string): string | undefined {
-  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
-  const value = (headers as Record<string, unknown>)[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
 function urlCarrier(info: unknown): ContextCarrier | undefined {
   if (!isObject(info) || !(info.url instanceof URL)) return undefined;
   const raw = info.url.searchParams.get(URL_PARAM);
   if (raw === null || raw.length > MAX_BATCH_HEADER_LENGTH) return undefined;
   try {
-    return toContextCarrier(JSON.parse(raw));
+    return toContextCarrier(JSON.parse(raw)) ?? {};
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -161,36 +160,30 @@ function infoCalls(info: unknown): { getRawInput?: unknown }[] | undefined {
   return info.calls as { getRawInput?: unknown }[];
 }
 
-/** The carriers to try, best first: per operation, the request's headers, the connection's params. */
-function candidates(call: MiddlewareCall<unknown>, request: TraceContextRequest | undefined): CarrierInput[] {
-  const found: CarrierInput[] = [];
-  const calls = infoCalls(request?.info);
+/** Where this call's caller context may be: its own slot, the request's headers, the connection's params. */
+function carriersOf(call: MiddlewareCall<unknown>, request: TraceContextRequest | undefined): OperationCarriers {
+  const info = request?.info;
+  const calls = infoCalls(info);
   // tRPC >= 11.10 passes batchIndex; before, the call is the one whose getRawInput this is.
   let index = call.batchIndex;
   if (index === undefined && calls) {
     const at = calls.findIndex((item) => item.getRawInput === call.getRawInput);
     if (at >= 0) index = at;
   }
+  const connection = isObject(info) ? toContextCarrier(info.connectionParams) : undefined;
   const fromFrame = takeFrameCarrier(index);
-  if (fromFrame) found.push(fromFrame);
-  // A subscription URL (httpSubscriptionLink) is one operation's: its parameter comes before headers.
-  if (!calls || calls.length <= 1) {
-    const fromUrl = urlCarrier(request?.info);
-    if (fromUrl) found.push(fromUrl);
+  // A WebSocket: its createContext ran once for the connection, with no calls.
+  if (fromFrame || (calls && calls.length === 0)) {
+    return { operation: fromFrame, shared: true, headers: request?.headers, connection };
   }
-  if (request?.headers) {
-    if (calls && calls.length > 1 && index !== undefined) {
-      const entry = batchCarriers(request.headers, calls.length)?.[index];
-      if (entry) found.push(entry);
-    } else if (!calls && index !== undefined && index > 0) {
-      const entry = batchCarriers(request.headers, undefined)?.[index];
-      if (entry) found.push(entry);
-    }
-    found.push(request.headers);
-  }
-  const info = request?.info;
-  if (isObject(info) && isObject(info.connectionParams)) found.push(toContextCarrier(info.connectionParams));
-  return found;
+  const entries = request?.headers ? batchCarriers(request.headers) : null;
+  const shared = (calls !== undefined && calls.length > 1) || (entries !== null && entries.length > 1);
+  let operation: ContextCarrier | undefined;
+  // An entry past the end of the list: the client had no room for it, and says "no context".
+  if (entries && index !== undefined) operation = index < entries.length ? entries[index] : {};
+  // A subscription URL (httpSubscriptionLink) is one operation's slot.
+  else if (!shared) operation = urlCarrier(info);
+  return { operation, shared, headers: request?.headers, connection };
 }
 
 function endSpan(span: Span | undefined, error?: unknown): void {
@@ -231,42 +224,32 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
   const spans = options.spans ?? true;
   const lifetime = (options.subscriptionSpan ?? 'start') === 'lifetime';
   const getRequest = options.getRequest ?? defaultGetRequest;
-  const tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
   return async function traceContext<TResult>(call: MiddlewareCall<TResult>): Promise<TResult> {
     const ambient = context.active();
     const marker = ambient.getValue(CALL_KEY) as CallMarker | undefined;
     // Used twice on one procedure: the first one did the work.
     if (marker && marker.getRawInput === call.getRawInput) return call.next();
-    let parent = ambient;
-    let links: Link[] | undefined;
-    let root = false;
-    if (!marker) {
-      // A call from a client (not createCaller inside another procedure): find the caller's context.
-      let request: TraceContextRequest | undefined;
-      try {
-        request = getRequest(call.ctx);
-      } catch {
-        request = undefined;
-      }
-      const found = pickRemote(candidates(call as MiddlewareCall<unknown>, request), options.propagator);
-      if (found !== undefined) {
-        const policy = resolvePolicy(options.incoming, { path: call.path, type: call.type, ctx: call.ctx });
-        const decision = decideIncoming(policy, found.remote, ambient);
-        parent = decision.parent;
-        links = decision.links;
-        root = decision.root;
-      }
+    let request: TraceContextRequest | undefined;
+    try {
+      request = getRequest(call.ctx);
+    } catch {
+      request = undefined;
     }
+    // In-process: createCaller or a server action (no signal), localLink (our client link's context is
+    // active), or a call nested inside a procedure.
+    const inProcess =
+      marker !== undefined || call.signal === undefined || ambient.getValue(CLIENT_OPERATION_KEY) !== undefined;
+    const { parent, links, root } = operationParent(
+      inProcess ? { inProcess } : carriersOf(call as MiddlewareCall<unknown>, request),
+      options.propagator,
+      () => resolvePolicy(options.incoming, { path: call.path, type: call.type, ctx: call.ctx }),
+      ambient,
+    );
     let span: Span | undefined;
     if (spans) {
-      span = tracer.startSpan(
-        call.path,
-        {
-          kind: SpanKind.SERVER,
-          attributes: { [ATTR_RPC_SYSTEM_NAME]: 'trpc', [ATTR_RPC_METHOD]: call.path, [ATTR_TRPC_TYPE]: call.type },
-          links,
-          root,
-        },
+      span = resolveTracer(options.tracer).startSpan(
+        procedureSpanName(call.path),
+        { kind: SpanKind.SERVER, attributes: procedureAttributes(call.path, call.type), links, root },
         parent,
       );
     }

@@ -1,3 +1,4 @@
+import { type Attributes, createContextKey } from '@opentelemetry/api';
 import type { ContextCarrier } from '../carrier.js';
 import { isObject, toContextCarrier } from '../carrier.js';
 
@@ -7,7 +8,7 @@ export { isObject };
 // @opentelemetry/semantic-conventions.
 export const ATTR_RPC_SYSTEM_NAME = 'rpc.system.name';
 export const ATTR_RPC_METHOD = 'rpc.method';
-export { ATTR_ERROR_TYPE, TRACER_NAME } from '../conventions.js';
+export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from '../conventions.js';
 /** The tRPC operation type: `query`, `mutation` or `subscription`. */
 export const ATTR_TRPC_TYPE = 'trpc.procedure.type';
 
@@ -53,4 +54,26 @@ export function carrierOf(op: { context?: unknown } | undefined): ContextCarrier
   const opContext = op?.context;
   if (opContext === null || typeof opContext !== 'object') return undefined;
   return toContextCarrier((opContext as Record<string, unknown>)[OP_CONTEXT_KEY]);
+}
+
+/**
+ * Set in the context an operation's downstream links run in. A server middleware that finds it active is
+ * running in the same process and async flow as the client (`unstable_localLink`): nothing to extract.
+ */
+export const CLIENT_OPERATION_KEY = createContextKey('otel-rpc-context/trpc client operation');
+
+/**
+ * A procedure's span name: its path. Calls without a path (Next.js server actions made with
+ * `experimental_caller`) are named after the RPC system, as the semantic conventions name spans whose method
+ * is unknown.
+ */
+export function procedureSpanName(path: string): string {
+  return path || 'trpc';
+}
+
+/** The attributes of a procedure's CLIENT or SERVER span; `rpc.method` only when the path is known. */
+export function procedureAttributes(path: string, type: string): Attributes {
+  const attributes: Attributes = { [ATTR_RPC_SYSTEM_NAME]: 'trpc', [ATTR_TRPC_TYPE]: type };
+  if (path) attributes[ATTR_RPC_METHOD] = path;
+  return attributes;
 }

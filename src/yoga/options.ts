@@ -2,6 +2,7 @@
 import type { TextMapPropagator, Tracer } from '@opentelemetry/api';
 import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../graphql-shared.js';
 import type { IncomingOption } from '../incoming.js';
+import type { CarrierSource } from '../server.js';
 
 /**
  * The `extensions` key the plugin reads each operation's context carrier from: `'traceContext'`.
@@ -28,8 +29,12 @@ export const TRACE_CONTEXT_EXTENSION = SHARED_EXTENSION_KEY;
  */
 export type TraceContextSource = 'extensions' | 'connectionParams' | 'headers';
 
-/** The sources in the order they are tried. */
-export const SOURCES: readonly TraceContextSource[] = ['extensions', 'connectionParams', 'headers'];
+/** The Yoga names of the shared rule's sources. */
+export const SOURCES = {
+  operation: 'extensions',
+  connection: 'connectionParams',
+  headers: 'headers',
+} as const satisfies Record<CarrierSource, TraceContextSource>;
 
 /**
  * What an `incoming` decider function is given, once per operation that arrives with a context.
