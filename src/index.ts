@@ -9,6 +9,15 @@ import {
 } from '@opentelemetry/api';
 import { type CarrierInput, type ContextCarrier, carrierGetter } from './carrier.js';
 
+export {
+  type Action,
+  type ActionEndReason,
+  type ActionOptions,
+  mutationCacheActions,
+  type PageActionOptions,
+  startAction,
+  startPageAction,
+} from './action.js';
 export { type CarrierInput, type ContextCarrier, type HeadersLike, toContextCarrier } from './carrier.js';
 
 /** Options for {@link getContext}. */
