@@ -6,7 +6,10 @@
  * @module
  */
 export {
+  type TraceContextFetchFunction,
+  type TraceContextFetchOptions,
   type TraceContextLinkOptions,
+  traceContextFetch,
   traceContextHeaders,
   traceContextLink,
   traceContextUrl,

@@ -2,6 +2,7 @@ import {
   type Context,
   context,
   diag,
+  propagation,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -9,11 +10,11 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { Operation, TRPCLink } from '@trpc/client';
+import type { getFetch, Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { callerContext } from '../action.js';
-import type { ContextCarrier } from '../carrier.js';
+import { type ContextCarrier, carrierGetter, isHeaders, toContextCarrier } from '../carrier.js';
 import { getContext } from '../index.js';
 import {
   ATTR_ERROR_TYPE,
@@ -261,4 +262,102 @@ function withCarrierParam(url: string, carrier: ContextCarrier): string {
   const value = JSON.stringify(carrier);
   if (value.length > MAX_BATCH_HEADER_LENGTH) return url;
   return `${url}${url.includes('?') ? '&' : '?'}${URL_PARAM}=${encodeURIComponent(value)}`;
+}
+
+/** The `fetch` that tRPC's HTTP links call (their `fetch` option): a subset of the standard `fetch`. */
+export type TraceContextFetchFunction = ReturnType<typeof getFetch>;
+
+/**
+ * Options for {@link traceContextFetch}.
+ *
+ * @example
+ * ```ts
+ * traceContextFetch({ fetch: myXhrFetch });
+ * ```
+ */
+export interface TraceContextFetchOptions {
+  /**
+   * The `fetch` to call. Without it, `globalThis.fetch` is looked up on every request, so that a `fetch`
+   * patched by `@opentelemetry/instrumentation-fetch` after the link was built is the one called.
+   * @default globalThis.fetch, at call time
+   */
+  fetch?: TraceContextFetchFunction;
+  /** The propagator that reads the operations' carriers. @default the global propagator */
+  propagator?: TextMapPropagator;
+}
+
+/** The header's value in a Fetch `Headers`, a record in any name case, or `[name, value]` pairs. */
+function headerOf(headers: unknown, name: string): string | undefined {
+  if (Array.isArray(headers)) {
+    for (const pair of headers) {
+      if (Array.isArray(pair) && typeof pair[0] === 'string' && pair[0].toLowerCase() === name) {
+        return typeof pair[1] === 'string' ? pair[1] : undefined;
+      }
+    }
+    return undefined;
+  }
+  if (!isObject(headers)) return undefined;
+  const value = carrierGetter.get(headers as Record<string, string>, name);
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The context a request's HTTP-level spans belong to: that of the first operation in its
+ * {@link BATCH_HEADER} whose carrier holds a valid span, extracted onto the active context. `undefined`
+ * when there is none (no header, nothing usable in it, too long, malformed).
+ */
+function requestContext(input: unknown, init: unknown, propagator: TextMapPropagator | undefined): Context | undefined {
+  try {
+    const fromInit = isObject(init) ? init.headers : undefined;
+    const headers = fromInit ?? (isObject(input) && isHeaders(input.headers) ? input.headers : undefined);
+    const raw = headerOf(headers, BATCH_HEADER);
+    if (raw === undefined || raw.length > MAX_BATCH_HEADER_LENGTH) return undefined;
+    const list: unknown = JSON.parse(raw);
+    if (!Array.isArray(list)) return undefined;
+    const active = context.active();
+    for (const entry of list) {
+      const carrier = toContextCarrier(entry);
+      if (carrier?.traceparent === undefined) continue;
+      const found = (propagator ?? propagation).extract(active, carrier, carrierGetter);
+      const span = trace.getSpanContext(found);
+      if (span && trace.isSpanContextValid(span)) return found;
+    }
+  } catch (error) {
+    diag.debug('otel-rpc-context: could not read the operations of a request for its fetch; sending it as is', error);
+  }
+  return undefined;
+}
+
+/**
+ * A `fetch` for the `fetch` option of `httpLink`, `httpBatchLink` and `httpBatchStreamLink` that makes the
+ * request's HTTP-level spans part of an operation's trace. tRPC calls `fetch` after an `await` (and batch
+ * links from a timer), where a browser context manager no longer knows any operation: the span that
+ * `@opentelemetry/instrumentation-fetch` (or `instrumentation-undici`) starts for the request, and the
+ * server's HTTP span under it, would form a trace of their own. This calls the real `fetch` inside the
+ * context of the first operation in the request's {@link BATCH_HEADER} entry list (written by
+ * {@link traceContextHeaders}) that has a span, so the request's spans are children of that operation's
+ * CLIENT span. Each procedure still runs under its own CLIENT span: servers read every operation's own
+ * entry, and the middleware links a batch's SERVER spans to the server's HTTP span.
+ *
+ * A request without the header, or with nothing usable in it, goes out unchanged, in the context active at
+ * the call. Reading the header never throws; what the real `fetch` throws or rejects with reaches tRPC as is.
+ *
+ * @example
+ * ```ts
+ * import { httpBatchLink } from '@trpc/client';
+ * import { traceContextFetch, traceContextHeaders, traceContextLink } from 'otel-rpc-context/trpc';
+ *
+ * const links = [
+ *   traceContextLink(),
+ *   httpBatchLink({ url: 'https://api.example.com/trpc', headers: traceContextHeaders, fetch: traceContextFetch() }),
+ * ];
+ * ```
+ */
+export function traceContextFetch(options: TraceContextFetchOptions = {}): TraceContextFetchFunction {
+  const { fetch: custom, propagator } = options;
+  return (input, init) => {
+    const send = () => (custom ? custom(input, init) : globalThis.fetch(input as RequestInfo, init as RequestInit));
+    const parent = requestContext(input, init, propagator);
+    return parent === undefined ? send() : context.with(parent, send);
+  };
 }
