@@ -1,23 +1,20 @@
-import { ApolloLink } from '@apollo/client/link';
-import {
-  type Context,
-  context as contextApi,
-  SpanKind,
-  type TextMapPropagator,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
-import { Observable } from 'rxjs';
+// The Apollo Client link. One class serves Apollo Client 3.8+ and 4: it imports only `ApolloLink` and
+// `Observable` from the package root, which both majors export (zen-observable on 3, rxjs on 4), and reads
+// nothing that only one major has.
+import { ApolloLink, Observable } from '@apollo/client';
+import { context as contextApi, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import { callerContext } from './action.js';
 import {
-  operationAttributes,
-  operationSpanName,
-  recordResultErrors,
-  recordThrown,
-  TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY,
-  TRACER_NAME,
-} from './graphql-shared.js';
-import { type ContextCarrier, getContext } from './index.js';
+  type ClientOperationConfig,
+  documentOperationType,
+  type HeadersMode,
+  sendsHeaders,
+  startClientOperation,
+} from './graphql-client.js';
+import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from './graphql-shared.js';
+import type { ContextCarrier } from './index.js';
+
+export type { HeadersMode } from './graphql-client.js';
 
 /**
  * The `extensions` key that carries each operation's context carrier: `'traceContext'`.
@@ -54,7 +51,7 @@ export type GetRequestCarrier = 'headers' | 'url' | 'none';
  *
  * @example
  * ```ts
- * new TraceContextLink({ spans: true, headers: false, useGETForQueries: false, get: 'headers' });
+ * new TraceContextLink({ spans: true, headers: 'auto', useGETForQueries: false, get: 'headers' });
  * ```
  */
 export interface TraceContextLinkOptions {
@@ -63,59 +60,90 @@ export interface TraceContextLinkOptions {
   /** Record the operation's source text as `graphql.document` on the client span. @default false */
   document?: boolean;
   /**
-   * Also send the carrier as standard W3C headers (`traceparent`, `tracestate`, `baggage`) through the
-   * operation context's `headers`, for servers that only have HTTP instrumentation. Per-operation headers
-   * split a `BatchHttpLink` batch into one request per operation (it groups operations by headers), and a
-   * custom header makes cross-origin browser requests preflight.
-   * @default false
+   * Also send the carrier as standard W3C headers (`traceparent`, `tracestate`, `baggage`), so HTTP server
+   * instrumentation (`@opentelemetry/instrumentation-http`) joins the caller's trace instead of starting one
+   * of its own. `'auto'` sends them where that costs nothing: not in a browser (a custom header makes a
+   * cross-origin request preflight), and not when Node's fetch is instrumented already (see
+   * {@link HeadersMode}). The headers never split a `BatchHttpLink` batch: its default `batchKey` does not
+   * see them, and a batch request carries the headers of its first operation. The per-operation carrier in
+   * `extensions` goes either way; servers read that first.
+   * @default 'auto'
    */
-  headers?: boolean;
+  headers?: HeadersMode;
   /** Set it to what you give `HttpLink`: queries then travel as GET, and {@link TraceContextLinkOptions.get} applies. @default false */
   useGETForQueries?: boolean;
   /** What a GET operation carries; see {@link GetRequestCarrier}. @default 'headers' */
   get?: GetRequestCarrier;
-  /** The tracer for the client spans. @default trace.getTracer('otel-rpc-context') */
+  /** The tracer for the client spans. @default this package's tracer (`'otel-rpc-context'`) from the global provider, looked up per operation */
   tracer?: Tracer;
   /** The propagator that writes the carrier. @default the global propagator */
   propagator?: TextMapPropagator;
 }
 
+interface LinkConfig extends ClientOperationConfig {
+  headers: HeadersMode;
+  useGETForQueries: boolean;
+  get: GetRequestCarrier;
+}
+
 /** Every option resolved to its default, in one place. */
-function withDefaults(options: TraceContextLinkOptions) {
+function withDefaults(options: TraceContextLinkOptions): LinkConfig {
   return {
     spans: options.spans ?? true,
     document: options.document ?? false,
-    headers: options.headers ?? false,
+    headers: options.headers ?? 'auto',
     useGETForQueries: options.useGETForQueries ?? false,
     get: options.get ?? 'headers',
-    // Resolved once: a tracer from the global provider still follows a provider registered later.
-    tracer: options.tracer ?? trace.getTracer(TRACER_NAME),
+    // Resolved per operation (cheaply), so a provider registered later is still found.
+    tracer: options.tracer,
     propagator: options.propagator,
   };
 }
 
+/** What the link reads of an operation: the part Apollo Client 3 and 4 have in common. */
+interface OperationLike {
+  query: { definitions?: readonly unknown[]; loc?: { source?: { body?: string } } | null };
+  operationName?: string | null;
+  /** Apollo Client 4 only; on 3 the type is read from the document. */
+  operationType?: string;
+  extensions: Record<string, unknown>;
+  getContext(): Record<string, unknown>;
+  setContext(update: (previous: Record<string, unknown>) => Record<string, unknown>): void;
+}
+type Forward = (operation: OperationLike) => {
+  subscribe(observer: { next(value: unknown): void; error(error: unknown): void; complete(): void }): {
+    unsubscribe(): void;
+  };
+};
+type Request = ApolloLink['request'];
+
 /** Whether the terminating `HttpLink` will send this operation as GET, judged the way it judges. */
-function isGet(operation: ApolloLink.Operation, useGETForQueries: boolean): boolean {
+function isGet(operation: OperationLike, type: string, useGETForQueries: boolean): boolean {
   const method = (operation.getContext() as { fetchOptions?: { method?: unknown } }).fetchOptions?.method;
   if (typeof method === 'string') return method.toUpperCase() === 'GET';
   // Only queries: a subscription routed to GraphQLWsLink or SSE by a split link never goes as GET.
-  return useGETForQueries && operation.operationType === 'query';
+  return useGETForQueries && type === 'query';
 }
 
 /**
- * An Apollo Client 4 link that sends each operation's caller context to the server, in that operation's
- * own `extensions.traceContext`, under a CLIENT span named `{type} {name}`.
+ * An Apollo Client link (Apollo Client 3.8+ and 4) that sends each operation's caller context to the server,
+ * in that operation's own `extensions.traceContext`, under a CLIENT span named `{type} {name}`.
  *
- * It reads the active context synchronously when the operation enters the link chain, which Apollo Client
+ * It reads the caller's context synchronously when the operation enters the link chain, which Apollo Client
  * does inside the `query`/`mutate`/`subscribe` call; the span starts when the request is subscribed and
  * ends on the result, an error or unsubscribe. The carrier rides in `extensions`, the one per-operation
  * slot every transport keeps: `HttpLink` (POST), `BatchHttpLink` (one request, each operation its own
- * carrier), `GraphQLWsLink` and SSE links. Place it before the terminating link.
+ * carrier), `GraphQLWsLink` and SSE links. An operation whose caller has no context says so with an empty
+ * carrier `{}`, so a server never lends it another operation's context. Place it right before the
+ * terminating link. On Apollo Client 3, whose `HttpLink` leaves `extensions` out of the body by default, the
+ * link turns `http.includeExtensions` on for the operations whose carrier travels there.
  *
  * Query deduplication (on by default) lets a second identical in-flight query share the first one's
  * request: it never reaches this link, so it has no client span of its own and the server runs the query
  * once, in the first caller's trace. Set `queryDeduplication: false` on the client, or
  * `context: { queryDeduplication: false }` per query, when every caller needs its own trace.
+ *
+ * Errors: never throws into the caller; a failing request ends the span with status ERROR and `error.type`.
  *
  * @example
  * ```ts
@@ -129,95 +157,96 @@ function isGet(operation: ApolloLink.Operation, useGETForQueries: boolean): bool
  * ```
  */
 export class TraceContextLink extends ApolloLink {
-  readonly #config: ReturnType<typeof withDefaults>;
+  readonly #config: LinkConfig;
 
   constructor(options: TraceContextLinkOptions = {}) {
     super();
     this.#config = withDefaults(options);
   }
 
-  override request(
-    operation: ApolloLink.Operation,
-    forward: ApolloLink.ForwardFunction,
-  ): Observable<ApolloLink.Result> {
+  // Two declared parameters: Apollo Client 3 treats a link whose `request` takes one as terminating.
+  override request(operation: Parameters<Request>[0], forward: Parameters<Request>[1]): ReturnType<Request> {
     // The caller's context, read now: by the time the request is subscribed it may be gone.
     const parent = callerContext();
     const config = this.#config;
-    return new Observable<ApolloLink.Result>((observer) => {
-      const type = operation.operationType ?? 'query';
-      const name = operation.operationName || undefined;
-      const span = config.spans
-        ? config.tracer.startSpan(
-            operationSpanName(type, name),
-            {
-              kind: SpanKind.CLIENT,
-              attributes: operationAttributes(
-                type,
-                name,
-                config.document ? (operation.query.loc?.source.body ?? undefined) : undefined,
-              ),
-            },
-            parent,
-          )
-        : undefined;
-      const active: Context = span ? trace.setSpan(parent, span) : parent;
-      const carrier = getContext({ context: active, propagator: config.propagator });
-      attach(operation, carrier, config);
-
-      let ended = false;
-      const end = (error?: unknown) => {
-        if (ended || !span) return;
-        ended = true;
-        if (error !== undefined) recordThrown(span, error);
-        span.end();
-      };
+    const op = operation as unknown as OperationLike;
+    const next = forward as unknown as Forward;
+    return new Observable<unknown>((observer) => {
+      const type = op.operationType ?? documentOperationType(op.query, op.operationName) ?? 'query';
+      const name = op.operationName || undefined;
+      const client = startClientOperation(parent, type, name, () => op.query.loc?.source?.body ?? undefined, config);
+      attach(op, type, client.carrier, config);
       // Downstream links (and fetch instrumentation) see the client span as the active one.
       let subscription: { unsubscribe(): void };
       try {
-        subscription = contextApi.with(active, () =>
-          forward(operation).subscribe({
+        subscription = contextApi.with(client.context, () =>
+          next(op).subscribe({
             next(result) {
-              if (span) recordResultErrors(span, (result as { errors?: unknown }).errors);
+              client.result((result as { errors?: unknown } | null)?.errors);
               observer.next(result);
             },
             error(error: unknown) {
-              end(error);
+              client.end(error);
               observer.error(error);
             },
             complete() {
-              end();
+              client.end();
               observer.complete();
             },
           }),
         );
       } catch (error) {
         // A link that throws while building the request (say, a body that cannot be serialized).
-        end(error);
+        client.end(error);
         observer.error(error);
         return undefined;
       }
       return () => {
-        end();
+        client.end();
         subscription.unsubscribe();
       };
-    });
+    }) as unknown as ReturnType<Request>;
   }
 }
 
-function attach(
-  operation: ApolloLink.Operation,
-  carrier: ContextCarrier,
-  config: ReturnType<typeof withDefaults>,
-): void {
-  if (Object.keys(carrier).length === 0) return;
-  const get = isGet(operation, config.useGETForQueries);
-  // A fresh object: the caller's `extensions` may be shared with other operations.
-  if (!get || config.get === 'url') {
+type Headers = Record<string, string>;
+
+/**
+ * `previous` plus the carrier's W3C headers, in an object whose JSON (what `BatchHttpLink`'s default
+ * `batchKey` compares) leaves the carrier out, so operations with different callers still share a batch.
+ */
+function withTraceHeaders(previous: Headers | undefined, carrier: ContextCarrier): Headers {
+  const headers: Headers = { ...previous, ...carrier };
+  const identity = previous ? { ...previous } : undefined;
+  Object.defineProperty(headers, 'toJSON', { value: () => identity, enumerable: false });
+  return headers;
+}
+
+function attach(operation: OperationLike, type: string, carrier: ContextCarrier, config: LinkConfig): void {
+  const get = isGet(operation, type, config.useGETForQueries);
+  const inExtensions = !get || config.get === 'url';
+  // Headers: for GET as `get` says; otherwise as `headers` says, and only for a non-empty carrier (an empty
+  // one says nothing the server's own default does not).
+  const inHeaders = (get ? config.get === 'headers' : sendsHeaders(config.headers)) && hasEntries(carrier);
+  if (inExtensions) {
+    // A fresh object: the caller's `extensions` may be shared with other operations. Always set, `{}`
+    // included: in a batch, an operation's own slot is authoritative.
     operation.extensions = { ...operation.extensions, [TRACE_CONTEXT_EXTENSION]: carrier };
   }
-  if (get ? config.get === 'headers' : config.headers) {
-    operation.setContext((previous) => ({
-      headers: { ...(previous as { headers?: Record<string, string> }).headers, ...carrier },
-    }));
-  }
+  if (!inExtensions && !inHeaders) return;
+  operation.setContext((previous) => {
+    const update: Record<string, unknown> = {};
+    // Apollo Client 3's HttpLink and BatchHttpLink leave `extensions` out unless asked (4 sends them).
+    const http = previous.http as { includeExtensions?: boolean } | undefined;
+    if (inExtensions && http?.includeExtensions !== true) update.http = { ...http, includeExtensions: true };
+    if (inHeaders) {
+      update.headers = withTraceHeaders(previous.headers as Headers | undefined, carrier);
+    }
+    return update;
+  });
+}
+
+function hasEntries(carrier: ContextCarrier): boolean {
+  for (const _ in carrier) return true;
+  return false;
 }

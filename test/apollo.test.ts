@@ -5,8 +5,8 @@ import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { print } from '@apollo/client/utilities';
-import { type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import { Observable } from 'rxjs';
@@ -14,84 +14,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TraceContextLink, type TraceContextLinkOptions } from '../src/apollo.js';
 import { useTraceContext } from '../src/yoga.js';
+import { allSeen, clientChecks, PROBE_SOURCE, TICKS_SOURCE, traceparentOf } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
 
-const { exporter, tracer, openSpans } = setupGraphqlTracing();
+const tracing = setupGraphqlTracing();
+const { exporter, tracer, openSpans } = tracing;
+const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
 
-const PROBE = gql`
-  query Probe($tag: String!) {
-    probe(tag: $tag) {
-      tag
-      seen { traceId spanId }
-      later { traceId spanId }
-      items(n: 3) { id seen { traceId spanId } }
-    }
-  }
-`;
-const TICKS = gql`
-  subscription Ticks($tag: String!, $count: Int!) {
-    ticks(tag: $tag, count: $count) { tag i subscribedIn { traceId spanId } atYield { traceId spanId } seen { traceId spanId } }
-  }
-`;
+const PROBE = gql(PROBE_SOURCE);
+const TICKS = gql(TICKS_SOURCE);
 const FAIL = gql`
   query Fail { fail(tag: "x") }
 `;
-
-interface Seen {
-  traceId: string | null;
-  spanId: string | null;
-}
-
-function allSeen(value: unknown, into: Seen[] = []): Seen[] {
-  if (Array.isArray(value)) for (const item of value) allSeen(item, into);
-  else if (value && typeof value === 'object') {
-    if ('traceId' in value && 'spanId' in value) into.push(value as Seen);
-    else for (const item of Object.values(value)) allSeen(item, into);
-  }
-  return into;
-}
-
-const spansOf = (kind: SpanKind) =>
-  exporter
-    .getFinishedSpans()
-    .filter((span) => span.kind === kind && span.instrumentationScope.name === 'otel-rpc-context');
-const childOf = (kind: SpanKind, parent: { spanId: string }) => {
-  const found = spansOf(kind).filter((span) => span.parentSpanContext?.spanId === parent.spanId);
-  expect(found).toHaveLength(1);
-  return found[0] as ReadableSpan;
-};
-
-/** Runs `fn` as `name`'s caller: inside its own active span, ended when `fn` settles. */
-async function asCaller<T>(name: string, fn: () => Promise<T>): Promise<{ span: Span; result: T }> {
-  return tracer.startActiveSpan(name, async (span) => {
-    try {
-      return { span, result: await fn() };
-    } finally {
-      span.end();
-    }
-  });
-}
-
-/**
- * Checks one operation's whole chain: caller span → CLIENT span → SERVER span → every resolver, and
- * returns the number of mismatches.
- */
-function mismatchesOf(caller: Span, data: unknown, expectedResolvers: number): number {
-  let mismatches = 0;
-  const callerContext = caller.spanContext();
-  const client = spansOf(SpanKind.CLIENT).find((span) => span.parentSpanContext?.spanId === callerContext.spanId);
-  const server =
-    client && spansOf(SpanKind.SERVER).find((span) => span.parentSpanContext?.spanId === client.spanContext().spanId);
-  if (!client || !server) return 1;
-  if (client.spanContext().traceId !== callerContext.traceId) mismatches++;
-  if (server.spanContext().traceId !== callerContext.traceId) mismatches++;
-  const seen = allSeen(data);
-  if (seen.length !== expectedResolvers) mismatches++;
-  for (const entry of seen) {
-    if (entry.traceId !== callerContext.traceId || entry.spanId !== server.spanContext().spanId) mismatches++;
-  }
-  return mismatches;
-}
 
 /** A small SSE link over graphql-sse's client (Yoga's built-in SSE speaks its distinct-connections mode). */
 class SseLink extends ApolloLink {
@@ -163,9 +97,10 @@ describe('HttpLink', () => {
     expect(body.extensions.traceContext).toEqual({
       traceparent: `00-${clientSpan.spanContext().traceId}-${clientSpan.spanContext().spanId}-01`,
     });
-    // Other extensions (Apollo's client awareness) are kept, and no W3C header is sent by default.
+    // Other extensions (Apollo's client awareness) are kept. headers: 'auto' on Node without fetch
+    // instrumentation also sends the W3C headers, so an HTTP server span can join the caller's trace.
     expect(body.extensions.clientLibrary?.name).toBe('@apollo/client');
-    expect(sent[0]!.headers).not.toHaveProperty('traceparent');
+    expect(sent[0]!.headers.traceparent).toBe(traceparentOf(clientSpan));
     expect(mismatchesOf(caller, result.data, 5)).toBe(0);
   });
 
@@ -192,6 +127,43 @@ describe('HttpLink', () => {
     });
     const result = (await pending) as any;
     expect(mismatchesOf(caller, result.data, 5)).toBe(0);
+  });
+
+  it('an operation without a caller context sends an explicit empty carrier and no headers', async () => {
+    const client = httpClient({ spans: false });
+    const result = await context.with(ROOT_CONTEXT, () => client.query({ query: PROBE, variables: { tag: 'none' } }));
+    expect((bodies[0] as any).extensions.traceContext).toEqual({});
+    expect(sent[0]!.headers).not.toHaveProperty('traceparent');
+    expect((result.data as any).probe.tag).toBe('none');
+  });
+
+  it('headers: false sends the carrier in extensions only', async () => {
+    const client = httpClient({ headers: false });
+    await asCaller('caller', () => client.query({ query: PROBE, variables: { tag: 'nh' } }));
+    expect(sent[0]!.headers).not.toHaveProperty('traceparent');
+    expect((bodies[0] as any).extensions.traceContext.traceparent).toBe(traceparentOf(spansOf(SpanKind.CLIENT)[0]!));
+  });
+
+  it("headers: 'auto' leaves the W3C headers to fetch instrumentation when Node's fetch is instrumented", async () => {
+    const received: (string | undefined)[] = [];
+    const onRequest = (req: { headers: Record<string, string | undefined> }) => received.push(req.headers.traceparent);
+    server.server.on('request', onRequest);
+    const undici = new UndiciInstrumentation();
+    undici.enable();
+    try {
+      const client = httpClient();
+      const { span: caller, result } = await asCaller('caller', () =>
+        client.query({ query: PROBE, variables: { tag: 'undici' } }),
+      );
+      expect(sent[0]!.headers).not.toHaveProperty('traceparent');
+      // One traceparent, the instrumentation's, in the caller's trace: not two joined by a comma.
+      expect(received).toHaveLength(1);
+      expect(received[0]).toMatch(new RegExp(`^00-${caller.spanContext().traceId}-[0-9a-f]{16}-01$`));
+      expect(mismatchesOf(caller, result.data, 5)).toBe(0);
+    } finally {
+      undici.disable();
+      server.server.off('request', onRequest);
+    }
   });
 
   it('headers: true also sends W3C headers', async () => {
@@ -326,6 +298,10 @@ describe('BatchHttpLink', () => {
     expect(bodies.every((body) => Array.isArray(body) && body.length === 25)).toBe(true);
     const carriers = new Set((bodies as any[][]).flat().map((op) => op.extensions.traceContext.traceparent));
     expect(carriers.size).toBe(50);
+    // headers: 'auto' sends W3C headers without splitting the batch: each request has its first operation's.
+    for (const [i, body] of (bodies as any[][]).entries()) {
+      expect(sent[i]!.headers.traceparent).toBe(body[0].extensions.traceContext.traceparent);
+    }
     const mismatches = runs.reduce((sum, { span, result }) => sum + mismatchesOf(span, result.data, 5), 0);
     expect(mismatches).toBe(0);
   });

@@ -1,0 +1,141 @@
+// What every GraphQL client integration (the Apollo link, the urql exchange) does per operation: the CLIENT
+// span, the carrier it sends, and how its result ends the span. Only @opentelemetry/api is imported, so each
+// client entry point pulls in nothing of the others.
+import { type Context, type Span, SpanKind, type TextMapPropagator, type Tracer, trace } from '@opentelemetry/api';
+import {
+  operationAttributes,
+  operationSpanName,
+  recordResultErrors,
+  recordThrown,
+  resolveTracer,
+} from './graphql-shared.js';
+import { type ContextCarrier, getContext } from './index.js';
+
+/** Client options every GraphQL client integration shares, resolved to their defaults. */
+export interface ClientOperationConfig {
+  spans: boolean;
+  document: boolean;
+  /** An explicit tracer, or `undefined` for this package's tracer from the global provider, resolved per use. */
+  tracer: Tracer | undefined;
+  propagator: TextMapPropagator | undefined;
+}
+
+/** One operation in flight on the client side. */
+export interface ClientOperation {
+  /** The context downstream code runs in: the CLIENT span's, or the caller's when `spans` is off. */
+  readonly context: Context;
+  /** The carrier to send: always an object, `{}` when the caller had no context (an explicit "none"). */
+  readonly carrier: ContextCarrier;
+  /** Records the `errors` of one GraphQL result on the span. */
+  result(errors: unknown): void;
+  /** Ends the span, once; `error` (anything thrown or emitted as an error) marks it failed. */
+  end(error?: unknown): void;
+}
+
+/**
+ * Starts one operation under `parent` (the caller's context, read when the operation started): its CLIENT
+ * span `{type} {name}` unless `spans` is off, and its carrier. `source` is called only when `document` is on.
+ */
+export function startClientOperation(
+  parent: Context,
+  type: string,
+  name: string | undefined,
+  source: () => string | undefined,
+  config: ClientOperationConfig,
+): ClientOperation {
+  let span: Span | undefined;
+  if (config.spans) {
+    span = resolveTracer(config.tracer).startSpan(
+      operationSpanName(type, name),
+      { kind: SpanKind.CLIENT, attributes: operationAttributes(type, name, config.document ? source() : undefined) },
+      parent,
+    );
+  }
+  const active = span ? trace.setSpan(parent, span) : parent;
+  const carrier = getContext({ context: active, propagator: config.propagator });
+  let ended = false;
+  return {
+    context: active,
+    carrier,
+    result(errors) {
+      if (span && !ended) recordResultErrors(span, errors);
+    },
+    end(error) {
+      if (ended || !span) return;
+      ended = true;
+      if (error !== undefined) recordThrown(span, error);
+      span.end();
+    },
+  };
+}
+
+interface DefinitionLike {
+  kind?: unknown;
+  operation?: unknown;
+  name?: { value?: unknown } | null;
+}
+
+/**
+ * The type (`query`, `mutation`, `subscription`) of the operation a document runs: the definition named
+ * `operationName`, else the document's only operation. `undefined` when that cannot be told.
+ */
+export function documentOperationType(
+  document: { definitions?: readonly unknown[] } | null | undefined,
+  operationName: string | null | undefined,
+): string | undefined {
+  const definitions = document?.definitions;
+  if (!Array.isArray(definitions)) return undefined;
+  let found: DefinitionLike | undefined;
+  for (const definition of definitions as DefinitionLike[]) {
+    if (definition?.kind !== 'OperationDefinition') continue;
+    if (operationName ? definition.name?.value === operationName : true) {
+      if (found && !operationName) return undefined; // several operations and no name: the server rejects it
+      found = definition;
+      if (operationName) break;
+    }
+  }
+  return typeof found?.operation === 'string' ? found.operation : undefined;
+}
+
+/**
+ * When standard W3C headers go with an operation: `true` always, `false` never, `'auto'` wherever a custom
+ * header costs nothing. In a browser (a page or a web worker) a custom header makes every cross-origin request
+ * preflight, and `@opentelemetry/instrumentation-fetch` already injects headers for same-origin URLs, so
+ * `'auto'` sends none there. Elsewhere (Node.js, Deno, Bun, edge and worker runtimes) there is no CORS, so
+ * `'auto'` sends them, unless fetch is instrumented already (`@opentelemetry/instrumentation-undici` on
+ * Node.js): that instrumentation appends its own `traceparent` to ours, and the joined value is rejected.
+ */
+export type HeadersMode = boolean | 'auto';
+
+/** Whether this runtime is a browser: a page (`document`) or a web worker (`WorkerGlobalScope`). */
+function inBrowser(): boolean {
+  const scope = globalThis as { document?: unknown; WorkerGlobalScope?: unknown };
+  return typeof scope.document !== 'undefined' || typeof scope.WorkerGlobalScope !== 'undefined';
+}
+
+interface ChannelLike {
+  readonly hasSubscribers: boolean;
+}
+let undiciChannel: ChannelLike | null | undefined;
+
+/** Whether `@opentelemetry/instrumentation-undici` (or anything like it) listens to Node's fetch. */
+function fetchInstrumented(): boolean {
+  if (undiciChannel === undefined) {
+    undiciChannel = null;
+    try {
+      const load = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+        ?.getBuiltinModule;
+      const dc = load?.('node:diagnostics_channel') as { channel?: (name: string) => ChannelLike } | undefined;
+      undiciChannel = dc?.channel?.('undici:request:create') ?? null;
+    } catch {
+      undiciChannel = null;
+    }
+  }
+  return undiciChannel?.hasSubscribers === true;
+}
+
+/** Resolves a {@link HeadersMode} for an operation starting now. */
+export function sendsHeaders(mode: HeadersMode): boolean {
+  if (mode !== 'auto') return mode === true;
+  return !inBrowser() && !fetchInstrumented();
+}

@@ -1,0 +1,14 @@
+/**
+ * `otel-rpc-context/urql`: per-operation OpenTelemetry context for urql (`@urql/core` 5 and 6, and the
+ * `urql` React bindings on top). {@link traceContextExchange} goes after `cacheExchange` and before the
+ * exchanges that send; the server reads `extensions.traceContext` (`useTraceContext()` from
+ * `otel-rpc-context/yoga`).
+ * @module
+ */
+export type { HeadersMode } from './graphql-client.js';
+export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
+export {
+  type GetRequestCarrier,
+  type TraceContextExchangeOptions,
+  traceContextExchange,
+} from './urql/exchange.js';

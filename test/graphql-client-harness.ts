@@ -1,0 +1,91 @@
+// What the GraphQL client tests (Apollo Client 4 and 3, urql) check against the real Yoga fixture: each
+// caller's chain caller span → CLIENT span → SERVER span → every resolver, and what went on the wire.
+import { type Span, SpanKind } from '@opentelemetry/api';
+import type { InMemorySpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { expect } from 'vitest';
+import type { setupGraphqlTracing } from './graphql-fixture.js';
+
+export const PROBE_SOURCE = /* GraphQL */ `
+  query Probe($tag: String!) {
+    probe(tag: $tag) {
+      tag
+      seen { traceId spanId }
+      later { traceId spanId }
+      items(n: 3) { id seen { traceId spanId } }
+    }
+  }
+`;
+/** Resolvers that report what they saw in one PROBE result. */
+export const PROBE_RESOLVERS = 5;
+export const TICKS_SOURCE = /* GraphQL */ `
+  subscription Ticks($tag: String!, $count: Int!) {
+    ticks(tag: $tag, count: $count) { tag i subscribedIn { traceId spanId } atYield { traceId spanId } seen { traceId spanId } }
+  }
+`;
+/** Resolvers that report what they saw over three TICKS events. */
+export const TICKS_RESOLVERS = 9;
+
+export interface Seen {
+  traceId: string | null;
+  spanId: string | null;
+}
+
+/** Every `{ traceId, spanId }` a resolver reported, anywhere in a result. */
+export function allSeen(value: unknown, into: Seen[] = []): Seen[] {
+  if (Array.isArray(value)) for (const item of value) allSeen(item, into);
+  else if (value && typeof value === 'object') {
+    if ('traceId' in value && 'spanId' in value) into.push(value as Seen);
+    else for (const item of Object.values(value)) allSeen(item, into);
+  }
+  return into;
+}
+
+/** A W3C traceparent for a finished span. */
+export const traceparentOf = (span: ReadableSpan) => `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`;
+
+export function clientChecks(tracing: ReturnType<typeof setupGraphqlTracing>) {
+  const { exporter, tracer } = tracing as { exporter: InMemorySpanExporter; tracer: typeof tracing.tracer };
+  const spansOf = (kind: SpanKind) =>
+    exporter
+      .getFinishedSpans()
+      .filter((span) => span.kind === kind && span.instrumentationScope.name === 'otel-rpc-context');
+  const childOf = (kind: SpanKind, parent: { spanId: string }) => {
+    const found = spansOf(kind).filter((span) => span.parentSpanContext?.spanId === parent.spanId);
+    expect(found).toHaveLength(1);
+    return found[0] as ReadableSpan;
+  };
+
+  /** Runs `fn` as `name`'s caller: inside its own active span, ended when `fn` settles. */
+  async function asCaller<T>(name: string, fn: () => Promise<T>): Promise<{ span: Span; result: T }> {
+    return tracer.startActiveSpan(name, async (span) => {
+      try {
+        return { span, result: await fn() };
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /**
+   * Checks one operation's whole chain: caller span → CLIENT span → SERVER span → every resolver, and
+   * returns the number of mismatches.
+   */
+  function mismatchesOf(caller: Span, data: unknown, expectedResolvers: number): number {
+    let mismatches = 0;
+    const callerContext = caller.spanContext();
+    const client = spansOf(SpanKind.CLIENT).find((span) => span.parentSpanContext?.spanId === callerContext.spanId);
+    const server =
+      client && spansOf(SpanKind.SERVER).find((span) => span.parentSpanContext?.spanId === client.spanContext().spanId);
+    if (!client || !server) return 1;
+    if (client.spanContext().traceId !== callerContext.traceId) mismatches++;
+    if (server.spanContext().traceId !== callerContext.traceId) mismatches++;
+    const seen = allSeen(data);
+    if (seen.length !== expectedResolvers) mismatches++;
+    for (const entry of seen) {
+      if (entry.traceId !== callerContext.traceId || entry.spanId !== server.spanContext().spanId) mismatches++;
+    }
+    return mismatches;
+  }
+
+  return { spansOf, childOf, asCaller, mismatchesOf };
+}
