@@ -1,0 +1,300 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results, and Apollo Client 3 is typed apart
+// Apollo Client 3 (3.14, installed as `apollo-client-3`) with TraceContextLink against a real Yoga server with
+// useTraceContext, over loopback: HttpLink (POST and GET), BatchHttpLink, GraphQLWsLink and SSE.
+// The link imports `@apollo/client`; here that name resolves to Apollo Client 3, as it does for a user who has
+// 3.x installed, so the link extends 3's ApolloLink and builds 3's (zen-observable) Observable.
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache, Observable } from 'apollo-client-3';
+import { BatchHttpLink } from 'apollo-client-3/link/batch-http';
+import { GraphQLWsLink } from 'apollo-client-3/link/subscriptions';
+import { print } from 'graphql';
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient as createWsClient } from 'graphql-ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { TraceContextLink, type TraceContextLinkOptions } from '../src/apollo.js';
+import { useTraceContext } from '../src/yoga.js';
+import {
+  allSeen,
+  clientChecks,
+  PROBE_RESOLVERS,
+  PROBE_SOURCE,
+  TICKS_RESOLVERS,
+  TICKS_SOURCE,
+  traceparentOf,
+} from './graphql-client-harness.js';
+import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+
+vi.mock('@apollo/client', async () => {
+  const apollo3: any = await import('apollo-client-3');
+  return { ...(apollo3.default ?? {}), ...apollo3 };
+});
+
+const tracing = setupGraphqlTracing();
+const { exporter, openSpans } = tracing;
+const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
+
+const PROBE = gql(PROBE_SOURCE);
+const TICKS = gql(TICKS_SOURCE);
+const TOUCH = gql`
+  mutation Touch($tag: String!) { touch(tag: $tag) { tag seen { traceId spanId } } }
+`;
+const FAIL = gql`
+  query Fail { fail(tag: "x") }
+`;
+
+let server: TestServer;
+const bodies: unknown[] = [];
+const sent: { url: string; headers: Record<string, string> }[] = [];
+const recordingFetch: typeof fetch = async (input, init) => {
+  if (typeof init?.body === 'string') bodies.push(JSON.parse(init.body));
+  sent.push({ url: String(input), headers: { ...(init?.headers as Record<string, string>) } });
+  return fetch(input, init);
+};
+
+function client(link: ApolloLink) {
+  return new ApolloClient({
+    link,
+    cache: new InMemoryCache(),
+    defaultOptions: { query: { fetchPolicy: 'no-cache' } },
+  });
+}
+const httpClient = (options?: TraceContextLinkOptions, http: Record<string, unknown> = {}) =>
+  client(
+    ApolloLink.from([
+      new TraceContextLink(options) as unknown as ApolloLink,
+      new HttpLink({ uri: server.url, fetch: recordingFetch, ...http }),
+    ]),
+  );
+
+/** Resolves with a subscription's events (Apollo Client 3's zen-observable API). */
+const subscribe = (apollo: ApolloClient<unknown>, tag: string) =>
+  new Promise<any[]>((resolve, reject) => {
+    const events: any[] = [];
+    apollo
+      .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
+      .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+  });
+
+beforeAll(async () => {
+  expect(new ApolloClient({ cache: new InMemoryCache() }).version).toMatch(/^3\./);
+  server = await startServer([useTraceContext()], { batching: { limit: 50 } });
+});
+afterAll(() => server.close());
+afterEach(async () => {
+  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
+  exporter.reset();
+  bodies.length = 0;
+  sent.length = 0;
+});
+
+describe('Apollo Client 3: HttpLink', () => {
+  it('is an Apollo Client 3 link: extends its ApolloLink and returns its Observable', () => {
+    const link = new TraceContextLink();
+    expect(link).toBeInstanceOf(ApolloLink);
+    const observable = link.request(
+      {
+        query: PROBE,
+        variables: {},
+        operationName: 'Probe',
+        extensions: {},
+        setContext() {},
+        getContext: () => ({}),
+      } as any,
+      () => Observable.of({ data: {} }) as any,
+    );
+    expect(observable).toBeInstanceOf(Observable);
+  });
+
+  it('turns includeExtensions on, so the carrier reaches the server; span named from the document', async () => {
+    const apollo = httpClient();
+    const { span: caller, result } = await asCaller('caller', () =>
+      apollo.query({ query: PROBE, variables: { tag: 'a' } }),
+    );
+    const clientSpan = childOf(SpanKind.CLIENT, caller.spanContext());
+    expect(clientSpan.name).toBe('query Probe');
+    expect(clientSpan.attributes).toEqual({ 'graphql.operation.type': 'query', 'graphql.operation.name': 'Probe' });
+    expect((bodies[0] as any).extensions).toEqual({ traceContext: { traceparent: traceparentOf(clientSpan) } });
+    expect(sent[0]!.headers.traceparent).toBe(traceparentOf(clientSpan));
+    expect(mismatchesOf(caller, result.data, PROBE_RESOLVERS)).toBe(0);
+  });
+
+  it('keeps 50 concurrent queries and 50 mutations apart, each under its own caller', async () => {
+    const apollo = httpClient();
+    const [queries, mutations] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          asCaller(`query ${i}`, () => apollo.query({ query: PROBE, variables: { tag: `q${i}` } })),
+        ),
+      ),
+      Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          asCaller(`mutation ${i}`, () => apollo.mutate({ mutation: TOUCH, variables: { tag: `m${i}` } })),
+        ),
+      ),
+    ]);
+    let mismatches = 0;
+    for (const { span, result } of queries) mismatches += mismatchesOf(span, result.data, PROBE_RESOLVERS);
+    for (const { span, result } of mutations) mismatches += mismatchesOf(span, result.data, 1);
+    expect(mismatches).toBe(0);
+    expect(spansOf(SpanKind.CLIENT).filter((span) => span.name === 'mutation Touch')).toHaveLength(50);
+  });
+
+  it('an operation without a caller context sends an explicit empty carrier', async () => {
+    const apollo = httpClient({ spans: false });
+    await context.with(ROOT_CONTEXT, () => apollo.query({ query: PROBE, variables: { tag: 'none' } }));
+    expect((bodies[0] as any).extensions.traceContext).toEqual({});
+    expect(sent[0]!.headers).not.toHaveProperty('traceparent');
+  });
+
+  it('GET queries keep the URL cacheable: headers by default, the URL only when asked', async () => {
+    for (const [mode, inUrl, inHeader] of [
+      [undefined, false, true],
+      ['url', true, false],
+    ] as const) {
+      sent.length = 0;
+      exporter.reset();
+      const apollo = httpClient({ useGETForQueries: true, get: mode }, { useGETForQueries: true });
+      const { span: caller, result } = await asCaller('caller', () =>
+        apollo.query({ query: PROBE, variables: { tag: 'same' } }),
+      );
+      expect(new URL(sent[0]!.url).searchParams.get('extensions') ?? '').toContain(inUrl ? 'traceContext' : '');
+      expect(new URL(sent[0]!.url).searchParams.has('extensions')).toBe(inUrl);
+      expect('traceparent' in sent[0]!.headers).toBe(inHeader);
+      expect(mismatchesOf(caller, result.data, PROBE_RESOLVERS)).toBe(0);
+    }
+  });
+
+  it("works behind Apollo Client 3 links that map the link's Observable", async () => {
+    const seen: unknown[] = [];
+    const afterware = new ApolloLink((operation, forward) =>
+      forward(operation).map((result) => {
+        seen.push(result.data);
+        return result;
+      }),
+    );
+    const apollo = client(
+      ApolloLink.from([
+        afterware,
+        new TraceContextLink() as unknown as ApolloLink,
+        new HttpLink({ uri: server.url, fetch: recordingFetch }),
+      ]),
+    );
+    const { span: caller, result } = await asCaller('caller', () =>
+      apollo.query({ query: PROBE, variables: { tag: 'map' } }),
+    );
+    expect(seen).toHaveLength(1);
+    expect(mismatchesOf(caller, result.data, PROBE_RESOLVERS)).toBe(0);
+  });
+
+  it('marks the client span failed on GraphQL errors and on network errors', async () => {
+    const apollo = httpClient();
+    await expect(asCaller('caller', () => apollo.query({ query: FAIL }))).rejects.toThrow('resolver failed on purpose');
+    expect(spansOf(SpanKind.CLIENT)[0]!.status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: 'resolver failed on purpose',
+    });
+    exporter.reset();
+    const offline = client(
+      ApolloLink.from([
+        new TraceContextLink() as unknown as ApolloLink,
+        new HttpLink({ uri: 'http://127.0.0.1:9/graphql' }),
+      ]),
+    );
+    await expect(offline.query({ query: PROBE, variables: { tag: 'n' } })).rejects.toThrow();
+    expect(spansOf(SpanKind.CLIENT)[0]!.attributes['error.type']).toBe('TypeError');
+  });
+});
+
+describe('Apollo Client 3: BatchHttpLink', () => {
+  it('sends 50 concurrent operations in 2 requests, each with its own carrier, headers not splitting them', async () => {
+    const apollo = client(
+      ApolloLink.from([
+        new TraceContextLink() as unknown as ApolloLink,
+        new BatchHttpLink({ uri: server.url, batchMax: 25, batchInterval: 20, fetch: recordingFetch }),
+      ]),
+    );
+    const before = server.requests();
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        asCaller(`caller ${i}`, () => apollo.query({ query: PROBE, variables: { tag: `b${i}` } })),
+      ),
+    );
+    expect(server.requests() - before).toBe(2);
+    const batches = bodies as any[][];
+    expect(batches.map((batch) => batch.length)).toEqual([25, 25]);
+    expect(new Set(batches.flat().map((op) => op.extensions.traceContext.traceparent)).size).toBe(50);
+    for (const [i, batch] of batches.entries()) {
+      expect(sent[i]!.headers.traceparent).toBe(batch[0].extensions.traceContext.traceparent);
+    }
+    const mismatches = runs.reduce(
+      (sum, { span, result }) => sum + mismatchesOf(span, result.data, PROBE_RESOLVERS),
+      0,
+    );
+    expect(mismatches).toBe(0);
+  });
+});
+
+describe('Apollo Client 3: GraphQLWsLink', () => {
+  it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
+    const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
+    const apollo = client(
+      ApolloLink.from([new TraceContextLink() as unknown as ApolloLink, new GraphQLWsLink(wsClient)]),
+    );
+    const [queries, subscriptions] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          asCaller(`query ${i}`, () => apollo.query({ query: PROBE, variables: { tag: `wq${i}` } })),
+        ),
+      ),
+      Promise.all(
+        Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(apollo, `ws${i}`))),
+      ),
+    ]);
+    await wsClient.dispose();
+    let mismatches = 0;
+    for (const { span, result } of queries) mismatches += mismatchesOf(span, result.data, PROBE_RESOLVERS);
+    for (const { span, result } of subscriptions) {
+      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+      mismatches += mismatchesOf(span, result, TICKS_RESOLVERS);
+    }
+    expect(mismatches).toBe(0);
+    expect(childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).name).toBe('subscription Ticks');
+  });
+});
+
+describe('Apollo Client 3: SSE', () => {
+  it('runs 50 concurrent subscriptions, every event in its own caller trace', async () => {
+    const sseClient = createSseClient({ url: server.url });
+    const sseLink = new ApolloLink(
+      (operation) =>
+        new Observable((observer) =>
+          sseClient.subscribe(
+            {
+              query: print(operation.query),
+              variables: operation.variables,
+              operationName: operation.operationName,
+              extensions: operation.extensions,
+            },
+            {
+              next: (value) => observer.next(value as any),
+              error: (error) => observer.error(error),
+              complete: () => observer.complete(),
+            },
+          ),
+        ),
+    );
+    const apollo = client(ApolloLink.from([new TraceContextLink() as unknown as ApolloLink, sseLink]));
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(apollo, `sse${i}`))),
+    );
+    sseClient.dispose();
+    let mismatches = 0;
+    for (const { span, result } of runs) {
+      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+      mismatches += mismatchesOf(span, result, TICKS_RESOLVERS);
+    }
+    expect(mismatches).toBe(0);
+    expect(allSeen(runs[0]!.result).length).toBe(TICKS_RESOLVERS);
+  });
+});
