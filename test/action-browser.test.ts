@@ -98,15 +98,23 @@ describe('user actions in Chromium', () => {
     // urql's hook may start an operation twice while React mounts (the first run superseded before it is
     // sent): every query reached its server once, in the page's trace, under its CLIENT span.
     for (const name of names) {
-      const served = clients.filter((client) => client.name === name).map(serverSpanOf).filter(Boolean);
-      expect(served.map((span) => span!.spanContext().traceId), name).toEqual([pageSpan.traceId]);
+      const served = clients
+        .filter((client) => client.name === name)
+        .map(serverSpanOf)
+        .filter(Boolean);
+      expect(
+        served.map((span) => span!.spanContext().traceId),
+        name,
+      ).toEqual([pageSpan.traceId]);
     }
     expect(new Set(spans.map((span) => span.traceId))).toEqual(new Set([pageSpan.traceId]));
   });
 
   it('two overlapping clicks and a poll: each click one trace (mutation, success, invalidation refetch), the poll in none', async () => {
     await page.evaluate(() => (window as unknown as { __page: PageState }).__page.startPolling());
-    await expect.poll(async () => Number(await page.locator('#tick').textContent()), { timeout: 10_000 }).toBeGreaterThan(2);
+    await expect
+      .poll(async () => Number(await page.locator('#tick').textContent()), { timeout: 10_000 })
+      .toBeGreaterThan(2);
     const before = (await pageState()).spans.length;
     // Two buttons, one right after the other: the tRPC mutation (250 ms on the server) and the Apollo one
     // (150 ms) are in flight together, while the poll ticks every 40 ms.

@@ -19,7 +19,7 @@ import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { createElement as h, type ReactNode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { cacheExchange, Client, fetchExchange, Provider as UrqlProvider, useQuery as useUrqlQuery } from 'urql';
+import { Client, cacheExchange, fetchExchange, Provider as UrqlProvider, useQuery as useUrqlQuery } from 'urql';
 import { TraceContextLink } from '../../src/apollo.js';
 import { mutationCacheActions, startAction, startPageAction } from '../../src/index.js';
 import { traceContextHeaders, traceContextLink } from '../../src/trpc.js';
@@ -159,6 +159,7 @@ function CreatePost() {
     'button',
     {
       id: 'create',
+      type: 'button',
       onClick: () => {
         clickAction('create');
         create.mutate({ title: 'created by a click' });
@@ -174,6 +175,7 @@ function RenamePost() {
     'button',
     {
       id: 'rename',
+      type: 'button',
       onClick: () => {
         clickAction('rename');
         void rename({ variables: { id: 1, title: 'renamed by a click' } });

@@ -83,9 +83,7 @@ export async function startServer(pageDir: string): Promise<{ origin: string; cl
     if (file.includes('..')) return void res.writeHead(404).end();
     readFile(join(pageDir, file)).then(
       (body) =>
-        res
-          .writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html' })
-          .end(body),
+        res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html' }).end(body),
       () => res.writeHead(404).end(),
     );
   });
