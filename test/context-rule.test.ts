@@ -19,6 +19,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { createTRPCClient, httpBatchLink, localLink } from '@trpc/client';
 import { initTRPC } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ContextCarrier } from '../src/carrier.js';
 import { getContext } from '../src/index.js';
@@ -30,6 +31,7 @@ import {
   traceContextLink,
   traceContextMiddleware,
 } from '../src/trpc.js';
+import { useTraceContext } from '../src/yoga.js';
 import { setupTracing } from './support/otel.js';
 
 let otel: ReturnType<typeof setupTracing>;
@@ -336,5 +338,39 @@ describe('a provider registered after the middleware, through another copy of th
       trace.disable();
       trace.setGlobalTracerProvider(otel.provider);
     }
+  });
+});
+
+describe('Yoga: an operation slot in a batch is authoritative; a lone operation falls back to headers', () => {
+  const yoga = createYoga({
+    schema: createSchema({
+      typeDefs: 'type Seen { traceId: String } type Query { seen: Seen }',
+      resolvers: { Query: { seen: () => seen() } },
+    }),
+    batching: true,
+    logging: false,
+    plugins: [useTraceContext({ spans: false })],
+  });
+  const post = async (body: unknown) => {
+    const response = await yoga.fetch('http://yoga/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: FOREIGN },
+      body: JSON.stringify(body),
+    });
+    return (await response.json()) as unknown;
+  };
+  const operation = (traceContext: unknown) => ({ query: '{ seen { traceId } }', extensions: { traceContext } });
+
+  it.each([
+    ['of the wrong type', 5],
+    ['empty', {}],
+    ['with a malformed traceparent', { traceparent: '00-zz-zz-01' }],
+  ])('a slot %s', async (_name, slot) => {
+    const batch = (await post([operation({ traceparent: FOREIGN }), operation(slot)])) as {
+      data: { seen: { traceId: string | null } };
+    }[];
+    expect(batch.map((result) => result.data.seen.traceId)).toEqual([FOREIGN_TRACE, '']);
+    const lone = (await post(operation(slot))) as { data: { seen: { traceId: string | null } } };
+    expect(lone.data.seen.traceId).toBe(FOREIGN_TRACE);
   });
 });
