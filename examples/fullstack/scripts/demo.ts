@@ -12,6 +12,7 @@ import { EventSource } from 'eventsource';
 import { ACTIONS, runAction } from '../shared/actions.ts';
 import { checkActionTrace } from '../shared/check.ts';
 import { createClients } from '../shared/clients.ts';
+import { PreciseStartSpanProcessor } from '../shared/precise-start.ts';
 import { formatTraceTree, type StoredTrace } from '../shared/spans.ts';
 import { startServerProcess } from './server-process.ts';
 
@@ -27,6 +28,7 @@ try {
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'fullstack-demo-client' }),
     spanProcessors: [
+      new PreciseStartSpanProcessor(), // sub-millisecond start times, as in the page and the server
       new BatchSpanProcessor(new OTLPTraceExporter({ url: `${origin}/v1/traces` }), { scheduledDelayMillis: 100 }),
     ],
   });

@@ -2,6 +2,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { PreciseStartSpanProcessor } from '../shared/precise-start.ts';
 import { SERVER_SERVICE, StoreSpanProcessor } from './otlp.ts';
 import type { TraceStore } from './store.ts';
 
@@ -32,7 +33,8 @@ export function collectorHeaders(env: NodeJS.ProcessEnv = process.env): Record<s
  */
 export function startTelemetry(store: TraceStore): { sdk: NodeSDK; collector: string | undefined } {
   const collector = collectorTracesUrl();
-  const spanProcessors: SpanProcessor[] = [new StoreSpanProcessor(store)];
+  // First: sub-millisecond start times, so the waterfall never draws a child after its parent ended.
+  const spanProcessors: SpanProcessor[] = [new PreciseStartSpanProcessor(), new StoreSpanProcessor(store)];
   // The exporter reads the OTEL_EXPORTER_OTLP_* variables itself (endpoint, headers, timeout).
   if (collector) spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
   const sdk = new NodeSDK({

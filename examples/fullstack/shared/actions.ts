@@ -85,7 +85,7 @@ export const ACTIONS: ActionDefinition[] = [
   {
     id: 'trpc-query',
     group: 'tRPC',
-    label: 'Query',
+    label: 'Query todo.list',
     description: 'One tRPC query through React Query: todo.list reads the todos table.',
     clientSpans: ['todo.list'],
     serverSpans: ['todo.list'],
@@ -121,9 +121,10 @@ export const ACTIONS: ActionDefinition[] = [
     serverSpans: ['todo.add', 'todo.list'],
     async run({ trpc, trpcClient, queryClient }, { within }) {
       added++;
-      const { todo, stats } = await within(() =>
-        trpcClient.todo.add.mutate({ title: `Traced todo #${added}`, authorId: 1 + (added % 3) }),
-      );
+      // A title of its own per click: a counter alone restarts at #1 on every page load, which showed up as
+      // the same todo added again each time the page was opened.
+      const title = `Traced todo ${new Date().toISOString().slice(11, 23)}`;
+      const { todo, stats } = await within(() => trpcClient.todo.add.mutate({ title, authorId: 1 + (added % 3) }));
       await within(() => queryClient.fetchQuery(trpc.todo.list.queryOptions()));
       return `added #${todo.id} "${todo.title}", ${stats.todos} todos now`;
     },
@@ -154,7 +155,7 @@ export const ACTIONS: ActionDefinition[] = [
   {
     id: 'graphql-query',
     group: 'GraphQL',
-    label: 'Query',
+    label: 'Query todos + authors',
     description: 'One GraphQL query through Apollo Client: Query.todos, then Todo.author per todo (N+1).',
     clientSpans: ['query Todos'],
     serverSpans: ['query Todos'],

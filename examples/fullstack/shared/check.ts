@@ -31,6 +31,17 @@ export function checkActionTrace(action: ActionDefinition, trace: StoredTrace | 
   };
   const descendants = (span: StoredSpan) => spans.filter((s) => ancestors(s).includes(span));
 
+  // Same-process parent and child share a clock: the child starts inside its parent (the waterfall's bars nest).
+  for (const span of spans) {
+    const parent = span.parentSpanId ? byId.get(span.parentSpanId) : undefined;
+    if (parent?.side !== 'server' || span.side !== 'server') continue;
+    if (span.startMs < parent.startMs || span.startMs > parent.endMs) {
+      problems.push(
+        `${span.name} starts at ${(span.startMs - parent.startMs).toFixed(3)} ms into ${parent.name}, which lasts ${(parent.endMs - parent.startMs).toFixed(3)} ms`,
+      );
+    }
+  }
+
   for (const name of action.clientSpans) {
     const found = spans.filter((s) => s.name === name && s.kind === 'CLIENT' && s.side === 'client');
     if (found.length === 0) problems.push(`no client span ${name}`);
