@@ -1,0 +1,24 @@
+/**
+ * `otel-rpc-context/apollo-server`: per-operation OpenTelemetry context for Apollo Server 4 and 5.
+ *
+ * `traceContextPlugin()` runs every operation, and every resolver, in the context its caller sent (what
+ * `TraceContextLink` from `otel-rpc-context/apollo` puts in `extensions.traceContext`, or the request's
+ * W3C headers), under a SERVER span. For subscriptions over graphql-ws, see `otel-rpc-context/graphql-ws`.
+ *
+ * @example
+ * ```ts
+ * import { ApolloServer } from '@apollo/server';
+ * import { traceContextPlugin } from 'otel-rpc-context/apollo-server';
+ *
+ * const server = new ApolloServer({ typeDefs, resolvers, plugins: [traceContextPlugin()] });
+ * ```
+ * @module
+ */
+
+export {
+  type ApolloServerIncomingInfo,
+  type TraceContextPluginOptions,
+  traceContextPlugin,
+} from './apollo-server/plugin.js';
+export type { TraceContextSource } from './graphql-server.js';
+export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';

@@ -1,0 +1,214 @@
+// The Apollo Server plugin: one SERVER span and one context per operation, by the shared rule.
+
+import type {
+  ApolloServerPlugin,
+  BaseContext,
+  GraphQLRequest,
+  GraphQLRequestContext,
+  GraphQLRequestListener,
+} from '@apollo/server';
+import { type Context, type Span, SpanKind, trace } from '@opentelemetry/api';
+import { isHeaders, toContextCarrier } from '../carrier.js';
+import { type GraphQLServerTraceOptions, SOURCES, type TraceContextSource, withDefaults } from '../graphql-server.js';
+import {
+  ATTR_GRAPHQL_DOCUMENT,
+  operationAttributes,
+  operationSpanName,
+  recordResultErrors,
+  recordThrown,
+  resolveTracer,
+  TRACE_CONTEXT_EXTENSION,
+  UNKNOWN_OPERATION_SPAN_NAME,
+} from '../graphql-shared.js';
+import { resolvePolicy } from '../incoming.js';
+import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../server.js';
+import { own } from '../yoga/envelope.js';
+import { type ResolverScope, scopes, wrapSchemaResolvers } from './resolvers.js';
+
+/**
+ * What an `incoming` decider function is given, once per operation that arrives with a context.
+ *
+ * @example
+ * ```ts
+ * traceContextPlugin({
+ *   incoming: ({ request }) => (request.http?.headers.get('authorization') ? 'continue' : 'link'),
+ * });
+ * ```
+ */
+export interface ApolloServerIncomingInfo {
+  /** The operation's GraphQL context value, as your `context` function built it. */
+  contextValue: BaseContext;
+  /** The GraphQL request: `query`, `operationName`, `variables`, `extensions`, and `http` (method, headers). */
+  request: GraphQLRequest;
+  /** Where the caller's context was found. */
+  source: TraceContextSource;
+}
+
+/**
+ * Options for {@link traceContextPlugin}. Every field is optional; the names and defaults are those of the
+ * Yoga plugin and of every GraphQL server integration of this package.
+ *
+ * @example
+ * ```ts
+ * traceContextPlugin({ incoming: 'link', spans: true, document: false, headers: true });
+ * ```
+ */
+export interface TraceContextPluginOptions extends GraphQLServerTraceOptions<ApolloServerIncomingInfo> {}
+
+interface Operation extends ResolverScope {
+  span: Span | undefined;
+  ended: boolean;
+}
+
+interface OperationDefinitionLike {
+  operation?: unknown;
+  name?: { value?: unknown } | null;
+}
+
+/**
+ * An Apollo Server plugin (`@apollo/server` 4 and 5) that runs every GraphQL operation in the context its
+ * caller sent, under a SERVER span: every resolver, async ones and those of nested lists included, and each
+ * operation of a batched request (`allowBatchedHttpRequests: true`) in its own caller's context.
+ *
+ * Per operation it looks for the caller's context in this order, by the package's one rule:
+ * 1. the operation's `extensions.traceContext` (what `TraceContextLink` sends; one per operation, so batched
+ *    requests stay apart);
+ * 2. the HTTP request's W3C headers (`traceparent`, `tracestate`, `baggage`), unless `headers: false` (never
+ *    for an operation of a batch: the headers belong to at most one of them).
+ *
+ * With none, the operation runs in the server's own active context (for example your HTTP instrumentation's
+ * span). `server.executeOperation(...)` runs in the caller's active context, a child of its active span.
+ * The `incoming` policy decides what a found context may do.
+ *
+ * How: Apollo plugins cannot wrap execution, so when the schema loads the plugin wraps, once and in place,
+ * every field that has a resolver; each call finds its operation by the GraphQL context value (a WeakMap
+ * lookup) and runs inside `context.with`. Fields without a resolver are not wrapped. Subscriptions do not
+ * run through Apollo Server plugins: wrap graphql-ws's server options with `withTraceContext` from
+ * `otel-rpc-context/graphql-ws`.
+ *
+ * Span: named `query`, `mutation` or `subscription`, followed by the operation name when there is one
+ * (`GraphQL Operation` while or when the operation is unknown), with `graphql.operation.type`,
+ * `graphql.operation.name` and, with `document: true`, `graphql.document`. Parse, validation and
+ * execution errors set status ERROR and `error.type` and are recorded as exception events. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { ApolloServer } from '@apollo/server';
+ * import { startStandaloneServer } from '@apollo/server/standalone';
+ * import { traceContextPlugin } from 'otel-rpc-context/apollo-server';
+ *
+ * const server = new ApolloServer({ typeDefs, resolvers, plugins: [traceContextPlugin()] });
+ * const { url } = await startStandaloneServer(server, { listen: { port: 4000 } });
+ * ```
+ */
+export function traceContextPlugin(options: TraceContextPluginOptions = {}): ApolloServerPlugin<BaseContext> {
+  const config = withDefaults(options);
+
+  /** Where this operation's caller context may be, by the shared rule's names. */
+  function carriersOf(requestContext: GraphQLRequestContext<BaseContext>): OperationCarriers {
+    try {
+      const request = requestContext.request;
+      const http = request.http;
+      // Apollo's integrations always give `http`; `executeOperation` never does.
+      if (http === undefined) return { inProcess: true };
+      const sent = own(request.extensions, TRACE_CONTEXT_EXTENSION);
+      return {
+        // Sent but unusable (wrong type): still this operation's say, never another's.
+        operation: sent === undefined ? undefined : (toContextCarrier(sent) ?? {}),
+        // `requestIsBatched` exists from @apollo/server 4.? on; without it a batch reads as single requests.
+        shared: (requestContext as { requestIsBatched?: unknown }).requestIsBatched === true,
+        // Apollo's HeaderMap is a Map with lowercase names: it has the `get`/`forEach` of Fetch Headers.
+        headers: config.headers && isHeaders(http.headers) ? http.headers : undefined,
+      };
+    } catch {
+      return {};
+    }
+  }
+
+  function start(requestContext: GraphQLRequestContext<BaseContext>): Operation | undefined {
+    const { request, contextValue } = requestContext;
+    const { parent, links, root, source } = operationParent(carriersOf(requestContext), config.propagator, (from) =>
+      resolvePolicy(config.incoming, { contextValue, request, source: SOURCES[from] }),
+    );
+    // Nothing to run in and nothing to record: the resolvers keep the context they already inherit.
+    if (!config.spans && source === undefined) return undefined;
+    const span = config.spans
+      ? resolveTracer(config.tracer).startSpan(
+          UNKNOWN_OPERATION_SPAN_NAME,
+          { kind: SpanKind.SERVER, links, root },
+          parent,
+        )
+      : undefined;
+    if (span && config.document && typeof request.query === 'string') {
+      span.setAttribute(ATTR_GRAPHQL_DOCUMENT, request.query);
+    }
+    const context: Context = span ? trace.setSpan(parent, span) : parent;
+    return { context, span, ended: false };
+  }
+
+  function finish(operation: Operation | undefined, error?: unknown): void {
+    if (!operation || operation.ended) return;
+    operation.ended = true;
+    if (!operation.span) return;
+    if (error !== undefined) recordThrown(operation.span, error);
+    operation.span.end();
+  }
+
+  const lookup = (requestContext: GraphQLRequestContext<BaseContext>) =>
+    scopes.get(requestContext.contextValue) as Operation | undefined;
+
+  // One listener for every request: each hook finds its operation by the request's context value.
+  const listener: GraphQLRequestListener<BaseContext> = {
+    async didResolveOperation(requestContext) {
+      const span = lookup(requestContext)?.span;
+      const definition = requestContext.operation as OperationDefinitionLike | undefined;
+      if (!span || typeof definition?.operation !== 'string') return;
+      const name = typeof definition.name?.value === 'string' ? definition.name.value : undefined;
+      span.updateName(operationSpanName(definition.operation, name));
+      span.setAttributes(operationAttributes(definition.operation, name, undefined));
+    },
+    async didEncounterErrors(requestContext) {
+      const span = lookup(requestContext)?.span;
+      if (span) recordResultErrors(span, requestContext.errors);
+    },
+    async willSendResponse(requestContext) {
+      const operation = lookup(requestContext);
+      if (!operation) return;
+      const body = requestContext.response.body as { kind?: unknown; subsequentResults?: unknown } | undefined;
+      if (body?.kind === 'incremental' && isAsyncIterable(body.subsequentResults)) {
+        // @defer/@stream: the span ends with the last payload, and each payload runs in the operation.
+        const span = operation.span;
+        body.subsequentResults = bindAsyncIterable(body.subsequentResults, operation.context, {
+          onValue: span ? (payload) => recordResultErrors(span, own(payload, 'errors')) : undefined,
+          onEnd: (error) => finish(operation, error),
+        });
+        return;
+      }
+      finish(operation);
+    },
+  };
+
+  return {
+    async serverWillStart() {
+      return {
+        schemaDidLoadOrUpdate({ apiSchema }) {
+          wrapSchemaResolvers(apiSchema);
+        },
+      };
+    },
+    async requestDidStart(requestContext) {
+      let operation: Operation | undefined;
+      try {
+        operation = start(requestContext);
+      } catch {
+        // A propagator or tracer that throws must not fail the request.
+      }
+      if (!operation) return undefined;
+      scopes.set(requestContext.contextValue, operation);
+      return listener;
+    },
+    async unexpectedErrorProcessingRequest({ requestContext, error }) {
+      finish(lookup(requestContext), error);
+    },
+  };
+}

@@ -1,0 +1,520 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
+// The Apollo Server plugin against real Apollo Client 4 (TraceContextLink + HttpLink / BatchHttpLink) and
+// hand-made wire messages, over loopback, through startStandaloneServer, Express and a Fetch-style handler.
+import { randomBytes } from 'node:crypto';
+import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { BatchHttpLink } from '@apollo/client/link/batch-http';
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TraceContextLink } from '../src/apollo.js';
+import type { ApolloServerIncomingInfo, TraceContextPluginOptions } from '../src/apollo-server.js';
+import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
+import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
+import { setupGraphqlTracing, traceparentOf } from './graphql-fixture.js';
+
+const tracing = setupGraphqlTracing();
+const { exporter, tracer, openSpans } = tracing;
+const { spansOf, asCaller, mismatchesOf } = clientChecks(tracing);
+
+const PROBE = gql(PROBE_SOURCE);
+const newTraceId = () => randomBytes(16).toString('hex');
+const newSpanId = () => randomBytes(8).toString('hex');
+
+/** A fabricated remote caller: the ids its carrier names. */
+function caller() {
+  const traceId = newTraceId();
+  const spanId = newSpanId();
+  return { traceId, spanId, carrier: { traceparent: traceparentOf(traceId, spanId) } };
+}
+
+const serverSpans = () => spansOf(SpanKind.SERVER);
+const serverSpanOf = (traceId: string) => {
+  const spans = serverSpans().filter((span) => span.spanContext().traceId === traceId);
+  expect(spans).toHaveLength(1);
+  return spans[0] as ReadableSpan;
+};
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: response.status, json };
+}
+
+const probeBody = (tag: string, extensions?: unknown) => ({
+  query: PROBE_SOURCE,
+  operationName: 'Probe',
+  variables: { tag },
+  ...(extensions === undefined ? {} : { extensions }),
+});
+
+/** Every resolver of a Probe result ran in `traceId`, under the server span `spanId`. */
+function expectProbeIn(data: any, traceId: string, spanId: string) {
+  const seen = allSeen(data);
+  expect(seen).toHaveLength(PROBE_RESOLVERS);
+  for (const entry of seen) expect(entry).toEqual({ traceId, spanId });
+}
+
+function apolloClient(link: ApolloLink) {
+  return new ApolloClient({
+    link: ApolloLink.from([new TraceContextLink(), link]),
+    cache: new InMemoryCache(),
+    defaultOptions: { query: { fetchPolicy: 'no-cache' } },
+  });
+}
+
+afterEach(async () => {
+  // Every span an operation started has ended: none is left open by an error, a bad carrier or a batch.
+  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
+  exporter.reset();
+});
+
+describe.each(INTEGRATIONS)('Apollo Server via %s', (integration) => {
+  let server: ApolloTestServer;
+  beforeAll(async () => {
+    server = await startApollo({ integration, apollo: { allowBatchedHttpRequests: true } });
+  });
+  afterAll(() => server.close());
+
+  it('HTTP single: 50 concurrent Apollo Client queries, each resolver in its own caller trace', async () => {
+    const client = apolloClient(new HttpLink({ uri: server.url }));
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `q${i}` } })),
+      ),
+    );
+    const mismatches = runs.reduce(
+      (sum, { span, result }) => sum + mismatchesOf(span, result.data, PROBE_RESOLVERS),
+      0,
+    );
+    expect(mismatches).toBe(0);
+    for (const [i, { result }] of runs.entries()) expect((result.data as any).probe.tag).toBe(`q${i}`);
+    const spans = serverSpans();
+    expect(spans).toHaveLength(50);
+    expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(50);
+    for (const span of spans) {
+      expect(span.name).toBe('query Probe');
+      expect(span.attributes).toEqual({ 'graphql.operation.type': 'query', 'graphql.operation.name': 'Probe' });
+      expect(span.status.code).toBe(SpanStatusCode.UNSET);
+    }
+  });
+
+  it('HTTP batch: 50 concurrent operations in a few batched requests, each in its own caller trace', async () => {
+    const before = server.requests();
+    const client = apolloClient(new BatchHttpLink({ uri: server.url, batchMax: 10, batchInterval: 5 }));
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `b${i}` } })),
+      ),
+    );
+    const mismatches = runs.reduce(
+      (sum, { span, result }) => sum + mismatchesOf(span, result.data, PROBE_RESOLVERS),
+      0,
+    );
+    expect(mismatches).toBe(0);
+    expect(serverSpans()).toHaveLength(50);
+    if (integration !== 'standalone') expect(server.requests() - before).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('where the context comes from', () => {
+  let server: ApolloTestServer;
+  beforeAll(async () => {
+    server = await startApollo({ integration: 'express', apollo: { allowBatchedHttpRequests: true } });
+  });
+  afterAll(() => server.close());
+
+  it('falls back to W3C request headers (Apollo HeaderMap), and prefers the extensions carrier', async () => {
+    const fromHeader = caller();
+    const first = await post(server.url, probeBody('h'), { traceparent: fromHeader.carrier.traceparent });
+    const headerSpan = serverSpanOf(fromHeader.traceId);
+    expect(headerSpan.parentSpanContext?.spanId).toBe(fromHeader.spanId);
+    expectProbeIn(first.json.data, fromHeader.traceId, headerSpan.spanContext().spanId);
+
+    const fromExtensions = caller();
+    const other = caller();
+    const second = await post(server.url, probeBody('e', { traceContext: fromExtensions.carrier }), {
+      traceparent: other.carrier.traceparent,
+    });
+    expectProbeIn(second.json.data, fromExtensions.traceId, serverSpanOf(fromExtensions.traceId).spanContext().spanId);
+    expect(serverSpans().filter((span) => span.spanContext().traceId === other.traceId)).toHaveLength(0);
+  });
+
+  it('a batched operation with an empty carrier never borrows the request headers', async () => {
+    const headerOwner = caller();
+    const own = caller();
+    const { json } = await post(
+      server.url,
+      [probeBody('own', { traceContext: own.carrier }), probeBody('empty', { traceContext: {} })],
+      { traceparent: headerOwner.carrier.traceparent },
+    );
+    expectProbeIn(json[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId);
+    const empty = allSeen(json[1].data);
+    expect(empty[0]!.traceId).not.toBe(headerOwner.traceId);
+    expect(empty[0]!.traceId).not.toBe(own.traceId);
+    expect(serverSpans()).toHaveLength(2);
+  });
+
+  it('executeOperation inside an active span is its child, whatever the extensions or headers say', async () => {
+    const foreign = caller();
+    const { span: parent, result } = await asCaller('render', () =>
+      server.apollo.executeOperation({
+        query: PROBE_SOURCE,
+        variables: { tag: 'inproc' },
+        extensions: { traceContext: foreign.carrier },
+      }),
+    );
+    const body = result.body as any;
+    expect(body.kind).toBe('single');
+    const span = serverSpans()[0]!;
+    expect(serverSpans()).toHaveLength(1);
+    expect(span.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+    expect(span.spanContext().traceId).toBe(parent.spanContext().traceId);
+    expectProbeIn(body.singleResult.data, parent.spanContext().traceId, span.spanContext().spanId);
+  });
+
+  it('runs in the active server span when nothing is sent', async () => {
+    const { json } = await context.with(ROOT_CONTEXT, () => post(server.url, probeBody('nothing')));
+    const span = serverSpans()[0]!;
+    expect(span.parentSpanContext).toBeUndefined();
+    expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+  });
+});
+
+describe('hostile and malformed carriers', () => {
+  let server: ApolloTestServer;
+  beforeAll(async () => {
+    server = await startApollo({ integration: 'express', apollo: { allowBatchedHttpRequests: true } });
+  });
+  afterAll(() => server.close());
+
+  const good = caller();
+  const bad: [string, string][] = [
+    ['a string', JSON.stringify(probeBody('s', { traceContext: good.carrier.traceparent }))],
+    ['an array', JSON.stringify(probeBody('a', { traceContext: [good.carrier.traceparent] }))],
+    ['a number', JSON.stringify(probeBody('n', { traceContext: 42 }))],
+    ['null', JSON.stringify(probeBody('z', { traceContext: null }))],
+    ['a nested object', JSON.stringify(probeBody('o', { traceContext: { traceparent: { value: 'x' } } }))],
+    [
+      'an oversized traceparent',
+      JSON.stringify(probeBody('big', { traceContext: { traceparent: `00-${'a'.repeat(20_000)}` } })),
+    ],
+    [
+      'ten thousand keys',
+      JSON.stringify(
+        probeBody('keys', {
+          traceContext: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 'v'])),
+        }),
+      ),
+    ],
+    ['a malformed traceparent', JSON.stringify(probeBody('m', { traceContext: { traceparent: '00-zzzz-yyyy-01' } }))],
+    [
+      'an all-zero trace id',
+      JSON.stringify(probeBody('0', { traceContext: { traceparent: traceparentOf('0'.repeat(32), newSpanId()) } })),
+    ],
+    // Raw JSON: JSON.parse makes `__proto__` an own key, the way an attacker would send it.
+    [
+      '__proto__ keys',
+      `{"query":${JSON.stringify(PROBE_SOURCE)},"variables":{"tag":"p"},"extensions":{"traceContext":{"__proto__":{"traceparent":"${good.carrier.traceparent}"},"constructor":"${good.carrier.traceparent}"}}}`,
+    ],
+    [
+      '__proto__ as the carrier',
+      `{"query":${JSON.stringify(PROBE_SOURCE)},"variables":{"tag":"q"},"extensions":{"__proto__":{"traceContext":{"traceparent":"${good.carrier.traceparent}"}}}}`,
+    ],
+  ];
+
+  it.each(bad)(
+    'executes an operation whose carrier is %s, as a new trace, and nothing leaks into the next',
+    async (_label, body) => {
+      const { status, json } = await post(server.url, body);
+      expect(status).toBe(200);
+      expect(json.errors).toBeUndefined();
+      const spans = serverSpans();
+      expect(spans).toHaveLength(1);
+      const span = spans[0]!;
+      expect(span.parentSpanContext).toBeUndefined();
+      expect(span.spanContext().traceId).not.toBe(good.traceId);
+      expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+      expect(({} as Record<string, unknown>).traceparent).toBeUndefined();
+      expect(Object.prototype).not.toHaveProperty('traceContext');
+      // The next operation, with nothing sent, shares nothing with the bad one.
+      const next = await post(server.url, probeBody('next'));
+      const nextSpan = serverSpans().find((candidate) => candidate !== span && candidate.name === 'query Probe')!;
+      expect(nextSpan.spanContext().traceId).not.toBe(span.spanContext().traceId);
+      expect(nextSpan.parentSpanContext).toBeUndefined();
+      expectProbeIn(next.json.data, nextSpan.spanContext().traceId, nextSpan.spanContext().spanId);
+    },
+  );
+
+  it('keeps a bad carrier in one batched operation from touching its neighbours', async () => {
+    const neighbours = [caller(), caller()];
+    const { json } = await post(server.url, [
+      probeBody('ok1', { traceContext: neighbours[0]!.carrier }),
+      JSON.parse(bad[0]![1]),
+      probeBody('ok2', { traceContext: neighbours[1]!.carrier }),
+    ]);
+    expect(json).toHaveLength(3);
+    expectProbeIn(json[0].data, neighbours[0]!.traceId, serverSpanOf(neighbours[0]!.traceId).spanContext().spanId);
+    expectProbeIn(json[2].data, neighbours[1]!.traceId, serverSpanOf(neighbours[1]!.traceId).spanContext().spanId);
+    const middle = allSeen(json[1].data)[0]!;
+    expect([neighbours[0]!.traceId, neighbours[1]!.traceId, good.traceId]).not.toContain(middle.traceId);
+    expect(serverSpans()).toHaveLength(3);
+  });
+
+  it('a malformed traceparent header is ignored', async () => {
+    const { status, json } = await post(server.url, probeBody('bad-header'), { traceparent: '00-not-a-trace-01' });
+    expect(status).toBe(200);
+    const span = serverSpans()[0]!;
+    expect(span.parentSpanContext).toBeUndefined();
+    expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+  });
+});
+
+describe('trust policy and options', () => {
+  const QUERY = 'query Probe($tag: String!) { baggage(key: "tenant") probe(tag: $tag) { seen { traceId spanId } } }';
+
+  async function run(plugin: TraceContextPluginOptions | false, headers: Record<string, string> = {}) {
+    const server = await startApollo({ integration: 'fetch', plugin });
+    try {
+      const remote = caller();
+      const carrier = { ...remote.carrier, baggage: 'tenant=acme' };
+      const { json } = await post(
+        server.url,
+        { query: QUERY, variables: { tag: 't' }, extensions: { traceContext: carrier } },
+        headers,
+      );
+      return { remote, data: json.data, spans: serverSpans() };
+    } finally {
+      await server.close();
+    }
+  }
+
+  it("'continue' (the default) parents the span on the caller and passes baggage on", async () => {
+    const { remote, data, spans } = await run({});
+    expect(spans[0]!.parentSpanContext?.spanId).toBe(remote.spanId);
+    expect(data.baggage).toBe('acme');
+    expect(data.probe.seen).toEqual({ traceId: remote.traceId, spanId: spans[0]!.spanContext().spanId });
+  });
+
+  it("'link' starts a new trace that links to the caller and drops its baggage", async () => {
+    const { remote, data, spans } = await run({ incoming: 'link' });
+    const span = spans[0]!;
+    expect(span.parentSpanContext).toBeUndefined();
+    expect(span.spanContext().traceId).not.toBe(remote.traceId);
+    expect(span.links.map((link) => link.context.spanId)).toEqual([remote.spanId]);
+    expect(data.baggage).toBeNull();
+    expect(data.probe.seen).toEqual({ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId });
+  });
+
+  it("'ignore' runs in the server's own context", async () => {
+    const { remote, data, spans } = await run({ incoming: 'ignore' });
+    expect(spans[0]!.spanContext().traceId).not.toBe(remote.traceId);
+    expect(spans[0]!.links).toEqual([]);
+    expect(data.baggage).toBeNull();
+  });
+
+  it('a decider function sees the source and the request; a throwing one falls back to link', async () => {
+    const seenInfo: ApolloServerIncomingInfo[] = [];
+    const { remote, spans } = await run(
+      {
+        incoming: (info) => {
+          seenInfo.push(info);
+          return info.request.http?.headers.get('x-trusted') === 'yes' ? 'continue' : 'link';
+        },
+      },
+      { 'x-trusted': 'yes' },
+    );
+    expect(seenInfo).toHaveLength(1);
+    expect(seenInfo[0]!.source).toBe('extensions');
+    expect(seenInfo[0]!.request.extensions?.traceContext).toBeDefined();
+    expect(spans[0]!.parentSpanContext?.spanId).toBe(remote.spanId);
+    exporter.reset();
+    const thrown = await run({
+      incoming: () => {
+        throw new Error('decider failed');
+      },
+    });
+    expect(thrown.spans[0]!.parentSpanContext).toBeUndefined();
+    expect(thrown.spans[0]!.links.map((link) => link.context.spanId)).toEqual([thrown.remote.spanId]);
+  });
+
+  it('spans: false runs the resolvers directly in the caller context', async () => {
+    const { remote, data, spans } = await run({ spans: false });
+    expect(spans).toHaveLength(0);
+    expect(data.probe.seen).toEqual({ traceId: remote.traceId, spanId: remote.spanId });
+    expect(data.baggage).toBe('acme');
+  });
+
+  it('document: true records the source text; headers: false ignores the headers', async () => {
+    const server = await startApollo({ integration: 'standalone', plugin: { document: true, headers: false } });
+    try {
+      const remote = caller();
+      const { json } = await post(server.url, probeBody('d'), { traceparent: remote.carrier.traceparent });
+      const span = serverSpans()[0]!;
+      expect(span.attributes['graphql.document']).toBe(PROBE_SOURCE);
+      expect(span.spanContext().traceId).not.toBe(remote.traceId);
+      expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('without the plugin, resolvers lose the caller (the failure the plugin fixes)', async () => {
+    const server = await startApollo({ integration: 'standalone', plugin: false });
+    try {
+      const remote = caller();
+      const { json } = await post(server.url, probeBody('none', { traceContext: remote.carrier }));
+      for (const entry of allSeen(json.data)) expect(entry.traceId).not.toBe(remote.traceId);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('errors and names', () => {
+  let server: ApolloTestServer;
+  const failingPlugin: ApolloServerPlugin<BaseContext> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation(requestContext) {
+          if (requestContext.operationName === 'Rejected') throw new Error('rejected by a plugin');
+        },
+      };
+    },
+  };
+  beforeAll(async () => {
+    server = await startApollo({ integration: 'express', apollo: { plugins: [failingPlugin] } });
+  });
+  afterAll(() => server.close());
+
+  it('records resolver errors in the result on the server span', async () => {
+    const remote = caller();
+    const { json } = await post(server.url, {
+      query: 'query Fail { fail(tag: "x") }',
+      extensions: { traceContext: remote.carrier },
+    });
+    expect(json.errors[0].message).toBe('resolver failed on purpose');
+    const span = serverSpanOf(remote.traceId);
+    expect(span.name).toBe('query Fail');
+    expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: 'resolver failed on purpose' });
+    expect(span.events.map((event) => event.name)).toEqual(['exception']);
+  });
+
+  it('records parse and validation errors, and an error a plugin throws', async () => {
+    const parse = caller();
+    const validation = caller();
+    const thrown = caller();
+    await post(server.url, { query: '{ probe(', extensions: { traceContext: parse.carrier } });
+    await post(server.url, { query: '{ nope }', extensions: { traceContext: validation.carrier } });
+    await post(server.url, {
+      query: 'query Rejected { baggage(key: "k") }',
+      extensions: { traceContext: thrown.carrier },
+    });
+    const parseSpan = serverSpanOf(parse.traceId);
+    expect(parseSpan.name).toBe('GraphQL Operation');
+    expect(parseSpan.status.code).toBe(SpanStatusCode.ERROR);
+    expect(parseSpan.attributes['error.type']).toBe('GRAPHQL_PARSE_FAILED');
+    const validationSpan = serverSpanOf(validation.traceId);
+    expect(validationSpan.status.code).toBe(SpanStatusCode.ERROR);
+    expect(validationSpan.attributes['error.type']).toBe('GRAPHQL_VALIDATION_FAILED');
+    const thrownSpan = serverSpanOf(thrown.traceId);
+    expect(thrownSpan.name).toBe('query Rejected');
+    expect(thrownSpan.status).toEqual({ code: SpanStatusCode.ERROR, message: 'rejected by a plugin' });
+  });
+
+  it('names mutations and anonymous operations by type', async () => {
+    const mutation = caller();
+    const anonymous = caller();
+    await post(server.url, {
+      query: 'mutation Touch { touch(tag: "m") { tag } }',
+      extensions: { traceContext: mutation.carrier },
+    });
+    await post(server.url, { query: '{ baggage(key: "k") }', extensions: { traceContext: anonymous.carrier } });
+    expect(serverSpanOf(mutation.traceId).name).toBe('mutation Touch');
+    expect(serverSpanOf(anonymous.traceId).name).toBe('query');
+    expect(serverSpanOf(anonymous.traceId).attributes).toEqual({ 'graphql.operation.type': 'query' });
+  });
+});
+
+describe('beside other plugins and instrumentation', () => {
+  it("keeps working when Apollo wraps the resolvers for another plugin's willResolveField", async () => {
+    const fields: string[] = [];
+    const server = await startApollo({
+      integration: 'standalone',
+      apollo: {
+        plugins: [
+          {
+            async requestDidStart() {
+              return {
+                async executionDidStart() {
+                  return {
+                    willResolveField({ info }) {
+                      // Apollo calls this inside its own wrapper, before ours: the operation is not active yet.
+                      fields.push(info.fieldName);
+                    },
+                  };
+                },
+              };
+            },
+          },
+        ],
+      },
+    });
+    try {
+      const remote = caller();
+      const { json } = await post(server.url, probeBody('wrapped', { traceContext: remote.carrier }));
+      expectProbeIn(json.data, remote.traceId, serverSpanOf(remote.traceId).spanContext().spanId);
+      expect(fields).toContain('later');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('two servers on one schema each run their own operations in their callers', async () => {
+    const [a, b] = await Promise.all([startApollo({ integration: 'fetch' }), startApollo({ integration: 'fetch' })]);
+    try {
+      const ra = caller();
+      const rb = caller();
+      const [ja, jb] = await Promise.all([
+        post(a.url, probeBody('a', { traceContext: ra.carrier })),
+        post(b.url, probeBody('b', { traceContext: rb.carrier })),
+      ]);
+      expectProbeIn(ja.json.data, ra.traceId, serverSpanOf(ra.traceId).spanContext().spanId);
+      expectProbeIn(jb.json.data, rb.traceId, serverSpanOf(rb.traceId).spanContext().spanId);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('baggage of the caller reaches the resolvers with the extensions carrier', async () => {
+    const server = await startApollo({ integration: 'express' });
+    try {
+      const result = await tracer.startActiveSpan('caller', async (span) => {
+        const ctx = propagation.setBaggage(
+          trace.setSpan(context.active(), span),
+          propagation.createBaggage({ tenant: { value: 'b1' } }),
+        );
+        const client = apolloClient(new HttpLink({ uri: server.url }));
+        try {
+          return await context.with(ctx, () => client.query({ query: gql('{ baggage(key: "tenant") }') }));
+        } finally {
+          span.end();
+        }
+      });
+      expect((result.data as any).baggage).toBe('b1');
+    } finally {
+      await server.close();
+    }
+  });
+});
