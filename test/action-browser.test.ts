@@ -90,7 +90,7 @@ describe('user actions in Chromium', () => {
     expect(pageSpan.parentSpanId).toBeUndefined();
     const clients = spans.filter((span) => span.kind === SpanKind.CLIENT);
     const names = ['post.latest', 'query Posts', 'query Stats'];
-    expect(new Set(clients.map((span) => span.name))).toEqual(new Set(names));
+    expect(new Set(clients.map((span) => span.name)), JSON.stringify(spans)).toEqual(new Set(names));
     for (const client of clients) {
       expect(client.parentSpanId, client.name).toBe(pageSpan.spanId);
       expect(client.traceId, client.name).toBe(pageSpan.traceId);

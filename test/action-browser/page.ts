@@ -200,7 +200,6 @@ function Providers({ children }: { children: ReactNode }) {
 // The page load: the hooks' queries start in React's render tasks, with no context of their own.
 const pageSpan = tracer.startSpan('page load');
 startPageAction(pageSpan, {
-  idleTimeout: 300,
   onEnd: (reason) => {
     pageSpan.end();
     state.ended.page = reason;
