@@ -9,7 +9,7 @@ import { PreciseStartSpanProcessor } from '../shared/precise-start.ts';
  * OpenTelemetry in the page: a web tracer provider whose spans go to the example server over OTLP/HTTP
  * (JSON), which keeps them next to its own. `register()` installs the W3C trace context + baggage
  * propagators the links inject with, and a StackContextManager (so the context is lost across `await`;
- * the actions use `within()` after one).
+ * each click is a `startAction` scope, which the links fall back to after one).
  */
 export function startBrowserTelemetry() {
   const provider = new WebTracerProvider({
