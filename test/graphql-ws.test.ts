@@ -1,0 +1,408 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
+// withTraceContext for graphql-ws's useServer, on the Express + Apollo Server subscription recipe, against
+// real Apollo Client 4 (TraceContextLink + GraphQLWsLink) and the graphql-ws client, over loopback.
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { ApolloClient, ApolloLink, gql, InMemoryCache } from '@apollo/client';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { createClient as createWsClient } from 'graphql-ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { TraceContextLink } from '../src/apollo.js';
+import type { GraphQLWsIncomingInfo } from '../src/graphql-ws.js';
+import { type ApolloTestServer, startApollo } from './apollo-server-harness.js';
+import {
+  allSeen,
+  clientChecks,
+  PROBE_RESOLVERS,
+  PROBE_SOURCE,
+  TICKS_RESOLVERS,
+  TICKS_SOURCE,
+} from './graphql-client-harness.js';
+import { setupGraphqlTracing, traceparentOf } from './graphql-fixture.js';
+
+// graphql 16 has no `exports`: Node (and graphql-ws, which vitest leaves to Node) loads its CJS build, while
+// vitest's resolver gives the files it transforms (src/) the `module` build, a second graphql whose execute
+// rejects the schema ("from another module or realm"). Plain Node and bundlers load one graphql for both;
+// here src/ is given the copy Node loads, as it would be outside vitest.
+vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
+
+const tracing = setupGraphqlTracing();
+const { exporter, openSpans } = tracing;
+const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
+
+const PROBE = gql(PROBE_SOURCE);
+const TICKS = gql(TICKS_SOURCE);
+
+function caller() {
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  return { traceId, spanId, carrier: { traceparent: traceparentOf(traceId, spanId) } };
+}
+
+const serverSpans = () => spansOf(SpanKind.SERVER);
+const serverSpanOf = (traceId: string) => {
+  const spans = serverSpans().filter((span) => span.spanContext().traceId === traceId);
+  expect(spans).toHaveLength(1);
+  return spans[0] as ReadableSpan;
+};
+
+const wsClient = (server: ApolloTestServer, connectionParams?: Record<string, unknown>) =>
+  createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0 });
+
+/** All results of one graphql-ws operation. */
+const collect = (client: ReturnType<typeof createWsClient>, payload: any) =>
+  new Promise<any[]>((resolve, reject) => {
+    const results: any[] = [];
+    client.subscribe(payload, {
+      next: (value) => results.push(value),
+      error: reject,
+      complete: () => resolve(results),
+    });
+  });
+
+const probe = (tag: string, extensions?: unknown) => ({
+  query: PROBE_SOURCE,
+  variables: { tag },
+  ...(extensions === undefined ? {} : { extensions }),
+});
+
+function expectIn(data: unknown, traceId: string, spanId: string, resolvers: number) {
+  const seen = allSeen(data);
+  expect(seen).toHaveLength(resolvers);
+  for (const entry of seen) expect(entry).toEqual({ traceId, spanId });
+}
+
+afterEach(async () => {
+  // Every span an operation started has ended: none is left open by an error, a cancel or a closed socket.
+  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
+  exporter.reset();
+});
+
+describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema }))', () => {
+  let server: ApolloTestServer;
+  beforeAll(async () => {
+    server = await startApollo({ integration: 'express' });
+  });
+  afterAll(() => server.close());
+
+  it('Apollo Client over GraphQLWsLink: 50 concurrent queries and 50 subscriptions on one socket, zero mismatches', async () => {
+    const ws = wsClient(server);
+    const client = new ApolloClient({
+      link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(ws)]),
+      cache: new InMemoryCache(),
+      defaultOptions: { query: { fetchPolicy: 'no-cache' } },
+    });
+    const subscribe = (tag: string) =>
+      new Promise<any[]>((resolve, reject) => {
+        const events: any[] = [];
+        client
+          .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
+          .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+      });
+    const [queries, subscriptions] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          asCaller(`query ${i}`, () => client.query({ query: PROBE, variables: { tag: `wq${i}` } })),
+        ),
+      ),
+      Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`ws${i}`)))),
+    ]);
+    await ws.dispose();
+    let mismatches = 0;
+    for (const [i, { span, result }] of queries.entries()) {
+      expect((result.data as any).probe.tag).toBe(`wq${i}`);
+      mismatches += mismatchesOf(span, result.data, PROBE_RESOLVERS);
+    }
+    for (const [i, { span, result }] of subscriptions.entries()) {
+      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+      expect(result[0].ticks.tag).toBe(`ws${i}`);
+      mismatches += mismatchesOf(span, result, TICKS_RESOLVERS);
+    }
+    expect(mismatches).toBe(0);
+    expect(serverSpans()).toHaveLength(100);
+    const subscriptionServer = childOf(
+      SpanKind.SERVER,
+      childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).spanContext(),
+    );
+    expect(subscriptionServer.name).toBe('subscription Ticks');
+    expect(subscriptionServer.attributes).toEqual({
+      'graphql.operation.type': 'subscription',
+      'graphql.operation.name': 'Ticks',
+    });
+  });
+
+  it('falls back to the connection_init payload, then keeps an operation with its own slot apart', async () => {
+    const connection = caller();
+    const own = caller();
+    const ws = wsClient(server, { traceContext: connection.carrier, token: 'secret' });
+    const [fromConnection, fromOperation, empty] = await Promise.all([
+      collect(ws, probe('conn')),
+      collect(ws, probe('op', { traceContext: own.carrier })),
+      collect(ws, probe('empty', { traceContext: {} })),
+    ]);
+    await ws.dispose();
+    expectIn(
+      fromConnection[0].data,
+      connection.traceId,
+      serverSpanOf(connection.traceId).spanContext().spanId,
+      PROBE_RESOLVERS,
+    );
+    expectIn(fromOperation[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId, PROBE_RESOLVERS);
+    // An operation that sends an empty slot says "no context": it never borrows the connection's.
+    const emptySeen = allSeen(empty[0].data);
+    expect(emptySeen[0]!.traceId).not.toBe(connection.traceId);
+    expect(serverSpans()).toHaveLength(3);
+  });
+
+  it('reads connectionParams itself as a carrier, and the upgrade request headers before it', async () => {
+    const params = caller();
+    const ws = wsClient(server, params.carrier);
+    const [result] = await collect(ws, probe('params'));
+    await ws.dispose();
+    expectIn(result.data, params.traceId, serverSpanOf(params.traceId).spanContext().spanId, PROBE_RESOLVERS);
+    exporter.reset();
+
+    const header = caller();
+    const headerWs = createWsClient({
+      url: server.wsUrl,
+      retryAttempts: 0,
+      connectionParams: caller().carrier,
+      webSocketImpl: class extends WebSocket {
+        constructor(url: string, protocols: string[]) {
+          super(url, protocols, { headers: { traceparent: header.carrier.traceparent } });
+        }
+      },
+    });
+    const [fromHeader] = await collect(headerWs, probe('header'));
+    await headerWs.dispose();
+    expectIn(fromHeader.data, header.traceId, serverSpanOf(header.traceId).spanContext().spanId, PROBE_RESOLVERS);
+  });
+
+  const bad: [string, unknown][] = [
+    ['a string', 'traceparent'],
+    ['an array', [caller().carrier.traceparent]],
+    ['a number', 42],
+    ['a malformed traceparent', { traceparent: '00-zzzz-yyyy-01' }],
+    ['an oversized traceparent', { traceparent: `00-${'a'.repeat(20_000)}` }],
+    ['ten thousand keys', Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 'v']))],
+  ];
+
+  it.each(bad)(
+    'executes an operation whose carrier is %s in a new trace; the next one shares nothing',
+    async (_label, carrier) => {
+      const connection = caller();
+      const ws = wsClient(server, { traceContext: connection.carrier });
+      const [result] = await collect(ws, probe('bad', { traceContext: carrier }));
+      const [next] = await collect(ws, probe('next'));
+      await ws.dispose();
+      expect(result.errors).toBeUndefined();
+      const seen = allSeen(result.data);
+      // A slot sent on a shared connection is authoritative: not the connection's context, a fresh trace.
+      expect(seen[0]!.traceId).not.toBe(connection.traceId);
+      const span = serverSpans().find((candidate) => candidate.spanContext().traceId === seen[0]!.traceId)!;
+      expect(span.parentSpanContext).toBeUndefined();
+      expectIn(result.data, span.spanContext().traceId, span.spanContext().spanId, PROBE_RESOLVERS);
+      // The next operation (no slot) falls back to the connection's context, untouched by the bad one.
+      expectIn(next.data, connection.traceId, serverSpanOf(connection.traceId).spanContext().spanId, PROBE_RESOLVERS);
+    },
+  );
+
+  it('__proto__ keys in a raw Subscribe message reach nothing', async () => {
+    const good = caller();
+    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    const messages: any[] = [];
+    await new Promise<void>((resolve, reject) => {
+      socket.on('error', reject);
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data));
+        messages.push(message);
+        if (message.type === 'connection_ack') {
+          socket.send(
+            `{"id":"1","type":"subscribe","payload":{"query":${JSON.stringify(PROBE_SOURCE)},"variables":{"tag":"p"},"extensions":{"traceContext":{"__proto__":{"traceparent":"${good.carrier.traceparent}"}}}}}`,
+          );
+        }
+        if (message.type === 'complete') resolve();
+      });
+    });
+    socket.close();
+    const result = messages.find((message) => message.type === 'next').payload;
+    const span = serverSpans()[0]!;
+    expect(span.spanContext().traceId).not.toBe(good.traceId);
+    expectIn(result.data, span.spanContext().traceId, span.spanContext().spanId, PROBE_RESOLVERS);
+    expect(Object.prototype).not.toHaveProperty('traceparent');
+  });
+
+  it('records a failing subscription, a validation error and a resolver error', async () => {
+    const ws = wsClient(server);
+    const failing = caller();
+    const invalid = caller();
+    const resolverError = caller();
+    await expect(
+      collect(ws, { query: 'subscription Failing { failing { i } }', extensions: { traceContext: failing.carrier } }),
+    ).rejects.toBeDefined();
+    await expect(
+      collect(ws, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
+    ).rejects.toBeDefined();
+    const [withError] = await collect(ws, {
+      query: 'query Fail { fail(tag: "x") }',
+      extensions: { traceContext: resolverError.carrier },
+    });
+    await ws.dispose();
+    expect(withError.errors[0].message).toBe('resolver failed on purpose');
+    expect(serverSpanOf(failing.traceId).status.code).toBe(SpanStatusCode.ERROR);
+    expect(serverSpanOf(failing.traceId).name).toBe('subscription Failing');
+    expect(serverSpanOf(invalid.traceId).status.code).toBe(SpanStatusCode.ERROR);
+    expect(serverSpanOf(resolverError.traceId).status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: 'resolver failed on purpose',
+    });
+  });
+
+  it('ends the span of a parse error (graphql-ws closes the socket) and of a subscription the client completes early', async () => {
+    const parse = caller();
+    const ws = wsClient(server);
+    await expect(collect(ws, { query: '{ probe(', extensions: { traceContext: parse.carrier } })).rejects.toBeDefined();
+    await ws.dispose();
+    await expect.poll(() => serverSpans().length).toBe(1);
+    expect(serverSpanOf(parse.traceId).status.code).toBe(SpanStatusCode.ERROR);
+
+    const early = caller();
+    const ws2 = wsClient(server);
+    await new Promise<void>((resolve, reject) => {
+      const unsubscribe = ws2.subscribe(
+        { query: TICKS_SOURCE, variables: { tag: 'early', count: 1000 }, extensions: { traceContext: early.carrier } },
+        {
+          next: () => {
+            unsubscribe();
+            resolve();
+          },
+          error: reject,
+          complete: () => {},
+        },
+      );
+    });
+    await expect
+      .poll(() => serverSpans().filter((span) => span.spanContext().traceId === early.traceId).length)
+      .toBe(1);
+    await ws2.dispose();
+    expect(serverSpanOf(early.traceId).status.code).toBe(SpanStatusCode.UNSET);
+  });
+});
+
+describe('withTraceContext options and hooks', () => {
+  it('runs your context, onOperation, onNext and onComplete hooks in the operation, and leaves the options untouched', async () => {
+    const seenBy: Record<string, string[]> = { context: [], onOperation: [], onNext: [], onComplete: [] };
+    const record = (hook: string) => () => {
+      seenBy[hook]!.push(trace.getSpanContext(context.active())?.traceId ?? 'none');
+    };
+    const wsServerOptions = {
+      context: () => {
+        record('context')();
+        return { user: 'u' };
+      },
+      onOperation: record('onOperation'),
+      onNext: record('onNext'),
+      onComplete: record('onComplete'),
+    };
+    const server = await startApollo({ integration: 'express', wsServerOptions });
+    try {
+      const remote = caller();
+      const ws = wsClient(server);
+      await collect(ws, {
+        query: TICKS_SOURCE,
+        variables: { tag: 'hooks', count: 2 },
+        extensions: { traceContext: remote.carrier },
+      });
+      await ws.dispose();
+      expect(seenBy).toEqual({
+        context: [remote.traceId],
+        onOperation: [remote.traceId],
+        onNext: [remote.traceId, remote.traceId],
+        onComplete: [remote.traceId],
+      });
+      expect(Object.keys(wsServerOptions)).toEqual(['context', 'onOperation', 'onNext', 'onComplete']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("'link' and a decider: a new trace linked to the caller; the decider sees the payload and the source", async () => {
+    const infos: GraphQLWsIncomingInfo[] = [];
+    const server = await startApollo({
+      integration: 'express',
+      ws: {
+        incoming: (info) => {
+          infos.push(info);
+          return info.source === 'connectionParams' ? 'continue' : 'link';
+        },
+      },
+    });
+    try {
+      const connection = caller();
+      const own = caller();
+      const ws = wsClient(server, { traceContext: connection.carrier });
+      const [[linked], [continued]] = await Promise.all([
+        collect(ws, probe('linked', { traceContext: own.carrier })),
+        collect(ws, probe('continued')),
+      ]);
+      await ws.dispose();
+      expect(infos.map((info) => info.source).sort()).toEqual(['connectionParams', 'extensions']);
+      expect(infos.find((info) => info.source === 'extensions')!.payload.variables).toEqual({ tag: 'linked' });
+      const linkedSpan = serverSpans().find((span) => span.links[0]?.context.spanId === own.spanId)!;
+      expect(linkedSpan.spanContext().traceId).not.toBe(own.traceId);
+      expectIn(linked.data, linkedSpan.spanContext().traceId, linkedSpan.spanContext().spanId, PROBE_RESOLVERS);
+      expectIn(
+        continued.data,
+        connection.traceId,
+        serverSpanOf(connection.traceId).spanContext().spanId,
+        PROBE_RESOLVERS,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('spans: false runs resolvers and every event directly in the caller context', async () => {
+    const server = await startApollo({ integration: 'express', ws: { spans: false } });
+    try {
+      const remote = caller();
+      const ws = wsClient(server);
+      const events = await collect(ws, {
+        query: TICKS_SOURCE,
+        variables: { tag: 'nospan', count: 3 },
+        extensions: { traceContext: remote.carrier },
+      });
+      await ws.dispose();
+      expect(serverSpans()).toHaveLength(0);
+      expectIn(
+        events.map((event) => event.data),
+        remote.traceId,
+        remote.spanId,
+        TICKS_RESOLVERS,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('without the wrapper, subscription events lose the caller (the failure the wrapper fixes)', async () => {
+    const server = await startApollo({ integration: 'express', ws: false });
+    try {
+      const remote = caller();
+      const ws = wsClient(server);
+      const events = await collect(ws, {
+        query: TICKS_SOURCE,
+        variables: { tag: 'plain', count: 2 },
+        extensions: { traceContext: remote.carrier },
+      });
+      await ws.dispose();
+      for (const entry of allSeen(events.map((event) => event.data))) expect(entry.traceId).not.toBe(remote.traceId);
+    } finally {
+      await server.close();
+    }
+  });
+});
