@@ -174,6 +174,22 @@ cells.push(
     'base',
     'apollo',
   ),
+  {
+    id: 'apollo-server4',
+    area: 'GraphQL',
+    versions: 'Apollo Server 4.x, graphql-ws 6, graphql 16',
+    what: 'traceContextPlugin (startStandaloneServer) single and batched HTTP, withTraceContext graphql-ws query and subscription: every resolver and event in its caller trace; SDK SERVER spans under each caller span',
+    variant: 'apolloServer4',
+    ...nodeCell(24, 'apollo-server.mjs', { variant: 'apolloServer4' }),
+  },
+  {
+    id: 'apollo-server5',
+    area: 'GraphQL',
+    versions: 'Apollo Server 5.x, graphql-ws 6, graphql 16',
+    what: 'traceContextPlugin (startStandaloneServer) single and batched HTTP, withTraceContext graphql-ws query and subscription: every resolver and event in its caller trace; SDK SERVER spans under each caller span',
+    variant: 'apolloServer5',
+    ...nodeCell(24, 'apollo-server.mjs', { variant: 'apolloServer5' }),
+  },
   integration(
     'graphql17-yoga',
     'GraphQL',

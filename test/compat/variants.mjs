@@ -79,6 +79,27 @@ export const variants = {
     dependencies: { ...otel2, graphql: '^16.12.0', '@apollo/client': '3', 'graphql-yoga': '^5.24.1' },
     legacyPeerDeps: true,
   },
+  // Apollo Server, one variant per major, with graphql-ws 6 for the subscription wrapper.
+  apolloServer4: {
+    dependencies: {
+      ...otel2,
+      graphql: '^16.12.0',
+      '@apollo/server': '^4.0.0',
+      '@graphql-tools/schema': '^10.0.0',
+      'graphql-ws': '^6.0.0',
+      ws: '^8.18.0',
+    },
+  },
+  apolloServer5: {
+    dependencies: {
+      ...otel2,
+      graphql: '^16.12.0',
+      '@apollo/server': '^5.0.0',
+      '@graphql-tools/schema': '^10.0.0',
+      'graphql-ws': '^6.0.0',
+      ws: '^8.18.0',
+    },
+  },
   // Only the required peer, then each integration with only its own peers: optional peers stay optional.
   'only-api': { dependencies: { '@opentelemetry/api': '1.9.0' } },
   'only-trpc': {

@@ -15,6 +15,7 @@ mkdirSync(dir, { recursive: true });
 // Per entry point: what its bundle must not contain, and the peers left external (an app bundles those anyway;
 // the sizes then measure only what this package adds).
 const own = (...names) => new RegExp(`otel-rpc-context/dist/esm/(${names.join('|')})(\\.js|/)`);
+const yogaPlugin = /otel-rpc-context\/dist\/esm\/yoga(\.js|\/options)/;
 const entries = {
   'otel-rpc-context': {
     bad: [/@apollo|graphql|@envelop|@trpc|rxjs/, own('apollo', 'yoga', 'trpc')],
@@ -31,6 +32,20 @@ const entries = {
   'otel-rpc-context/apollo': {
     bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node/, own('yoga', 'trpc')],
     external: ['@opentelemetry/api', '@apollo/client', '@apollo/client/*', 'rxjs', 'graphql'],
+  },
+  // The server integrations share src/graphql-server, graphql-shared and the Yoga folder's plain helpers
+  // (yoga/envelope), never the Yoga plugin itself; the Apollo Server plugin imports nothing of graphql.
+  'otel-rpc-context/apollo-server': {
+    bad: [
+      /graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|@apollo|graphql-ws|graphql\//,
+      own('apollo', 'trpc', 'graphql-ws'),
+      yogaPlugin,
+    ],
+    external: ['@opentelemetry/api'],
+  },
+  'otel-rpc-context/graphql-ws': {
+    bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|@apollo/, own('apollo', 'apollo-server', 'trpc'), yogaPlugin],
+    external: ['@opentelemetry/api', 'graphql'],
   },
 };
 

@@ -5,4 +5,6 @@ export const expectedExports = {
   'otel-rpc-context/trpc': ['traceContextLink', 'traceContextHeaders', 'traceContextMiddleware'],
   'otel-rpc-context/yoga': ['useTraceContext'],
   'otel-rpc-context/apollo': ['TraceContextLink'],
+  'otel-rpc-context/apollo-server': ['traceContextPlugin', 'TRACE_CONTEXT_EXTENSION'],
+  'otel-rpc-context/graphql-ws': ['withTraceContext', 'TRACE_CONTEXT_EXTENSION'],
 };
