@@ -8,10 +8,13 @@
  * resolver runs in its caller's trace and its SERVER span's parent is its own CLIENT span. Item 10: with
  * traceContextFetch() the request's fetch/XHR span is a child of its first operation's CLIENT span.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SpanKind } from '@opentelemetry/api';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import type { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createYoga } from 'graphql-yoga';
@@ -25,6 +28,7 @@ import { setupTracing } from './support/otel.js';
 import { makeRouter } from './trpc-harness.js';
 
 const N = 60;
+const HTTP_SCOPE = '@opentelemetry/instrumentation-http';
 /** What tRPC and Apollo send, and what the CORS configuration must allow for it. */
 const ALLOWED_HEADERS = 'content-type, trpc-accept, traceparent, tracestate, baggage, x-trpc-trace-context';
 
@@ -37,6 +41,7 @@ interface LoggedRequest {
 }
 
 let exporter: InMemorySpanExporter;
+let httpInstrumentation: HttpInstrumentation;
 let server: Server;
 let browser: Browser;
 let page: Page;
@@ -47,7 +52,11 @@ let preflights = 0;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  ({ exporter } = setupTracing());
+  const tracing = setupTracing();
+  exporter = tracing.exporter;
+  // Off until the block that wants HTTP server spans turns it on.
+  httpInstrumentation = new HttpInstrumentation({ enabled: false });
+  httpInstrumentation.setTracerProvider(tracing.provider);
   const js = await bundlePage(fileURLToPath(new URL('./browser-instrumentation-page.ts', import.meta.url)));
   const trpc = createHTTPHandler({
     router: makeRouter(),
@@ -60,7 +69,7 @@ beforeAll(async () => {
     plugins: [useTraceContext()],
     logging: false,
     maskedErrors: false,
-    batching: true,
+    batching: { limit: 100 },
   });
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
@@ -133,6 +142,8 @@ interface SpanRecord {
   spanId: string;
   parentSpanId: string | undefined;
   links: string[];
+  scope?: string;
+  method?: unknown;
 }
 
 interface Outcome {
@@ -140,6 +151,10 @@ interface Outcome {
   wrong: string[];
   /** Operations whose SERVER span's parent is the request's fetch/XHR span, itself the child of the operation's CLIENT span. */
   throughHttpSpan: number;
+  /** Operations under their CLIENT span whose SERVER span links to the request's HTTP server span. */
+  linkedToHttpServer: number;
+  /** instrumentation-http's SERVER spans (preflights aside): how many, and how many are children of the page's fetch / XHR span. */
+  httpServer: { spans: number; childOfPageRequest: number };
   operations: number;
   /** The request-level (fetch / XHR) spans of the scenario's requests, by parent. */
   http: {
@@ -157,6 +172,17 @@ interface Outcome {
   crossOriginRequests: number;
   preflights: number;
   ms: number;
+}
+
+function httpServerStats(server: Map<string, SpanRecord>, page: Map<string, { parentSpanId: string | undefined }>) {
+  let spans = 0;
+  let childOfPageRequest = 0;
+  for (const span of server.values()) {
+    if (span.method === 'OPTIONS') continue;
+    spans++;
+    if (span.parentSpanId && page.has(span.parentSpanId)) childOfPageRequest++;
+  }
+  return { spans, childOfPageRequest };
 }
 
 const spanIdOf = (traceparent: string | undefined) => traceparent?.split('-')[2];
@@ -179,9 +205,25 @@ async function run(scenario: Omit<Scenario, 'n' | 'api'>, cross: boolean): Promi
     spanId: span.spanContext().spanId,
     parentSpanId: span.parentSpanContext?.spanId,
     links: span.links.map((link) => link.context.spanId),
+    scope: span.instrumentationScope.name,
+    method: span.attributes['http.request.method'] ?? span.attributes['http.method'],
   }));
   const serverById = new Map(serverSpans.map((span) => [span.spanId, span]));
   const httpSpans = new Map(out.spans.filter((span) => span.url !== undefined).map((span) => [span.spanId, span]));
+  // instrumentation-http's SERVER spans, when it is on.
+  const httpServerSpans = new Map(
+    serverSpans.filter((span) => span.scope === HTTP_SCOPE).map((span) => [span.spanId, span] as const),
+  );
+  /** The first span above `spanId` that is not an HTTP-level span (fetch / XHR / HTTP server). */
+  const aboveHttp = (spanId: string | undefined): string | undefined => {
+    let id = spanId;
+    for (let hops = 0; id !== undefined && hops < 4; hops++) {
+      const http = httpServerSpans.get(id) ?? httpSpans.get(id);
+      if (!http) return id;
+      id = http.parentSpanId;
+    }
+    return undefined;
+  };
   // The link's CLIENT span of each operation is the one child of its click span.
   const clientOf = new Map<string, SpanRecord>();
   for (const span of out.spans) {
@@ -196,6 +238,7 @@ async function run(scenario: Omit<Scenario, 'n' | 'api'>, cross: boolean): Promi
   });
   const wrong: string[] = [];
   let throughHttpSpan = 0;
+  let linkedToHttpServer = 0;
   const perOperation = scenario.link === 'httpSubscriptionLink' ? 2 : 1;
   const counts = new Map<number, number>();
   for (const result of out.results) {
@@ -208,9 +251,9 @@ async function run(scenario: Omit<Scenario, 'n' | 'api'>, cross: boolean): Promi
     else if (result.traceId !== caller.traceId) wrong.push(`${result.i}: ran in trace ${result.traceId}`);
     else if (serverSpan?.kind !== SpanKind.SERVER) wrong.push(`${result.i}: ran under no SERVER span`);
     else if (parent !== client.spanId) {
-      if (parent !== undefined && httpSpans.get(parent)?.parentSpanId === client.spanId) throughHttpSpan++;
+      if (parent !== undefined && aboveHttp(parent) === client.spanId) throughHttpSpan++;
       else wrong.push(`${result.i}: SERVER span's parent ${parent}, CLIENT span ${client.spanId}`);
-    }
+    } else if (serverSpan.links.some((link) => httpServerSpans.has(link))) linkedToHttpServer++;
   }
   for (let i = 0; i < N; i++) if (counts.get(i) !== perOperation) wrong.push(`${i}: ${counts.get(i) ?? 0} results`);
 
@@ -241,6 +284,8 @@ async function run(scenario: Omit<Scenario, 'n' | 'api'>, cross: boolean): Promi
     wrong,
     apiRequests: requests.length,
     throughHttpSpan,
+    linkedToHttpServer,
+    httpServer: httpServerStats(httpServerSpans, httpSpans),
     operations: counts.size,
     http,
     crossOriginRequests,
@@ -307,7 +352,7 @@ for (const cross of [false, true]) {
     });
 
     for (const transport of ['fetch', 'xhr'] as const) {
-      for (const link of ['HttpLink', 'HttpLink GET', 'BatchHttpLink']) {
+      for (const link of ['HttpLink', 'HttpLink GET', 'BatchHttpLink', 'BatchHttpLink timer']) {
         it(`Apollo Client 4 ${link} over instrumented ${transport}, Yoga: every resolver under its own CLIENT span`, async () => {
           const outcome = await run({ client: 'apollo', link, transport, wrap: false }, cross);
           summary.push({ where, link: `Apollo ${link}`, transport, outcome });
@@ -324,3 +369,51 @@ for (const cross of [false, true]) {
     }
   });
 }
+
+// What auto-instrumentations-node adds on the server: instrumentation-http's SERVER span per request.
+describe('Chromium, with instrumentation-http on the server', () => {
+  beforeAll(() => {
+    httpInstrumentation.enable();
+    // node:http is patched when it is next required (Server.prototype.emit, shared by every server).
+    createRequire(import.meta.url)('node:http');
+  });
+  afterAll(() => httpInstrumentation.disable());
+
+  for (const cross of [false, true]) {
+    const where = cross ? 'cross-origin' : 'same-origin';
+    for (const link of ['httpLink', 'httpBatchLink', 'httpBatchStreamLink']) {
+      it(`${where} tRPC ${link}: the server's HTTP span joins the first operation's trace with traceContextFetch; procedures keep their own parents`, async () => {
+        const plain = await run({ client: 'trpc', link, transport: 'fetch', wrap: false }, cross);
+        const wrapped = await run({ client: 'trpc', link, transport: 'fetch', wrap: true }, cross);
+        summary.push({ where: `${where}, instrumentation-http`, link, transport: 'fetch', plain, wrapped });
+        const single = link === 'httpLink';
+        for (const outcome of [plain, wrapped]) {
+          expect(outcome.wrong).toEqual([]);
+          expect(outcome.operations).toBe(N);
+          // One HTTP server span per request, each the child of the page's fetch span.
+          expect(outcome.httpServer).toEqual({ spans: outcome.apiRequests, childOfPageRequest: outcome.apiRequests });
+          // A batch's SERVER spans stay under their own CLIENT spans and link to the request's HTTP span.
+          expect(outcome.linkedToHttpServer).toBe(single ? 0 : N);
+        }
+        expect(plain.http.roots).toBe(plain.http.requests);
+        expect(wrapped.http.childOfFirstOperation).toBe(wrapped.http.requests);
+        // A lone operation whose HTTP server span continued its own trace runs under that span (CLIENT →
+        // fetch → HTTP server → SERVER, one tree); without the wrapper that span is in a trace of its own.
+        expect(plain.throughHttpSpan).toBe(0);
+        expect(wrapped.throughHttpSpan).toBe(single ? N : 0);
+      });
+    }
+    for (const link of ['HttpLink', 'BatchHttpLink']) {
+      it(`${where} Apollo Client 4 ${link}, Yoga: every resolver under its own CLIENT span`, async () => {
+        const outcome = await run({ client: 'apollo', link, transport: 'fetch', wrap: false }, cross);
+        summary.push({ where: `${where}, instrumentation-http`, link: `Apollo ${link}`, transport: 'fetch', outcome });
+        expect(outcome.wrong).toEqual([]);
+        expect(outcome.operations).toBe(N);
+        expect(outcome.httpServer).toEqual({ spans: outcome.apiRequests, childOfPageRequest: outcome.apiRequests });
+        // HttpLink fetches inside the operation's context: its HTTP server span is in the caller's trace.
+        expect(outcome.throughHttpSpan).toBe(link === 'HttpLink' ? N : 0);
+        expect(outcome.linkedToHttpServer).toBe(link === 'HttpLink' ? 0 : N);
+      });
+    }
+  }
+});
