@@ -14,7 +14,11 @@ import {
 import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from './graphql-shared.js';
 import type { ContextCarrier } from './index.js';
 
-export type { HeadersMode } from './graphql-client.js';
+export {
+  type HeadersMode,
+  type TraceContextFetchOptions,
+  traceContextFetch,
+} from './graphql-client.js';
 
 /**
  * The `extensions` key that carries each operation's context carrier: `'traceContext'`.

@@ -1,7 +1,15 @@
 // What every GraphQL client integration (the Apollo link, the urql exchange) does per operation: the CLIENT
 // span, the carrier it sends, and how its result ends the span. Only @opentelemetry/api is imported, so each
 // client entry point pulls in nothing of the others.
-import { type Context, type Span, SpanKind, type TextMapPropagator, type Tracer, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  context as contextApi,
+  type Span,
+  SpanKind,
+  type TextMapPropagator,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import {
   operationAttributes,
   operationSpanName,
@@ -9,7 +17,7 @@ import {
   recordThrown,
   resolveTracer,
 } from './graphql-shared.js';
-import { type ContextCarrier, getContext } from './index.js';
+import { type CarrierInput, type ContextCarrier, extractContext, getContext } from './index.js';
 
 /** Client options every GraphQL client integration shares, resolved to their defaults. */
 export interface ClientOperationConfig {
@@ -138,4 +146,90 @@ function fetchInstrumented(): boolean {
 export function sendsHeaders(mode: HeadersMode): boolean {
   if (mode !== 'auto') return mode === true;
   return !inBrowser() && !fetchInstrumented();
+}
+
+/**
+ * Options for {@link traceContextFetch}. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * traceContextFetch({ fetch: myFetch, propagator: new W3CTraceContextPropagator() });
+ * ```
+ */
+export interface TraceContextFetchOptions {
+  /**
+   * The fetch to call. @default `globalThis.fetch`, looked up on every call, so fetch instrumentation
+   * (`@opentelemetry/instrumentation-fetch`) that patches it later is still called
+   */
+  fetch?: typeof fetch;
+  /** The propagator that reads the carrier. @default the global propagator */
+  propagator?: TextMapPropagator;
+}
+
+/** Each operation's carrier in a GraphQL request body (a JSON operation or batch), in order. */
+function bodyCarriers(body: unknown): unknown[] {
+  if (typeof body !== 'string' || body.length === 0 || (body[0] !== '{' && body[0] !== '[')) return [];
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const operations: unknown[] = Array.isArray(parsed) ? parsed : [parsed];
+    return operations.map(
+      (operation) => (operation as { extensions?: { traceContext?: unknown } } | null)?.extensions?.traceContext,
+    );
+  } catch {
+    return []; // Not JSON: no carrier in the body.
+  }
+}
+
+/**
+ * The context a request's HTTP-level spans belong to: that of its first operation whose carrier holds a valid
+ * span (the body's `extensions.traceContext`, else the W3C headers of a GET), extracted onto the active
+ * context. `undefined` when there is none.
+ */
+function requestContext(init: RequestInit | undefined, propagator: TextMapPropagator | undefined): Context | undefined {
+  const headers = init?.headers;
+  const candidates = bodyCarriers(init?.body);
+  if (headers && typeof headers === 'object' && !Array.isArray(headers)) candidates.push(headers);
+  const active = contextApi.active();
+  for (const carrier of candidates) {
+    if (!carrier || typeof carrier !== 'object') continue;
+    const found = extractContext(carrier as CarrierInput, { propagator });
+    const span = trace.getSpanContext(found);
+    if (span && trace.isSpanContextValid(span)) return trace.setSpanContext(active, span);
+  }
+  return undefined;
+}
+
+/**
+ * A `fetch` for Apollo's `HttpLink`/`BatchHttpLink` (their `fetch` option) or urql's `Client` (its `fetch`
+ * option) that makes each request's HTTP-level spans part of the trace of the request's first operation.
+ *
+ * `BatchHttpLink` sends a batch from a timer, and urql after a microtask: in a browser, whose context manager
+ * forgets the active context there, `@opentelemetry/instrumentation-fetch` then starts the request's fetch
+ * span with no parent, and the fetch span and the server's HTTP span form a trace of their own. This calls
+ * the real fetch inside the context of the first operation whose carrier holds a span (the body's
+ * `extensions.traceContext`, or for a GET the W3C headers), so the fetch span is a child of that operation's
+ * CLIENT span. Each operation still runs under its own CLIENT span on the server: servers read every
+ * operation's own slot. Only the context changes; the request goes out as given. A body that is not JSON, or
+ * holds no usable carrier, goes out in the context active at the call. Reading the request never throws;
+ * what the real fetch throws or rejects with reaches the caller as is.
+ *
+ * @example
+ * ```ts
+ * import { ApolloLink } from '@apollo/client';
+ * import { BatchHttpLink } from '@apollo/client/link/batch-http';
+ * import { TraceContextLink, traceContextFetch } from 'otel-rpc-context/apollo';
+ *
+ * const link = ApolloLink.from([
+ *   new TraceContextLink(),
+ *   new BatchHttpLink({ uri: '/graphql', fetch: traceContextFetch() }),
+ * ]);
+ * ```
+ */
+export function traceContextFetch(options: TraceContextFetchOptions = {}): typeof fetch {
+  const { fetch: custom, propagator } = options;
+  return (input, init) => {
+    const send = () => (custom ?? globalThis.fetch)(input, init);
+    const parent = requestContext(init, propagator);
+    return parent === undefined ? send() : contextApi.with(parent, send);
+  };
 }

@@ -5,7 +5,11 @@
  * `otel-rpc-context/yoga`).
  * @module
  */
-export type { HeadersMode } from './graphql-client.js';
+export {
+  type HeadersMode,
+  type TraceContextFetchOptions,
+  traceContextFetch,
+} from './graphql-client.js';
 export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
 export {
   type GetRequestCarrier,

@@ -5,14 +5,14 @@ import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { print } from '@apollo/client/utilities';
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import { Observable } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { TraceContextLink, type TraceContextLinkOptions } from '../src/apollo.js';
+import { TraceContextLink, type TraceContextLinkOptions, traceContextFetch } from '../src/apollo.js';
 import { useTraceContext } from '../src/yoga.js';
 import { allSeen, clientChecks, PROBE_SOURCE, TICKS_SOURCE, traceparentOf } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
@@ -388,5 +388,54 @@ describe('SSE', () => {
       mismatches += mismatchesOf(span, result, 9);
     }
     expect(mismatches).toBe(0);
+  });
+});
+
+describe('traceContextFetch', () => {
+  /** A fetch that records the span active when it is called, and answers without a network. */
+  function probeFetch() {
+    const active: (string | undefined)[] = [];
+    const fetchImpl: typeof fetch = async () => {
+      active.push(trace.getSpanContext(context.active())?.spanId);
+      return new Response('{}');
+    };
+    return { active, fetchImpl };
+  }
+  const tp = (spanId: string) => `00-0af7651916cd43dd8448eb211c80319c-${spanId}-01`;
+
+  it("runs the request in its first operation's context, read from the body or a GET's headers", async () => {
+    const { active, fetchImpl } = probeFetch();
+    const wrapped = traceContextFetch({ fetch: fetchImpl });
+    await context.with(ROOT_CONTEXT, async () => {
+      const batch = [
+        { query: '{a}', extensions: { traceContext: {} } },
+        { query: '{b}', extensions: { traceContext: { traceparent: tp('b7ad6b7169203331') } } },
+        { query: '{c}', extensions: { traceContext: { traceparent: tp('c7ad6b7169203331') } } },
+      ];
+      await wrapped('http://x/graphql', { method: 'POST', body: JSON.stringify(batch) });
+      await wrapped('http://x/graphql?query=%7Ba%7D', { headers: { traceparent: tp('d7ad6b7169203331') } });
+    });
+    // The first operation with a usable carrier: the empty `{}` of the first is skipped.
+    expect(active).toEqual(['b7ad6b7169203331', 'd7ad6b7169203331']);
+  });
+
+  it('sends bad bodies and carriers as is, in the active context, without throwing', async () => {
+    const { active, fetchImpl } = probeFetch();
+    const wrapped = traceContextFetch({ fetch: fetchImpl });
+    const bodies = [
+      'not json',
+      '{"query":',
+      JSON.stringify({ extensions: { traceContext: { traceparent: '00-zz-zz-01' } } }),
+      JSON.stringify({ extensions: { traceContext: { traceparent: tp('0000000000000000') } } }),
+      '{"__proto__":{"extensions":{"traceContext":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}}}',
+      JSON.stringify({ extensions: { traceContext: { traceparent: 'x'.repeat(100_000) } } }),
+      JSON.stringify([null, 1, 'a']),
+    ];
+    await tracer.startActiveSpan('outer', async (outer) => {
+      for (const body of bodies) await wrapped('http://x/graphql', { method: 'POST', body });
+      outer.end();
+      expect(active).toEqual(bodies.map(() => outer.spanContext().spanId));
+    });
+    expect(Object.prototype).not.toHaveProperty('extensions');
   });
 });

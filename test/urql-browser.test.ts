@@ -48,7 +48,7 @@ beforeAll(async () => {
     },
   });
   // The fixture's Yoga (useTraceContext), served with the page from one loopback origin.
-  yoga = await startServer([useTraceContext()]);
+  yoga = await startServer([useTraceContext()], { batching: { limit: 50 } });
   http = createServer((req, res) => {
     const url = req.url ?? '/';
     if (url.startsWith('/graphql')) {
@@ -121,5 +121,61 @@ describe.each(['urql', 'apollo3'])('%s React hooks in Chromium', (name) => {
     // headers: 'auto' in a browser: no W3C header of ours (none at all: no fetch instrumentation here).
     expect(traceparents.length).toBeGreaterThanOrEqual(1);
     expect(traceparents.filter(Boolean)).toEqual([]);
+  });
+});
+
+describe('BatchHttpLink (Apollo Client 3) under the real instrumentation-fetch in Chromium', () => {
+  it("traceContextFetch() puts a batch's fetch span and server HTTP request in its first operation's trace", async () => {
+    traceparents.length = 0;
+    const before = await page.evaluate(() => (window as unknown as { __page: PageState }).__page.spans.length);
+    await page.evaluate(() => (window as unknown as { __page: PageState }).__page.runBatches());
+    const read = () =>
+      page.evaluate(() => {
+        const state = (window as unknown as { __page: PageState }).__page;
+        return { results: state.results, spans: [...state.spans] };
+      });
+    const isFetch = (span: { kind: number; name: string }) =>
+      span.kind === SpanKind.CLIENT && span.name !== 'mutation Touch';
+    // instrumentation-fetch ends its spans a little after the response (it waits for resource timings).
+    await expect
+      .poll(async () => (await read()).spans.slice(before).filter(isFetch).length, { timeout: 10_000 })
+      .toBe(2);
+    const { results, spans } = await read();
+    const fresh = spans.slice(before);
+    const clients = fresh.filter((span) => span.kind === SpanKind.CLIENT && span.name === 'mutation Touch');
+    const fetches = fresh.filter(isFetch);
+    const serverSpans = tracing.exporter
+      .getFinishedSpans()
+      .filter((span) => span.kind === SpanKind.SERVER && span.instrumentationScope.name === 'otel-rpc-context');
+    expect(fetches).toHaveLength(2); // one request per client: neither batch split
+    expect(traceparents).toHaveLength(2);
+    const [wrappedFetch, plainFetch] = fetches;
+    for (const [key, fetchSpan, wrapped] of [
+      ['batch wrapped', wrappedFetch!, true],
+      ['batch plain', plainFetch!, false],
+    ] as const) {
+      const outcomes = results[key]!;
+      expect(outcomes).toHaveLength(10);
+      // Every operation in its own caller's trace either way: the body's slots decide that.
+      for (const { caller, seen, error } of outcomes) {
+        expect(error).toBeUndefined();
+        const client = clients.find((span) => span.parentSpanId === caller.spanId)!;
+        const server = serverSpans.find((span) => span.parentSpanContext?.spanId === client.spanId);
+        expect(seen).toMatchObject({ traceId: caller.traceId, spanId: server?.spanContext().spanId });
+      }
+      const first = clients.find((span) => span.parentSpanId === outcomes[0]!.caller.spanId)!;
+      const callerTraces = new Set(outcomes.map((outcome) => outcome.caller.traceId));
+      const sentTraceId = traceparents.find((value) => String(value).split('-')[2] === fetchSpan.spanId);
+      expect(sentTraceId, key).toBeDefined();
+      if (wrapped) {
+        // The fetch span is the child of the first operation's CLIENT span, and the server saw it.
+        expect(fetchSpan.parentSpanId).toBe(first.spanId);
+        expect(fetchSpan.traceId).toBe(first.traceId);
+      } else {
+        // Without it: a trace of its own, the fault traceContextFetch() fixes.
+        expect(fetchSpan.parentSpanId).toBeUndefined();
+        expect(callerTraces.has(fetchSpan.traceId)).toBe(false);
+      }
+    }
   });
 });

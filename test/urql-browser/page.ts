@@ -3,9 +3,11 @@
 // `await`, so only a synchronous read of the caller's context can be right. `@apollo/client` is aliased to
 // Apollo Client 3 at build time, as it resolves for an app that has 3.x installed.
 import { trace } from '@opentelemetry/api';
+import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';
 import { type ReadableSpan, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { WebTracerProvider } from '@opentelemetry/sdk-trace-web';
 import { ApolloClient, ApolloLink, gql as gql3, HttpLink, InMemoryCache } from 'apollo-client-3';
+import { BatchHttpLink } from 'apollo-client-3/link/batch-http';
 import { ApolloProvider, useMutation as useApolloMutation } from 'apollo-client-3/react';
 import { createElement as h } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -17,7 +19,7 @@ import {
   Provider as UrqlProvider,
   useMutation as useUrqlMutation,
 } from 'urql';
-import { TraceContextLink } from '../../src/apollo.js';
+import { TraceContextLink, traceContextFetch } from '../../src/apollo.js';
 import { traceContextExchange } from '../../src/urql.js';
 
 export interface RecordedSpan {
@@ -36,9 +38,11 @@ export interface Outcome {
 export interface PageState {
   spans: RecordedSpan[];
   results: Record<string, Outcome[]>;
+  /** BatchHttpLink under the real instrumentation-fetch, with and without traceContextFetch(). */
+  runBatches(): Promise<void>;
 }
 
-const state: PageState = { spans: [], results: {} };
+const state: PageState = { spans: [], results: {}, runBatches };
 (window as unknown as { __page: PageState }).__page = state;
 const exporter: SpanExporter = {
   export(spans: ReadableSpan[], done) {
@@ -59,14 +63,17 @@ const exporter: SpanExporter = {
 new WebTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).register();
 const tracer = trace.getTracer('urql-browser');
 
+// Off until runBatches: the hook tests run without fetch instrumentation.
+const fetchInstrumentation = new FetchInstrumentation({ enabled: false });
+
 const TOUCH = 'mutation Touch($tag: String!) { touch(tag: $tag) { tag seen { traceId spanId } } }';
 const N = 50;
 
 type Seen = Outcome['seen'];
 /** One click: N callers, each its own span, each calling `run` synchronously inside it. */
-function runCallers(name: string, run: (tag: string) => Promise<Seen>) {
+function runCallers(name: string, run: (tag: string) => Promise<Seen>, n = N): Promise<Outcome[]> {
   const outcomes: Promise<Outcome>[] = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     tracer.startActiveSpan(`caller ${name} ${i}`, (span) => {
       const caller = { traceId: span.spanContext().traceId, spanId: span.spanContext().spanId };
       outcomes.push(
@@ -78,9 +85,42 @@ function runCallers(name: string, run: (tag: string) => Promise<Seen>) {
       span.end();
     });
   }
-  void Promise.all(outcomes).then((done) => {
+  return Promise.all(outcomes).then((done) => {
     state.results[name] = done;
+    return done;
   });
+}
+
+async function runBatches() {
+  fetchInstrumentation.enable();
+  try {
+    for (const wrapped of [true, false]) {
+      const client = new ApolloClient({
+        cache: new InMemoryCache(),
+        link: ApolloLink.from([
+          new TraceContextLink() as unknown as ApolloLink,
+          // One batch of 10 with room for more, so it leaves from Apollo's timer, where the StackContextManager
+          // knows no operation.
+          new BatchHttpLink({
+            uri: '/graphql',
+            batchMax: 20,
+            batchInterval: 20,
+            fetch: wrapped ? traceContextFetch() : undefined,
+          }),
+        ]),
+      });
+      await runCallers(
+        `batch ${wrapped ? 'wrapped' : 'plain'}`,
+        (tag) =>
+          client
+            .mutate<TouchData>({ mutation: gql3(TOUCH), variables: { tag } })
+            .then((result) => result.data?.touch.seen ?? null),
+        10,
+      );
+    }
+  } finally {
+    fetchInstrumentation.disable();
+  }
 }
 
 const urql = new Client({ url: '/graphql', exchanges: [cacheExchange, traceContextExchange(), fetchExchange] });
