@@ -58,7 +58,13 @@ function validSpan(ctx: Context): SpanContext | undefined {
   return span && trace.isSpanContextValid(span) ? span : undefined;
 }
 
-const hasContext = (ctx: Context) => validSpan(ctx) !== undefined || propagation.getBaggage(ctx) !== undefined;
+/** What a request-level carrier holds, if it holds a span or baggage. */
+function fromRequest(carrier: CarrierInput, base: Context, propagator: TextMapPropagator | undefined) {
+  if (carrier == null) return undefined;
+  const found = extractOnto(base, carrier, propagator);
+  const span = validSpan(found);
+  return span || propagation.getBaggage(found) ? { context: found, span } : undefined;
+}
 
 /**
  * The one rule for where an operation's context comes from; every server integration calls it.
@@ -90,33 +96,26 @@ export function operationParent(
   if (propagation.getBaggage(base)) base = propagation.deleteBaggage(base);
 
   let remote: Context | undefined;
+  let remoteSpan: SpanContext | undefined;
   let source: CarrierSource | undefined;
   if (carriers.operation != null) {
     const found = extractOnto(base, carriers.operation, propagator);
-    if (carriers.shared || hasContext(found)) {
+    remoteSpan = validSpan(found);
+    if (carriers.shared || remoteSpan || propagation.getBaggage(found)) {
       remote = found;
       source = 'operation';
     }
   }
   if (remote === undefined) {
-    let withBaggage: Context | undefined;
-    for (const [carrier, from] of [
-      [carriers.headers, 'headers'],
-      [carriers.connection, 'connection'],
-    ] as const) {
-      if (carrier == null) continue;
-      const found = extractOnto(base, carrier, propagator);
-      if (validSpan(found)) {
-        remote = found;
-        source = from;
-        break;
-      }
-      if (!withBaggage && propagation.getBaggage(found)) {
-        withBaggage = found;
-        source = from;
-      }
+    // The first with a valid span, else the first with baggage.
+    const headers = fromRequest(carriers.headers, base, propagator);
+    const connection = headers?.span ? undefined : fromRequest(carriers.connection, base, propagator);
+    const chosen = headers && (headers.span || !connection?.span) ? headers : connection;
+    if (chosen) {
+      remote = chosen.context;
+      remoteSpan = chosen.span;
+      source = chosen === headers ? 'headers' : 'connection';
     }
-    remote ??= withBaggage;
   }
   if (remote === undefined || source === undefined) {
     return { parent: ambient, links: undefined, root: false, source: undefined };
@@ -124,7 +123,6 @@ export function operationParent(
 
   const policy = policyFor(source);
   if (policy === 'ignore') return { parent: ambient, links: undefined, root: false, source };
-  const remoteSpan = validSpan(remote);
   if (policy === 'link') {
     return { parent: base, links: remoteSpan ? [{ context: remoteSpan }] : undefined, root: true, source };
   }

@@ -17,7 +17,7 @@ import {
 import { resolvePolicy } from './incoming.js';
 import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from './server.js';
 import { type Envelope, findOperation, isPromiseLike, OPERATION_KEY, type Operation, own } from './yoga/envelope.js';
-import { SOURCES, type TraceContextSource, type UseTraceContextOptions, withDefaults } from './yoga/options.js';
+import { SOURCES, type UseTraceContextOptions, withDefaults } from './yoga/options.js';
 
 export {
   TRACE_CONTEXT_EXTENSION,

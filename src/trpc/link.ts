@@ -30,7 +30,7 @@ import {
   type SubscriptionSpanMode,
   URL_PARAM,
 } from './shared.js';
-import { trackOperation } from './ws.js';
+import { noop, trackOperation } from './ws.js';
 
 /**
  * Options for {@link traceContextLink}.
@@ -119,7 +119,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
           span.end();
         };
         const nextOp: Operation = { ...op, context: { ...op.context, [OP_CONTEXT_KEY]: carrier } };
-        httpBound.set(nextOp.context, untrack);
+        if (untrack !== noop) httpBound.set(nextOp.context, untrack);
         // Subscribing in the operation's context lets the terminating link and anything it calls
         // synchronously (and, with AsyncLocalStorage, later) see it.
         const subscription = context.with(opContext.setValue(CLIENT_OPERATION_KEY, true), () =>

@@ -1,7 +1,6 @@
 import {
   context,
   createContextKey,
-  type Link,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -101,9 +100,6 @@ interface MiddlewareCall<TResult> {
   next: () => Promise<TResult>;
 }
 
-interface CallMarker {
-  getRawInput: unknown;
-}
 /** Set in the context a procedure runs in, so that nested calls (createCaller) are not re-extracted. */
 const CALL_KEY = createContextKey('otel-rpc-context/trpc call');
 
@@ -226,9 +222,10 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
   const getRequest = options.getRequest ?? defaultGetRequest;
   return async function traceContext<TResult>(call: MiddlewareCall<TResult>): Promise<TResult> {
     const ambient = context.active();
-    const marker = ambient.getValue(CALL_KEY) as CallMarker | undefined;
+    // The getRawInput of the procedure call this code runs in, if any.
+    const marker = ambient.getValue(CALL_KEY);
     // Used twice on one procedure: the first one did the work.
-    if (marker && marker.getRawInput === call.getRawInput) return call.next();
+    if (marker === call.getRawInput) return call.next();
     let request: TraceContextRequest | undefined;
     try {
       request = getRequest(call.ctx);
@@ -253,9 +250,7 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
         parent,
       );
     }
-    const runIn = (span ? trace.setSpan(parent, span) : parent).setValue(CALL_KEY, {
-      getRawInput: call.getRawInput,
-    } satisfies CallMarker);
+    const runIn = (span ? trace.setSpan(parent, span) : parent).setValue(CALL_KEY, call.getRawInput);
     let result: TResult;
     try {
       result = await context.with(runIn, call.next);

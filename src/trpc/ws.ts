@@ -81,7 +81,8 @@ export function trackOperation(type: string, path: string, input: unknown, carri
   };
 }
 
-function noop(): void {}
+/** What {@link trackOperation} returns when it recorded nothing. */
+export function noop(): void {}
 
 function claim(message: Record<string, unknown>): ContextCarrier | undefined {
   const known = messageCarriers.get(message);
