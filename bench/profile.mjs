@@ -4,16 +4,24 @@
 //
 // Runs the scenario in this process under the V8 sampling profiler and attributes every sample to the
 // nearest frame up its stack that is not OpenTelemetry or Node.js internals (bench/lib/profile.mjs).
-// `npm run bench` does the same for our variants after its rounds and reports it in BENCHMARKS.md.
+// Then a child process runs it again with counting wrappers around the OpenTelemetry globals
+// (bench/lib/count.mjs) and prints how many inject, extract, context.with and startSpan calls our code
+// makes per operation (`--count` runs only that part). `npm run bench` does both for our variants after
+// its rounds and reports them in BENCHMARKS.md.
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COUNTED, createCounters } from './lib/count.mjs';
 import { setupOtel } from './lib/otel.mjs';
+import { ownDir } from './lib/own.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
-const [suiteName = 'trpc', variant = 'ours-nospans', scenarioName = 'single', opsArg = '20000'] = process.argv.slice(2);
+const countOnly = process.argv.includes('--count');
+const [suiteName = 'trpc', variant = 'ours-nospans', scenarioName = 'single', opsArg = '20000'] = process.argv
+  .slice(2)
+  .filter((arg) => arg !== '--count');
 const ops = Number(opsArg);
 
 if (!process.env.OTEL_RPC_CONTEXT_BENCH_DIST) {
@@ -27,7 +35,8 @@ if (!process.env.OTEL_RPC_CONTEXT_BENCH_DIST) {
 }
 
 const suiteModule = await import(`./suites/${suiteName}.mjs`);
-const otel = await setupOtel(suiteModule.variants[variant].instrument);
+const counters = countOnly ? createCounters(ownDir()) : undefined;
+const otel = await setupOtel(suiteModule.variants[variant].instrument, { counters });
 const { drive, driveSync } = await import('./lib/drive.mjs');
 const { profileRun } = await import('./lib/profile.mjs');
 const suite = await suiteModule.createSuite({ variant, otel });
@@ -36,6 +45,18 @@ const run = (n) =>
   scenario.sync ? driveSync(scenario.fn, n, otel.callerContext) : drive(scenario, n, otel.callerContext);
 
 await run(Math.max(scenario.opsPerCall ?? 1, Math.round(ops / 4))); // warm-up
+
+if (counters) {
+  // Counting captures a stack per call: a few thousand operations give exact per-operation counts.
+  counters.take();
+  const counted = await run(Math.max(scenario.opsPerCall ?? 1, Math.min(ops, 2_000)));
+  const counts = counters.take();
+  console.log(`\nOpenTelemetry calls our code makes per operation (${counted.ops} ops counted):`);
+  for (const name of COUNTED) console.log(`  ${(counts[name] / counted.ops).toFixed(2).padStart(7)}  ${name}`);
+  await suite.close?.();
+  await otel.provider.shutdown();
+  process.exit(0);
+}
 const p = await profileRun(() => run(ops), { top: 15 });
 await suite.close?.();
 await otel.provider.shutdown();
@@ -51,4 +72,9 @@ console.log('\nby our function (µs/op):');
 for (const row of p.byFunction) console.log(`  ${us(row.us)}  ${row.where}`);
 console.log('\nby leaf frame under our code (µs/op):');
 for (const row of p.byLeaf) console.log(`  ${us(row.us)}  ${row.where}`);
+// The counts, in a process of their own: the counting wrappers would distort the profile above.
+execFileSync(process.execPath, [fileURLToPath(import.meta.url), suiteName, variant, scenarioName, opsArg, '--count'], {
+  stdio: 'inherit',
+  env: process.env,
+});
 process.exit(0);

@@ -5,14 +5,21 @@
 // round runs each scenario once in every variant process, one process at a time, in an order that
 // rotates from round to round. Ratios are taken within a round and summarised over rounds.
 //
+// Before anything of its own starts, it checks that the machine is quiet (bench/lib/machine.mjs: 1-minute
+// load average, CPU steal over 2 s). A full run waits up to BENCH_WAIT_QUIET seconds (default 300) for a
+// busy machine to calm down; a run that still starts busy says so at the top of BENCHMARKS.md and leaves
+// the README's bench section as it was.
+//
 // BENCH_QUICK=1   smoke run: tiny counts, writes to the OS temp folder, leaves BENCHMARKS.md and README alone
-// BENCH_ROUNDS, BENCH_TARGET_MS, BENCH_SUITES=core,trpc,graphql, BENCH_OUT=path   override the defaults
+// BENCH_ROUNDS, BENCH_TARGET_MS, BENCH_SUITES=core,trpc,graphql, BENCH_OUT=path, BENCH_WAIT_QUIET=seconds
+//   override the defaults
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderReport, updateReadme } from './report.mjs';
+import { checkMachine, describeCheck } from './lib/machine.mjs';
+import { findBenchSection, renderReport, updateBenchSection } from './report.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -23,24 +30,32 @@ const config = {
   rounds: Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 16)),
   // Each measurement (one scenario, one variant, one round) runs about this long in the baseline.
   targetMs: Number(process.env.BENCH_TARGET_MS ?? (quick ? 40 : 300)),
+  // Heap after a full GC at `memoryCheckpoints` points of a run of up to `memoryOps` operations per scenario,
+  // fewer where that would take longer than about `memoryBudgetMs` in the baseline (field-heavy queries).
   memoryOps: quick ? 3_000 : 100_000,
-  memoryCheckpoints: quick ? [1_000, 2_000, 3_000] : Array.from({ length: 10 }, (_, i) => (i + 1) * 10_000),
+  memoryCheckpoints: quick ? 3 : 10,
+  memoryBudgetMs: quick ? 300 : 15_000,
   memoryVariants: ['baseline', 'ours-nospans', 'ours-spans'],
+  // Counting processes (bench/lib/count.mjs): OpenTelemetry calls our code makes per operation.
+  countVariants: ['ours-nospans', 'ours-spans'],
   // After the rounds, our variants run each scenario once more under the sampling profiler.
   profileVariants: ['ours-nospans', 'ours-spans'],
   // Each profile runs this many times a measurement's operations (about 2 s: some thousands of samples).
   profileScale: quick ? 2 : 7,
   suites: (process.env.BENCH_SUITES ?? 'core,trpc,graphql').split(',').filter(Boolean),
   requestTimeoutMs: 180_000,
+  // How long a full run waits for a busy machine to become quiet before it starts anyway (and says so).
+  waitQuietS: Number(process.env.BENCH_WAIT_QUIET ?? (quick ? 0 : 300)),
 };
 const out = path.resolve(process.env.BENCH_OUT ?? (quick ? path.join(os.tmpdir(), 'otel-rpc-context-bench') : root));
 
 const log = (...args) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
 
 class VariantProcess {
-  constructor(suite, variant) {
+  constructor(suite, variant, env = {}) {
     this.suite = suite;
     this.variant = variant;
+    this.env = env;
     this.inbox = [];
     this.waiters = [];
   }
@@ -54,6 +69,7 @@ class VariantProcess {
         ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
       ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ...this.env },
     });
     // A send to a process that has just exited fails asynchronously; the 'exit' handler deals with it.
     this.child.on('error', () => {});
@@ -107,6 +123,26 @@ class VariantProcess {
 }
 
 const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
+
+/** What a variant is, for the report: the reference, the A/A control, ours, an empty stand-in, or an anchor. */
+const roleOf = (variant, spec) =>
+  variant === 'baseline' ? 'baseline' : spec.control ? 'control' : spec.ours ? 'ours' : spec.empty ? 'empty' : 'anchor';
+
+/**
+ * Checks the machine before the bench starts anything; a full run waits (up to `waitQuietS`) for a busy
+ * machine to become quiet. Returns the last check.
+ */
+async function quietMachine() {
+  const deadline = Date.now() + config.waitQuietS * 1000;
+  let check = await checkMachine();
+  while (!check.quiet && Date.now() < deadline) {
+    log(`machine busy (${check.reasons.join('; ')}); waiting for it to settle (until BENCH_WAIT_QUIET runs out)`);
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    check = await checkMachine();
+  }
+  log(`machine check: ${describeCheck(check)}: ${check.quiet ? 'quiet' : `BUSY (${check.reasons.join('; ')})`}`);
+  return check;
+}
 const perOpMs = (result) => result.wallNs / 1e6 / result.ops;
 
 function versions() {
@@ -174,16 +210,16 @@ function buildOwn() {
 }
 
 async function main() {
+  // First, before the build and the bench processes add load of their own.
+  const machineCheck = await quietMachine();
   const started = new Date();
   const own = buildOwn();
   if (own) process.env.OTEL_RPC_CONTEXT_BENCH_DIST = own;
   log(
     `${quick ? 'quick' : 'full'} run: ${config.rounds} rounds, ~${config.targetMs} ms per measurement, suites ${config.suites.join(', ')}`,
   );
-  const loadBefore = os.loadavg();
-  if (!quick && loadBefore[0] > 1.5) {
-    log(`warning: load average ${loadBefore[0].toFixed(2)}: other work on this machine will widen the spreads`);
-  }
+  const loadBefore = machineCheck.loadAverage;
+  const roundLoads = [];
 
   // 1. Start every variant process of every suite.
   const suites = {};
@@ -201,6 +237,7 @@ async function main() {
           label: spec.label,
           short: spec.short ?? spec.label,
           control: spec.control === true,
+          role: roleOf(variant, spec),
           process: processHandle,
         };
         log(`started ${suiteName}/${variant}`);
@@ -228,8 +265,10 @@ async function main() {
   try {
     // 2. Warm up every process and size each scenario so that a measurement takes ~targetMs.
     const opsFor = {};
+    const baselineMs = {};
     for (const [suiteName, suite] of Object.entries(suites)) {
       opsFor[suiteName] = {};
+      baselineMs[suiteName] = {};
       for (const [scenario, info] of Object.entries(suite.scenarios)) {
         const perOp = {};
         for (const variant of Object.keys(suite.variants)) {
@@ -246,6 +285,7 @@ async function main() {
           }
         }
         const reference = perOp.baseline ?? Math.min(...Object.values(perOp));
+        baselineMs[suiteName][scenario] = reference;
         const calls = Math.max(1, Math.round(config.targetMs / reference / info.opsPerCall));
         opsFor[suiteName][scenario] = calls * info.opsPerCall;
         log(`warmed ${suiteName}/${scenario}: ${opsFor[suiteName][scenario]} ops per measurement`);
@@ -272,6 +312,7 @@ async function main() {
           }
         }
       }
+      roundLoads.push(os.loadavg()[0]);
       log(`round ${round + 1}/${config.rounds} done (load ${os.loadavg()[0].toFixed(2)})`);
     }
 
@@ -281,6 +322,7 @@ async function main() {
     const memory = {};
     for (const [suiteName, suite] of Object.entries(suites)) {
       for (const scenario of suite.memory) {
+        const { ops, checkpoints } = memoryPlan(suite.scenarios[scenario].opsPerCall, baselineMs[suiteName][scenario]);
         await Promise.all(
           config.memoryVariants.map(async (variant) => {
             const entry = suite.variants[variant];
@@ -289,8 +331,8 @@ async function main() {
               const answer = await entry.process.request({
                 type: 'memory',
                 scenario,
-                ops: config.memoryOps,
-                checkpoints: config.memoryCheckpoints,
+                ops,
+                checkpoints,
               });
               memory[suiteName] ??= {};
               memory[suiteName][scenario] ??= {};
@@ -329,11 +371,39 @@ async function main() {
       }
     }
 
+    // 6. Calls: how many inject, extract, context.with and startSpan our code makes per operation, in
+    // counting processes of their own (counting captures a stack per call: never timed).
+    const counts = {};
+    for (const [suiteName, suite] of Object.entries(suites)) {
+      for (const variant of config.countVariants) {
+        if (!suite.variants[variant]) continue;
+        const counter = new VariantProcess(suiteName, variant, { BENCH_COUNT_CALLS: '1' });
+        try {
+          const ready = await counter.start();
+          if (ready.type !== 'ready') throw new Error(ready.error ?? `unexpected ${ready.type}`);
+          for (const [scenario, info] of Object.entries(suite.scenarios)) {
+            const ops = Math.max(info.opsPerCall * (quick ? 2 : 20), Math.min(opsFor[suiteName][scenario], 2_000));
+            const answer = await counter.request({ type: 'count', scenario, ops, warmup: info.opsPerCall * 2 });
+            counts[suiteName] ??= {};
+            counts[suiteName][scenario] ??= {};
+            counts[suiteName][scenario][variant] = { ops: answer.ops, counts: answer.counts };
+            const perOp = Object.entries(answer.counts).map(([name, n]) => `${name} ${(n / answer.ops).toFixed(2)}`);
+            log(`calls ${suiteName}/${scenario}/${variant} per op: ${perOp.join(', ')}`);
+          }
+        } catch (error) {
+          log(`counting ${suiteName}/${variant} failed: ${String(error.message ?? error).split('\n')[0]}`);
+        } finally {
+          await counter.stop();
+        }
+      }
+    }
+
     const results = {
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
       durationS: Math.round((Date.now() - started.getTime()) / 1000),
-      loadAverage: { before: loadBefore, after: os.loadavg() },
+      machineCheck,
+      loadAverage: { before: loadBefore, rounds: roundLoads, after: os.loadavg() },
       config,
       machine: machine(),
       versions: versions(),
@@ -345,7 +415,7 @@ async function main() {
             variants: Object.fromEntries(
               Object.entries(suite.variants).map(([v, e]) => [
                 v,
-                { label: e.label, short: e.short, control: e.control },
+                { label: e.label, short: e.short, control: e.control, role: e.role },
               ]),
             ),
             failed: suite.failed,
@@ -353,6 +423,7 @@ async function main() {
             records: records[name] ?? {},
             memory: memory[name] ?? {},
             profiles: profiles[name] ?? {},
+            counts: counts[name] ?? {},
           },
         ]),
       ),
@@ -374,13 +445,45 @@ async function main() {
     const { markdown, readmeSection, verdicts } = renderReport(results);
     const reportPath = path.join(out, quick ? 'BENCHMARKS.quick.md' : 'BENCHMARKS.md');
     writeFileSync(reportPath, markdown);
-    if (!quick && !process.env.BENCH_OUT) updateReadme(path.join(root, 'README.md'), readmeSection);
     log(`wrote ${path.relative(process.cwd(), reportPath) || reportPath} and ${resultsPath} in ${results.durationS} s`);
+    if (quick || process.env.BENCH_OUT) {
+      const sectionPath = path.join(out, 'README-section.quick.md');
+      writeFileSync(sectionPath, `${readmeSection}\n`);
+      log(
+        `README bench section not touched (${quick ? 'smoke run' : 'BENCH_OUT set'}); what it would get: ${sectionPath}`,
+      );
+    } else if (!machineCheck.quiet) {
+      log(
+        `README bench section left as it was: the machine was busy when the run started (${machineCheck.reasons.join('; ')}); BENCHMARKS.md says so at its top. Rerun on a quiet machine.`,
+      );
+    } else {
+      const target = findBenchSection(root);
+      if (!target) {
+        log(
+          'README bench section not written: no file has the <!-- section:bench --> … <!-- /section:bench --> markers',
+        );
+      } else {
+        updateBenchSection(target, renderReport(results, { linkFrom: path.dirname(target) }).readmeSection);
+        log(`wrote the bench section of ${path.relative(root, target)}`);
+      }
+    }
     for (const verdict of verdicts)
       log(`${verdict.met === true ? 'met   ' : verdict.met === false ? 'MISSED' : 'n/a   '} ${verdict.text}`);
   } finally {
     await Promise.all(all().map((entry) => entry.process.stop()));
   }
+}
+
+/**
+ * Operations and heap checkpoints of one scenario's memory run: up to `memoryOps`, fewer where that would
+ * take much longer than `memoryBudgetMs` in the baseline; whole calls, evenly spaced checkpoints.
+ */
+function memoryPlan(opsPerCall, baselineMsPerOp) {
+  const byTime = Number.isFinite(baselineMsPerOp) ? config.memoryBudgetMs / baselineMsPerOp : config.memoryOps;
+  const wanted = Math.max(opsPerCall * config.memoryCheckpoints, Math.min(config.memoryOps, byTime));
+  const step = Math.max(1, Math.round(wanted / config.memoryCheckpoints / opsPerCall)) * opsPerCall;
+  const checkpoints = Array.from({ length: config.memoryCheckpoints }, (_, i) => (i + 1) * step);
+  return { ops: checkpoints.at(-1), checkpoints };
 }
 
 await main();

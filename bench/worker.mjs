@@ -1,7 +1,11 @@
 // One bench process: one suite (core, trpc, graphql) in one variant. The parent (bench/run.mjs) tells it
 // over IPC which scenario to run and for how many operations; it answers with wall and CPU time.
 // Auto-instrumentation patches modules as they load, which is why every variant has its own process.
+// With BENCH_COUNT_CALLS=1 it is a counting process: the OpenTelemetry globals are wrapped to count the
+// calls our code makes (bench/lib/count.mjs), and it answers `count` requests; never timed.
+import { createCounters } from './lib/count.mjs';
 import { setupOtel } from './lib/otel.mjs';
+import { ownDir } from './lib/own.mjs';
 
 const [suiteName, variant] = process.argv.slice(2);
 const send = (message) => process.send(message);
@@ -12,7 +16,8 @@ try {
   const suiteModule = await import(`./suites/${suiteName}.mjs`);
   const spec = suiteModule.variants[variant];
   if (!spec) throw new Error(`unknown variant ${variant} for suite ${suiteName}`);
-  const otel = await setupOtel(spec.instrument);
+  const counters = process.env.BENCH_COUNT_CALLS === '1' ? createCounters(ownDir()) : undefined;
+  const otel = await setupOtel(spec.instrument, { counters });
   // Loaded after the instrumentations are registered, so that they can patch what it imports.
   const { drive, driveSync } = await import('./lib/drive.mjs');
   const suite = await suiteModule.createSuite({ variant, otel });
@@ -38,6 +43,14 @@ try {
         const { profileRun } = await import('./lib/profile.mjs');
         const scenario = suite.scenarios[message.scenario];
         send({ type: 'profile', profile: await profileRun(() => run(scenario, message.ops)) });
+      } else if (message.type === 'count') {
+        if (!counters) throw new Error('not a counting process (BENCH_COUNT_CALLS=1)');
+        const scenario = suite.scenarios[message.scenario];
+        // One-off work (caches filled by the first operations) is not what an operation costs.
+        await run(scenario, message.warmup);
+        counters.take();
+        const { ops } = await run(scenario, message.ops);
+        send({ type: 'count', ops, counts: counters.take() });
       } else if (message.type === 'exit') {
         await suite.close?.();
         await otel.provider.shutdown();

@@ -1,7 +1,9 @@
 // OpenTelemetry set-up shared by every bench process: the same SDK in every variant, plus the
 // auto-instrumentations that a variant asks for, registered before any app module is loaded.
 import { createRequire, register } from 'node:module';
-import { context, trace } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 /**
@@ -26,12 +28,24 @@ class CountingExporter {
  * Registers a NodeTracerProvider (AsyncLocalStorage context manager, W3C trace context + baggage
  * propagators, always-on sampling, BatchSpanProcessor) and the instrumentations named in `instrument`
  * (`http`, `undici`, `graphql`). Call it before importing tRPC, graphql or graphql-yoga.
+ *
+ * With `counters` (bench/lib/count.mjs), the same SDK pieces are registered behind counting wrappers.
  */
-export async function setupOtel(instrument = []) {
+export async function setupOtel(instrument = [], { counters } = {}) {
   const exporter = new CountingExporter();
   const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 65536, maxExportBatchSize: 4096 });
   const provider = new NodeTracerProvider({ spanProcessors: [processor] });
-  provider.register();
+  if (counters) {
+    // What provider.register() does, with each piece wrapped.
+    const propagator = new CompositePropagator({
+      propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+    });
+    trace.setGlobalTracerProvider(counters.tracerProvider(provider));
+    context.setGlobalContextManager(counters.contextManager(new AsyncLocalStorageContextManager().enable()));
+    propagation.setGlobalPropagator(counters.propagator(propagator));
+  } else {
+    provider.register();
+  }
 
   if (instrument.length > 0) {
     // ESM modules (graphql's .mjs, as graphql-yoga loads it) are only patchable through the loader hook.

@@ -1,7 +1,14 @@
 // Loads an entry point of otel-rpc-context: from the private build bench/run.mjs makes of src/ (so a
 // concurrent `npm run build` cannot pull dist/ away mid-run), or through the package's own exports.
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The folder our compiled files load from: the private build, else the package's dist/esm. */
+export function ownDir() {
+  const dist = process.env.OTEL_RPC_CONTEXT_BENCH_DIST;
+  if (dist) return dist;
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'esm');
+}
 
 /** @param {'index' | 'trpc' | 'yoga' | 'apollo'} entry */
 export function importOwn(entry) {

@@ -7,14 +7,8 @@
 // our code costs, much less sensitive to the run-to-run noise that limits throughput ratios to a few
 // percent on a shared 2-core machine: a CPU-bound server would run at (1 - share) of its throughput.
 import { Session } from 'node:inspector/promises';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const ownDir = () => {
-  const dist = process.env.OTEL_RPC_CONTEXT_BENCH_DIST;
-  if (dist) return dist;
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'esm');
-};
+import { pathToFileURL } from 'node:url';
+import { ownDir } from './own.mjs';
 
 /**
  * @param {() => Promise<{ ops: number, wallNs: number, cpuUs: number }>} run the measured work
@@ -96,6 +90,8 @@ export async function profileRun(run, { intervalUs = 500, top = 10 } = {}) {
     wallUs,
     cpuUs: result.cpuUs / result.ops,
     samples: sampled,
+    /** Samples attributed to our code: the profile's precision (relative error about 1/√oursSamples). */
+    oursSamples: ours,
     oursUs: perOp(ours),
     /** Main-thread time that was not idle, per operation: the work our share is a part of. */
     busyUs: perOp(busy),

@@ -14,6 +14,11 @@ export const variants = {
   'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
   'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
   'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
+  empty: {
+    label: 'empty Apollo link + empty Envelop plugin of our hooks shape (what any link and plugin cost)',
+    short: 'empty link + plugin',
+    empty: true,
+  },
   envelop: { label: '`@envelop/opentelemetry`', short: 'Envelop', plugin: 'envelop' },
   hive: { label: '`@graphql-hive/plugin-opentelemetry`', short: 'Hive', plugin: 'hive' },
   'graphql-auto': {
@@ -105,7 +110,41 @@ const TICKS = gql`
   }
 `;
 
+/**
+ * A plugin that does nothing, with the hooks `useTraceContext` registers (request parse, context errors,
+ * parse, validate, execute, subscribe, and the `instrumentation` wrappers around parse, validate, context
+ * building, execute and subscribe): what Envelop and Yoga charge for a plugin of that shape.
+ */
+const emptyPlugin = () => ({
+  onRequestParse() {
+    return { onRequestParseDone() {} };
+  },
+  onPluginInit({ registerContextErrorHandler }) {
+    registerContextErrorHandler(() => {});
+  },
+  onParse() {
+    return () => {};
+  },
+  onValidate() {
+    return () => {};
+  },
+  onExecute() {
+    return { onExecuteDone() {} };
+  },
+  onSubscribe() {
+    return { onSubscribeResult() {}, onSubscribeError() {} };
+  },
+  instrumentation: {
+    parse: (_payload, wrapped) => wrapped(),
+    validate: (_payload, wrapped) => wrapped(),
+    context: (_payload, wrapped) => wrapped(),
+    execute: (_payload, wrapped) => wrapped(),
+    subscribe: (_payload, wrapped) => wrapped(),
+  },
+});
+
 async function serverPlugins(spec, otel) {
+  if (spec.empty) return [emptyPlugin()];
   if (spec.ours) {
     const { useTraceContext } = await importOwn('yoga');
     if (typeof useTraceContext !== 'function')
@@ -125,6 +164,8 @@ async function serverPlugins(spec, otel) {
 }
 
 async function clientLinks(spec) {
+  // A pass-through link: Apollo's own cost of one more link in the chain.
+  if (spec.empty) return [new ApolloLink((operation, forward) => forward(operation))];
   if (!spec.ours) return [];
   const { TraceContextLink } = await importOwn('apollo');
   if (typeof TraceContextLink !== 'function')
@@ -251,8 +292,8 @@ export async function createSuite({ variant, otel }) {
 
   return {
     scenarios,
-    /** Scenarios whose heap is measured after 100,000 operations. */
-    memory: ['batch10', 'subscription'],
+    /** Scenarios whose heap is measured over many operations (up to 100,000; see bench/run.mjs). */
+    memory: Object.keys(scenarios),
     async close() {
       single.stop();
       batch.stop();

@@ -10,6 +10,11 @@ export const variants = {
   'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
   'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
   'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
+  empty: {
+    label: 'empty link + empty middleware (what any link and middleware cost)',
+    short: 'empty link + middleware',
+    empty: true,
+  },
   'http-auto': { label: 'instrumentation-http + -undici', short: 'HTTP auto', instrument: ['http', 'undici'] },
 };
 
@@ -17,14 +22,19 @@ export const SUBSCRIPTION_EVENTS = 1000;
 
 /** @param {{ variant: string, otel: Awaited<ReturnType<typeof import('../lib/otel.mjs').setupOtel>> }} options */
 export async function createSuite({ variant, otel }) {
-  const { ours } = variants[variant];
+  const { ours, empty } = variants[variant];
   const integration = ours ? await importOwn('trpc') : undefined;
   if (integration && typeof integration.traceContextMiddleware !== 'function') {
     throw new Error('otel-rpc-context/trpc does not export traceContextMiddleware yet');
   }
 
   const t = initTRPC.context().create();
-  const procedure = ours ? t.procedure.use(integration.traceContextMiddleware({ spans: ours.spans })) : t.procedure;
+  // The empty variant: tRPC's own cost of one middleware and one link, with nothing in them.
+  const procedure = ours
+    ? t.procedure.use(integration.traceContextMiddleware({ spans: ours.spans }))
+    : empty
+      ? t.procedure.use(({ next }) => next())
+      : t.procedure;
   const router = t.router({
     greet: procedure
       .input((value) => value)
@@ -45,8 +55,16 @@ export async function createSuite({ variant, otel }) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
 
+  const emptyLink =
+    () =>
+    ({ next, op }) =>
+      next(op);
   const withOurs = (terminating) =>
-    ours ? [integration.traceContextLink({ spans: ours.spans }), terminating] : [terminating];
+    ours
+      ? [integration.traceContextLink({ spans: ours.spans }), terminating]
+      : empty
+        ? [emptyLink, terminating]
+        : [terminating];
   const headers = ours ? { headers: integration.traceContextHeaders } : {};
   const single = createTRPCClient({ links: withOurs(httpLink({ url, ...headers })) });
   const batch = createTRPCClient({ links: withOurs(httpBatchLink({ url, maxItems: 10, ...headers })) });
@@ -105,8 +123,8 @@ export async function createSuite({ variant, otel }) {
 
   return {
     scenarios,
-    /** Scenarios whose heap is measured after 100,000 operations. */
-    memory: ['batch10', 'subscription'],
+    /** Scenarios whose heap is measured over many operations (up to 100,000; see bench/run.mjs). */
+    memory: Object.keys(scenarios),
     async close() {
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(resolve));
