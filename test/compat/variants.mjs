@@ -31,6 +31,7 @@ export const variants = {
       'graphql-yoga': '^5.24.1',
       '@apollo/client': '^4.3.8',
       rxjs: '^7.8.2',
+      '@urql/core': '^6.0.3',
     },
   },
   // OTel API 1.10 + SDK 3.x (Node >= 22.15).
@@ -74,10 +75,18 @@ export const variants = {
       rxjs: '7.3.0',
     },
   },
-  // Apollo Client 3, outside the peer range: tested to say whether the link works there.
+  // Apollo Client 3: the latest 3.x, and 3.8.0, the lowest in the peer range.
   apollo3: {
     dependencies: { ...otel2, graphql: '^16.12.0', '@apollo/client': '3', 'graphql-yoga': '^5.24.1' },
     legacyPeerDeps: true,
+  },
+  'apollo3.8': {
+    dependencies: { ...otel2, graphql: '^16.12.0', '@apollo/client': '3.8.0', 'graphql-yoga': '^5.24.1' },
+    legacyPeerDeps: true,
+  },
+  // urql: @urql/core 5.0.0, the lowest in the peer range (the latest is in base).
+  'urql-floor': {
+    dependencies: { ...otel2, graphql: '^16.12.0', '@urql/core': '5.0.0', 'graphql-yoga': '^5.24.1' },
   },
   // Apollo Server, one variant per major, with graphql-ws 6 for the subscription wrapper.
   apolloServer4: {
@@ -106,6 +115,7 @@ export const variants = {
     dependencies: { '@opentelemetry/api': '1.9.0', '@trpc/server': '11.25.2', '@trpc/client': '11.25.2' },
   },
   'only-yoga': { dependencies: { '@opentelemetry/api': '1.9.0', graphql: '^16.12.0', 'graphql-yoga': '^5.24.1' } },
+  'only-urql': { dependencies: { '@opentelemetry/api': '1.9.0', '@urql/core': '^6.0.3' } },
   'only-apollo': {
     dependencies: { '@opentelemetry/api': '1.9.0', graphql: '^16.12.0', '@apollo/client': '^4.3.8', rxjs: '^7.8.2' },
   },

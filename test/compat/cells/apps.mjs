@@ -139,11 +139,15 @@ export async function graphqlFetchCheck(url) {
   return `${tags.length} operations in 1 batched POST (also ${tags.length} identical ones), each in its own context`;
 }
 
-/** Apollo Client 4: TraceContextLink in front of BatchHttpLink (one request) and HttpLink. */
-export async function apolloClientCheck(url) {
-  const apollo = await import('@apollo/client');
-  const { BatchHttpLink } = await import('@apollo/client/link/batch-http');
-  const { TraceContextLink } = await import('otel-rpc-context/apollo');
+/**
+ * Apollo Client (3.8+ or 4): TraceContextLink in front of BatchHttpLink (one request) and HttpLink. `load`
+ * loads a module: `import()` by default; `require` for Apollo Client 3 on Node, whose CommonJS entry
+ * Node's ESM loader cannot import by name.
+ */
+export async function apolloClientCheck(url, load = (specifier) => import(specifier)) {
+  const apollo = await load('@apollo/client');
+  const { BatchHttpLink } = await load('@apollo/client/link/batch-http');
+  const { TraceContextLink } = await load('otel-rpc-context/apollo');
   const { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } = apollo;
   const doc = gql(query);
   let requests = 0;
@@ -171,4 +175,33 @@ export async function apolloClientCheck(url) {
   await run(new HttpLink({ uri: url }), 'Apollo HttpLink');
   if (batchedRequests !== 1) throw new Error(`expected one batched request, saw ${batchedRequests}`);
   return `Apollo Client ${apollo.version ?? ''}: ${tags.length} queries in 1 BatchHttpLink request + HttpLink, each in its caller's context`;
+}
+
+/** urql: traceContextExchange before fetchExchange, POST and GET (urql's default for queries). */
+export async function urqlClientCheck(url) {
+  const { Client, cacheExchange, fetchExchange, gql } = await import('@urql/core');
+  const { traceContextExchange } = await import('otel-rpc-context/urql');
+  const doc = gql(query);
+  const methods = [];
+  for (const preferGetMethod of [false, 'within-url-limit']) {
+    const client = new Client({
+      url,
+      exchanges: [cacheExchange, traceContextExchange(), fetchExchange],
+      preferGetMethod,
+      requestPolicy: 'network-only',
+      fetch: (input, init) => {
+        methods.push(init?.method ?? 'GET');
+        return fetch(input, init);
+      },
+    });
+    const results = await Promise.all(
+      tags.map((tag) => context.with(contextFor(tag), () => client.query(doc, { tag }).toPromise())),
+    );
+    expectPerOperation(
+      `urql ${preferGetMethod ? 'GET' : 'POST'}`,
+      results.map((r) => r.data?.whoami ?? { tag: '?', traceId: String(r.error) }),
+    );
+  }
+  const counts = `${methods.filter((m) => m === 'POST').length} POST + ${methods.filter((m) => m === 'GET').length} GET`;
+  return `${tags.length} queries by POST and ${tags.length} by GET (${counts}), each in its caller's context`;
 }

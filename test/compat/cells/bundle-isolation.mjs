@@ -18,7 +18,7 @@ const own = (...names) => new RegExp(`otel-rpc-context/dist/esm/(${names.join('|
 const yogaPlugin = /otel-rpc-context\/dist\/esm\/yoga(\.js|\/options)/;
 const entries = {
   'otel-rpc-context': {
-    bad: [/@apollo|graphql|@envelop|@trpc|rxjs/, own('apollo', 'yoga', 'trpc')],
+    bad: [/@apollo|graphql|@envelop|@trpc|rxjs|@urql|wonka/, own('apollo', 'yoga', 'trpc', 'urql')],
     external: ['@opentelemetry/api'],
   },
   'otel-rpc-context/trpc': {
@@ -30,8 +30,13 @@ const entries = {
     external: ['@opentelemetry/api', 'graphql-yoga', 'graphql', '@envelop/*'],
   },
   'otel-rpc-context/apollo': {
-    bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node/, own('yoga', 'trpc')],
+    bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node|@urql|wonka/, own('yoga', 'trpc', 'urql')],
     external: ['@opentelemetry/api', '@apollo/client', '@apollo/client/*', 'rxjs', 'graphql'],
+  },
+  // urql: nothing of Apollo, tRPC or Yoga; only @urql/core (left external), never wonka directly.
+  'otel-rpc-context/urql': {
+    bad: [/@apollo|graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|wonka/, own('apollo', 'yoga', 'trpc'), yogaPlugin],
+    external: ['@opentelemetry/api', '@urql/core'],
   },
   // The server integrations share src/graphql-server, graphql-shared and the Yoga folder's plain helpers
   // (yoga/envelope), never the Yoga plugin itself; the Apollo Server plugin imports nothing of graphql.

@@ -4,7 +4,8 @@ export const expectedExports = {
   'otel-rpc-context': ['getContext', 'attachContext', 'extractContext', 'toContextCarrier'],
   'otel-rpc-context/trpc': ['traceContextLink', 'traceContextHeaders', 'traceContextMiddleware'],
   'otel-rpc-context/yoga': ['useTraceContext'],
-  'otel-rpc-context/apollo': ['TraceContextLink'],
+  'otel-rpc-context/apollo': ['TraceContextLink', 'traceContextFetch', 'TRACE_CONTEXT_EXTENSION'],
+  'otel-rpc-context/urql': ['traceContextExchange', 'traceContextFetch', 'TRACE_CONTEXT_EXTENSION'],
   'otel-rpc-context/apollo-server': ['traceContextPlugin', 'TRACE_CONTEXT_EXTENSION'],
   'otel-rpc-context/graphql-ws': ['withTraceContext', 'TRACE_CONTEXT_EXTENSION'],
 };

@@ -1,8 +1,15 @@
 // tRPC (standalone adapter) and Yoga (Node http) servers on loopback, driven by the client links, on Node.
-// argv: trpc | graphql | apollo
+// argv: trpc | graphql | apollo | urql
 import { createServer } from 'node:http';
-import { apolloClientCheck, graphqlFetchCheck, trpcClientCheck, trpcRouter, yogaServer } from './apps.mjs';
-import { done, fail, registerPropagation, requireImplemented, unsupported } from './lib.mjs';
+import {
+  apolloClientCheck,
+  graphqlFetchCheck,
+  trpcClientCheck,
+  trpcRouter,
+  urqlClientCheck,
+  yogaServer,
+} from './apps.mjs';
+import { done, fail, registerPropagation, requireImplemented } from './lib.mjs';
 
 const listen = (server) =>
   new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`)));
@@ -68,28 +75,24 @@ try {
     const url = `${await listen(server)}/graphql`;
     if (mode === 'apollo') {
       const apollo = version('@apollo/client');
-      if (!apollo.startsWith('4.')) {
-        // Outside the peer range: say precisely what a user of this version would hit.
+      if (apollo.startsWith('3.')) {
+        // Apollo Client 3's Node entry is CommonJS whose names Node's ESM loader cannot see (its own
+        // `import { ApolloClient } from '@apollo/client'` fails on Node): Node apps on 3.x require it, and
+        // the link's CommonJS build with it. Bundlers read its ESM build (tested in Chromium).
         const { createRequire } = await import('node:module');
-        const problems = [];
-        await import('otel-rpc-context/apollo').catch((e) => problems.push(`import: ${e.code ?? e.message}`));
-        try {
-          createRequire(import.meta.url)('otel-rpc-context/apollo');
-        } catch (e) {
-          problems.push(`require: ${e.code ?? e.message}`);
-        }
-        if (problems.length > 0) {
-          unsupported(
-            `Apollo Client ${apollo} is outside the peer range (^4): the link does not load, as it imports ` +
-              `'@apollo/client/link', an Apollo Client 4 entry point (${problems.join('; ')})`,
-          );
-        }
+        const require = createRequire(import.meta.url);
+        let esm = 'import of the ESM build: ok';
+        await import('otel-rpc-context/apollo').catch((e) => {
+          esm = `import of the ESM build fails as Apollo Client 3's own does (${e.code ?? e.name})`;
+        });
+        detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url, async (s) => require(s))} (require; ${esm})`;
+      } else {
+        await requireImplemented('otel-rpc-context/apollo');
+        detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url)}`;
       }
-      await requireImplemented('otel-rpc-context/apollo');
-      detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url).catch((e) => {
-        if (apollo.startsWith('4.')) throw e;
-        unsupported(`Apollo Client ${apollo} is outside the peer range (^4): ${e.message}`);
-      })}`;
+    } else if (mode === 'urql') {
+      await requireImplemented('otel-rpc-context/urql');
+      detail = `@urql/core ${version('@urql/core')}, graphql-yoga ${version('graphql-yoga')}: ${await urqlClientCheck(url)}`;
     } else {
       detail = `graphql ${version('graphql')}, graphql-yoga ${version('graphql-yoga')}: ${await graphqlFetchCheck(url)}`;
     }
