@@ -72,7 +72,7 @@ const tracer = trace.getTracer('action-browser');
 function clickAction(name: string) {
   const span = tracer.startSpan(`click: ${name}`);
   startAction(span, {
-    timeout: 1_500,
+    timeout: 2_000,
     onEnd: (reason) => {
       span.end();
       state.ended[name] = reason;

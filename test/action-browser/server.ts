@@ -27,7 +27,7 @@ export const appRouter = t.router({
     }),
     // Slow enough that two clicks and a poll overlap.
     create: procedure.input(z.object({ title: z.string() })).mutation(async ({ input }) => {
-      await sleep(250);
+      await sleep(600);
       const post = { id: posts.length + 1, title: input.title };
       posts.push(post);
       return post;
@@ -60,7 +60,7 @@ const yoga = createYoga({
       },
       Mutation: {
         rename: async (_: unknown, { id, title }: { id: number; title: string }) => {
-          await sleep(150);
+          await sleep(400);
           const post = posts.find((p) => p.id === id) ?? posts[0]!;
           post.title = title;
           return post;
