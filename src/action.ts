@@ -13,7 +13,21 @@
 import { type Context, context, createContextKey, diag, propagation, type Span, trace } from '@opentelemetry/api';
 import { isObject } from './carrier.js';
 
-/** Why an action ended, as passed to {@link ActionOptions.onEnd}. */
+/**
+ * Why an action ended, as passed to {@link ActionOptions.onEnd}: `'ended'` ({@link Action.end}), `'settled'`
+ * (every operation it gave a parent to settled, where the link reports it), `'idle'` (a page action with no
+ * new operation for `idleTimeout` ms), `'timeout'`, or `'replaced'` (a newer page action).
+ *
+ * @example
+ * ```ts
+ * startAction(span, {
+ *   onEnd: (reason) => {
+ *     span.setAttribute('app.action.end', reason);
+ *     span.end();
+ *   },
+ * });
+ * ```
+ */
 export type ActionEndReason = 'ended' | 'settled' | 'idle' | 'timeout' | 'replaced';
 
 /**
