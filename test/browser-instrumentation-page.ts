@@ -210,8 +210,15 @@ async function runScenario(scenario: Scenario): Promise<ScenarioOutput> {
   }
   const results = (await Promise.all(pending)).flat();
   const ms = performance.now() - started;
-  // instrumentation-fetch ends its spans 300 ms after the response, once resource timings are in.
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  // instrumentation-fetch ends its spans 300 ms after the response, once resource timings are in: wait
+  // until no span has ended for 400 ms (5 s at most).
+  let seen = -1;
+  for (let waited = 0; waited < 5000; waited += 400) {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const now = exporter.getFinishedSpans().length;
+    if (now === seen) break;
+    seen = now;
+  }
   const spans = exporter.getFinishedSpans().map(
     (span): PageSpan => ({
       name: span.name,
