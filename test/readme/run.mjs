@@ -145,7 +145,15 @@ function pack() {
     symlinkSync(join(root, 'node_modules'), join(from, 'node_modules'));
   }
   // prepack builds, so the tarball holds exactly what `npm publish` would.
-  const json = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', out, '--loglevel=error'], { cwd: from }));
+  const packArgs = ['pack', '--json', '--pack-destination', out, '--loglevel=error'];
+  let json;
+  try {
+    json = JSON.parse(sh('npm', packArgs, { cwd: from }));
+  } catch (error) {
+    // Seen once on a machine loaded far beyond its cores: the build's second tsc left no output. Retry once.
+    log(`npm pack failed, retrying once: ${error.message.split('\n').slice(0, 3).join(' ')}`);
+    json = JSON.parse(sh('npm', packArgs, { cwd: from }));
+  }
   const tarball = join(out, json[0].filename);
   sh('tar', ['xzf', tarball, '-C', out]);
   return { tarball, unpacked: join(out, 'package') };
