@@ -21,7 +21,8 @@ export const variants = {
   tools: {
     dependencies: { esbuild: '0.28.2', typescript: '5.9', 'playwright-core': '1.65.1' },
   },
-  // What most users have today: OTel API 1.9 + SDK 2.x, the latest tRPC 11, graphql 16, Yoga 5, Apollo Client 4.
+  // What most users have today: OTel API 1.9 + SDK 2.x, the latest tRPC 11, graphql 16, Yoga 5, Apollo Client 4,
+  // Apollo Server 5.
   base: {
     dependencies: {
       ...otel2,
@@ -32,6 +33,8 @@ export const variants = {
       '@apollo/client': '^4.3.8',
       rxjs: '^7.8.2',
       '@urql/core': '^6.0.3',
+      // Its types only: the declarations of otel-rpc-context/apollo-server name Apollo's plugin types.
+      '@apollo/server': '^5.0.0',
     },
   },
   // OTel API 1.10 + SDK 3.x (Node >= 22.15).
