@@ -1,7 +1,8 @@
 // The Apollo Client link. One class serves Apollo Client 3.8+ and 4: it imports only `ApolloLink` and
-// `Observable` from the package root, which both majors export (zen-observable on 3, rxjs on 4), and reads
-// nothing that only one major has.
-import { ApolloLink, Observable } from '@apollo/client';
+// `Observable` from `@apollo/client/core`, which both majors export (zen-observable on 3, rxjs on 4), and reads
+// nothing that only one major has. Not the package root: Apollo Client 3's root pulls in its React hooks, which
+// require `react`, and apps without React import `@apollo/client/core`.
+import { ApolloLink, Observable } from '@apollo/client/core';
 import { context as contextApi, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import { callerContext } from './action.js';
 import {

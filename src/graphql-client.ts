@@ -105,6 +105,20 @@ export function documentOperationType(
   return typeof found?.operation === 'string' ? found.operation : undefined;
 }
 
+/** The name of a document's first operation (what urql names an operation by), or `undefined`. */
+export function documentOperationName(
+  document: { definitions?: readonly unknown[] } | null | undefined,
+): string | undefined {
+  const definitions = document?.definitions;
+  if (!Array.isArray(definitions)) return undefined;
+  for (const definition of definitions as DefinitionLike[]) {
+    if (definition?.kind !== 'OperationDefinition') continue;
+    const name = definition.name?.value;
+    return typeof name === 'string' && name.length > 0 ? name : undefined;
+  }
+  return undefined;
+}
+
 /**
  * When standard W3C headers go with an operation: `true` always, `false` never, `'auto'` wherever a custom
  * header costs nothing. In a browser (a page or a web worker) a custom header makes every cross-origin request

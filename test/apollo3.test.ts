@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results, and Apollo Client 3 is typed apart
 // Apollo Client 3 (3.14, installed as `apollo-client-3`) with TraceContextLink against a real Yoga server with
 // useTraceContext, over loopback: HttpLink (POST and GET), BatchHttpLink, GraphQLWsLink and SSE.
-// The link imports `@apollo/client`; here that name resolves to Apollo Client 3, as it does for a user who has
+// The link imports `@apollo/client/core`; here that name resolves to Apollo Client 3, as it does for a user who has
 // 3.x installed, so the link extends 3's ApolloLink and builds 3's (zen-observable) Observable.
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache, Observable } from 'apollo-client-3';
@@ -25,8 +25,8 @@ import {
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
 
-vi.mock('@apollo/client', async () => {
-  const apollo3: any = await import('apollo-client-3');
+vi.mock('@apollo/client/core', async () => {
+  const apollo3: any = await import('apollo-client-3/core');
   return { ...(apollo3.default ?? {}), ...apollo3 };
 });
 

@@ -42,8 +42,8 @@ beforeAll(async () => {
     logLevel: 'error',
     build: { outDir, emptyOutDir: true, minify: false, chunkSizeWarningLimit: 5_000 },
     resolve: {
-      // The link imports `@apollo/client`: here that is Apollo Client 3, as for an app on 3.x.
-      alias: [{ find: /^@apollo\/client$/, replacement: 'apollo-client-3' }],
+      // The link imports `@apollo/client/core`: here that is Apollo Client 3, as for an app on 3.x.
+      alias: [{ find: /^@apollo\/client\/core$/, replacement: 'apollo-client-3/core' }],
       dedupe: ['@opentelemetry/api', 'react', 'react-dom', 'graphql', '@urql/core'],
     },
   });

@@ -2,11 +2,12 @@
 // `{ tag: 0 | 1, 0: talkback | value }`), as every exchange's `Source` does, instead of importing wonka, which
 // is a dependency of @urql/core and not of the app: with strict package managers it may not resolve from here.
 import { context as contextApi, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
-import { type Exchange, getOperationName, makeOperation, type Operation, stringifyDocument } from '@urql/core';
+import { type Exchange, makeOperation, type Operation, stringifyDocument } from '@urql/core';
 import { callerContext } from '../action.js';
 import {
   type ClientOperation,
   type ClientOperationConfig,
+  documentOperationName,
   type HeadersMode,
   sendsHeaders,
   startClientOperation,
@@ -178,7 +179,7 @@ export function traceContextExchange(options: TraceContextExchangeOptions = {}):
           client = startClientOperation(
             parent,
             operation.kind,
-            getOperationName(operation.query) || undefined,
+            documentOperationName(operation.query),
             () => stringifyDocument(operation.query),
             config,
           );

@@ -1,6 +1,6 @@
 // The page of test/urql-browser.test.ts (bundled with vite): React 19 with urql's hooks and Apollo Client 3's
 // hooks, traced by a WebTracerProvider whose StackContextManager forgets the active context across every
-// `await`, so only a synchronous read of the caller's context can be right. `@apollo/client` is aliased to
+// `await`, so only a synchronous read of the caller's context can be right. `@apollo/client/core` is aliased to
 // Apollo Client 3 at build time, as it resolves for an app that has 3.x installed.
 import { trace } from '@opentelemetry/api';
 import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';

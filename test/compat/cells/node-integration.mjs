@@ -76,9 +76,9 @@ try {
     if (mode === 'apollo') {
       const apollo = version('@apollo/client');
       if (apollo.startsWith('3.')) {
-        // Apollo Client 3's Node entry is CommonJS whose names Node's ESM loader cannot see (its own
-        // `import { ApolloClient } from '@apollo/client'` fails on Node): Node apps on 3.x require it, and
-        // the link's CommonJS build with it. Bundlers read its ESM build (tested in Chromium).
+        // Apollo Client 3 has no entry Node's ESM loader can import by name (the root is CommonJS whose names
+        // it cannot see, `/core` a folder): Node apps on 3.x require it, and the link's CommonJS build with
+        // it. Bundlers read its ESM build (tested in Chromium).
         const { createRequire } = await import('node:module');
         const require = createRequire(import.meta.url);
         let esm = 'import of the ESM build: ok';
