@@ -174,7 +174,8 @@ function view(results, analysis, suiteName, scenario) {
   let profileFlag;
   if (Number.isFinite(nospans.us) && Number.isFinite(spans.us) && nospans.us > spans.us) {
     const gap = nospans.us - spans.us;
-    profileFlag = { gap, withinNoise: gap <= 2 * Math.hypot(nospans.usError, spans.usError) };
+    // A profile too short to have an error (no samples of ours) cannot tell either: read as noise.
+    profileFlag = { gap, withinNoise: !(gap > 2 * Math.hypot(nospans.usError, spans.usError)) };
   }
   return { suite, variants, control, aa, aaWall, noise, ours, floorUs, ratioFlag, profileFlag };
 }
@@ -295,7 +296,10 @@ function memoryRows(results) {
   for (const suite of Object.values(results.suites)) {
     for (const [scenario, byVariant] of Object.entries(suite.memory ?? {})) {
       const base = byVariant.baseline;
-      for (const [variant, samples] of Object.entries(byVariant)) {
+      const order = ['baseline', ...OURS];
+      const variants = Object.keys(byVariant).sort((a, b) => order.indexOf(a) - order.indexOf(b));
+      for (const variant of variants) {
+        const samples = byVariant[variant];
         if (!samples?.length) continue;
         const span = samples.at(-1).ops - samples[0].ops;
         rows.push({
@@ -417,7 +421,7 @@ export function renderReport(results, { linkFrom } = {}) {
   const { text: glanceTable, legend } = glance(results, analysis);
   push(
     'CPU time per operation as a share of the same app without propagation (1 = no cost; median of interleaved rounds, client and server over loopback in one process), ' +
-      "then our code's CPU per operation from a profile of the same scenario. *Noise (A/A)*: how far a second, identical baseline process strayed from 1; " +
+      'then the time our code takes per operation, client and server together, from a CPU profile of the same scenario. *Noise (A/A)*: how far a second, identical baseline process strayed from 1; ' +
       "differences smaller than that are not results. ✓ the anchor's operations run in their caller's trace; ✗ they do not (the share that did).",
     glanceTable,
     ...(legend.length > 0 ? [legend.join('\n')] : []),
@@ -763,7 +767,7 @@ function renderReadmeSection(results, analysis, linkFrom) {
   const lines = [
     '## Performance',
     '',
-    `CPU time per operation as a share of the same app without propagation (1 = no cost; median of ${results.config.rounds} interleaved rounds, client and server over loopback, the OpenTelemetry SDK registered in every variant), then our code's CPU per operation, client and server together, from a profile of the same scenario. ` +
+    `CPU time per operation as a share of the same app without propagation (1 = no cost; median of ${results.config.rounds} interleaved rounds, client and server over loopback, the OpenTelemetry SDK registered in every variant), then the time our code takes per operation, client and server together, from a CPU profile of the same scenario. ` +
       `*Noise (A/A)*: how far a second, identical app process strayed from 1; smaller differences are not results. ✓ the anchor's operations run in their caller's trace, ✗ they do not. ${results.machine.cores}-core ${results.machine.cpu.trim()}, Node.js ${results.machine.node}.`,
     '',
     text,
