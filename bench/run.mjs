@@ -11,7 +11,7 @@
 // the README's bench section as it was.
 //
 // BENCH_QUICK=1   smoke run: tiny counts, writes to the OS temp folder, leaves BENCHMARKS.md and README alone
-// BENCH_ROUNDS, BENCH_TARGET_MS, BENCH_SUITES=core,trpc,graphql, BENCH_OUT=path, BENCH_WAIT_QUIET=seconds
+// BENCH_ROUNDS, BENCH_TARGET_MS, BENCH_SUITES=core,trpc,graphql,apollo-server, BENCH_OUT=path, BENCH_WAIT_QUIET=seconds
 //   override the defaults
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ const config = {
   profileVariants: ['ours-nospans', 'ours-spans'],
   // Each profile runs this many times a measurement's operations (about 2 s: some thousands of samples).
   profileScale: quick ? 2 : 7,
-  suites: (process.env.BENCH_SUITES ?? 'core,trpc,graphql').split(',').filter(Boolean),
+  suites: (process.env.BENCH_SUITES ?? 'core,trpc,graphql,apollo-server').split(',').filter(Boolean),
   requestTimeoutMs: 180_000,
   // How long a full run waits for a busy machine to become quiet before it starts anyway (and says so).
   waitQuietS: Number(process.env.BENCH_WAIT_QUIET ?? (quick ? 0 : 300)),
