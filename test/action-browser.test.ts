@@ -4,7 +4,8 @@
 // useTraceContext). Proves, from the spans both sides recorded:
 // - page load with three hook queries: one page-load trace;
 // - click → useMutation → success → invalidateQueries refetch: one trace, with its parentage;
-// - two rapid overlapping clicks on different buttons: each click's operations under its own click span;
+// - three rapid overlapping clicks on different buttons (TanStack Query over tRPC, Apollo, urql): each click's
+//   operations, the requests after its mutation's response included, under its own click span;
 // - a polling query started outside any action, ticking while both clicks are open: never in their traces.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -110,60 +111,75 @@ describe('user actions in Chromium', () => {
     expect(new Set(spans.map((span) => span.traceId))).toEqual(new Set([pageSpan.traceId]));
   });
 
-  it('two overlapping clicks and a poll: each click one trace (mutation, success, invalidation refetch), the poll in none', async () => {
+  it('three overlapping clicks and a poll: each click one trace (mutation, then the refetch after its response), the poll in none', async () => {
     await page.evaluate(() => (window as unknown as { __page: PageState }).__page.startPolling());
     await expect
       .poll(async () => Number(await page.locator('#tick').textContent()), { timeout: 10_000 })
       .toBeGreaterThan(2);
     const before = (await pageState()).spans.length;
-    // Two buttons, one right after the other: the tRPC mutation (600 ms on the server) and the Apollo one
-    // (400 ms) are in flight together, while the poll ticks every 40 ms.
-    // Real input events (each its own task, as a user's clicks are), without Playwright's actionability waits.
-    const createBox = (await page.locator('#create').boundingBox())!;
-    const renameBox = (await page.locator('#rename').boundingBox())!;
-    await page.mouse.click(createBox.x + createBox.width / 2, createBox.y + createBox.height / 2);
-    await page.mouse.click(renameBox.x + renameBox.width / 2, renameBox.y + renameBox.height / 2);
+    // Three buttons, one right after the other: the tRPC mutation (1.2 s on the server), the Apollo one
+    // (800 ms) and the urql one (400 ms) are in flight together, while the poll ticks every 40 ms. Real input
+    // events (each its own task, as a user's clicks are), without Playwright's actionability waits.
+    const boxes = [];
+    for (const button of ['#create', '#rename', '#touch']) boxes.push((await page.locator(button).boundingBox())!);
+    for (const box of boxes) await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await expect
       .poll(async () => (await pageState()).ended, { timeout: 15_000 })
-      .toMatchObject({ create: 'timeout', rename: 'timeout' });
+      .toMatchObject({ create: 'timeout', rename: 'timeout', touch: 'timeout' });
     await page.evaluate(() => (window as unknown as { __page: PageState }).__page.stopPolling());
     const spans = (await pageState()).spans.slice(before);
-
     const dump = JSON.stringify(spans);
-    const create = spans.find((span) => span.name === 'click: create')!;
-    const rename = spans.find((span) => span.name === 'click: rename')!;
-    expect(create.parentSpanId).toBeUndefined();
-    expect(rename.parentSpanId).toBeUndefined();
-    expect(create.traceId).not.toBe(rename.traceId);
     const clients = spans.filter((span) => span.kind === SpanKind.CLIENT);
-    const mutation = clients.find((span) => span.name === 'post.create')!;
-    const refetch = clients.find((span) => span.name === 'post.latest')!;
-    const renameOp = clients.find((span) => span.name === 'mutation Rename')!;
-    // The clicks overlapped: the second came while the first one's mutation (600 ms on the server) was in flight.
-    expect(rename.startMs, dump).toBeLessThan(mutation.endMs);
-    // click → useMutation → its CLIENT span → the procedure
-    expect(mutation.parentSpanId, dump).toBe(create.spanId);
-    expect(serverSpanOf(mutation)?.spanContext().traceId).toBe(create.traceId);
-    // → success → invalidateQueries → the refetch, after the mutation's response, under the same click
-    expect(refetch.startMs).toBeGreaterThanOrEqual(mutation.endMs - 1);
-    expect(refetch.parentSpanId, dump).toBe(create.spanId);
-    expect(serverSpanOf(refetch)?.spanContext().traceId).toBe(create.traceId);
-    // The other click, the Apollo mutation hook: under its own click span.
-    expect(renameOp.parentSpanId, dump).toBe(rename.spanId);
-    expect(serverSpanOf(renameOp)?.spanContext().traceId).toBe(rename.traceId);
-    // Every span in either click's trace is one of these, or their server side.
-    const inClicks = spans.filter((span) => span.traceId === create.traceId || span.traceId === rename.traceId);
+    const clientSpan = (name: string) => clients.find((span) => span.name === name)!;
+
+    const clicks = ['create', 'rename', 'touch'].map((name) => spans.find((span) => span.name === `click: ${name}`)!);
+    const [create, rename, touch] = clicks as [RecordedSpan, RecordedSpan, RecordedSpan];
+    for (const click of clicks) expect(click.parentSpanId, click.name).toBeUndefined();
+    expect(new Set(clicks.map((click) => click.traceId)).size).toBe(3);
+    // The clicks overlapped: each came while the previous click's mutation was in flight.
+    expect(rename.startMs, dump).toBeLessThan(clientSpan('post.create').endMs);
+    expect(touch.startMs, dump).toBeLessThan(clientSpan('mutation Rename').endMs);
+
+    // Per click: its mutation under the click span (started after the hook's own awaits), then the request
+    // started after the mutation's response, under the same click; each with its server side in the trace.
+    const expected: [RecordedSpan, string, string][] = [
+      [create, 'post.create', 'post.latest'], // TanStack Query: onSuccess → invalidateQueries (mutationCacheActions)
+      [rename, 'mutation Rename', 'query Posts'], // Apollo hooks: refetchQueries in action.run
+      [touch, 'mutation Touch', 'query Stats'], // urql hooks: client.query in action.run
+    ];
+    for (const [click, mutationName, followName] of expected) {
+      const mutation = clientSpan(mutationName);
+      const follow = clients.find((span) => span.name === followName && span.startMs >= mutation.endMs - 1);
+      expect(mutation.parentSpanId, `${mutationName}: ${dump}`).toBe(click.spanId);
+      expect(follow?.parentSpanId, `${followName}: ${dump}`).toBe(click.spanId);
+      for (const op of [mutation, follow!]) {
+        expect(serverSpanOf(op)?.spanContext().traceId, `${op.name} on the server`).toBe(click.traceId);
+      }
+    }
+    // Nothing else is in the clicks' traces.
+    const clickTraces = new Set(clicks.map((click) => click.traceId));
+    const inClicks = spans.filter((span) => clickTraces.has(span.traceId));
     expect(inClicks.map((span) => span.name).sort(), dump).toEqual(
-      ['click: create', 'click: rename', 'mutation Rename', 'post.create', 'post.latest'].sort(),
+      [
+        'click: create',
+        'post.create',
+        'post.latest',
+        'click: rename',
+        'mutation Rename',
+        'query Posts',
+        'click: touch',
+        'mutation Touch',
+        'query Stats',
+      ].sort(),
     );
 
-    // The poll: started outside any action, ticking while both clicks were open, in neither trace.
+    // The poll: started outside any action, ticking while the clicks were open, in none of their traces.
     const ticks = clients.filter((span) => span.name === 'post.tick');
     const whileOpen = ticks.filter((tick) => tick.startMs > create.startMs && tick.startMs < create.endMs);
     expect(whileOpen.length, dump).toBeGreaterThan(3);
     for (const tick of ticks) {
       expect(tick.parentSpanId, dump).toBeUndefined();
-      expect([create.traceId, rename.traceId]).not.toContain(tick.traceId);
+      expect(clickTraces.has(tick.traceId)).toBe(false);
     }
     expect(pageErrors).toEqual([]);
   }, 60_000);

@@ -3,7 +3,12 @@
 // StackContextManager forgets the active context across every `await`. It records its finished spans in
 // `window.__spans` for the test to read.
 import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
-import { ApolloProvider, useMutation as useApolloMutation, useQuery as useApolloQuery } from '@apollo/client/react';
+import {
+  ApolloProvider,
+  useApolloClient,
+  useMutation as useApolloMutation,
+  useQuery as useApolloQuery,
+} from '@apollo/client/react';
 import { trace } from '@opentelemetry/api';
 import { type ReadableSpan, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { WebTracerProvider } from '@opentelemetry/sdk-trace-web';
@@ -19,7 +24,15 @@ import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { createElement as h, type ReactNode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { Client, cacheExchange, fetchExchange, Provider as UrqlProvider, useQuery as useUrqlQuery } from 'urql';
+import {
+  Client,
+  cacheExchange,
+  fetchExchange,
+  Provider as UrqlProvider,
+  useClient,
+  useMutation as useUrqlMutation,
+  useQuery as useUrqlQuery,
+} from 'urql';
 import { TraceContextLink } from '../../src/apollo.js';
 import { mutationCacheActions, startAction, startPageAction } from '../../src/index.js';
 import { traceContextHeaders, traceContextLink } from '../../src/trpc.js';
@@ -71,8 +84,8 @@ const tracer = trace.getTracer('action-browser');
 /** A click: its span, and the action that makes it the fallback parent of what the click starts. */
 function clickAction(name: string) {
   const span = tracer.startSpan(`click: ${name}`);
-  startAction(span, {
-    timeout: 2_000,
+  return startAction(span, {
+    timeout: 4_000,
     onEnd: (reason) => {
       span.end();
       state.ended[name] = reason;
@@ -114,6 +127,7 @@ const RENAME = gql`
   }
 `;
 const STATS = 'query Stats { stats }';
+const TOUCH = 'mutation Touch($id: Int!) { touch(id: $id) { id } }';
 
 function LatestPost() {
   const trpc = useTRPC();
@@ -128,7 +142,28 @@ function ApolloPosts() {
 
 function UrqlStats() {
   const [{ data }] = useUrqlQuery<{ stats: number }>({ query: STATS });
-  return h('p', { id: 'urql-stats' }, data ? String(data.stats) : '…');
+  const client = useClient();
+  const [, touch] = useUrqlMutation(TOUCH);
+  return h(
+    'p',
+    null,
+    h('span', { id: 'urql-stats' }, data ? String(data.stats) : '…'),
+    h(
+      'button',
+      {
+        id: 'touch',
+        type: 'button',
+        onClick: () => {
+          const action = clickAction('touch');
+          // After the response: a request of its own, started in the action (docs/react-actions.md).
+          void touch({ id: 1 }).then(() =>
+            action.run(() => client.query(STATS, {}, { requestPolicy: 'network-only' }).toPromise()),
+          );
+        },
+      },
+      'Touch',
+    ),
+  );
 }
 
 function Poller() {
@@ -170,6 +205,7 @@ function CreatePost() {
 }
 
 function RenamePost() {
+  const client = useApolloClient();
   const [rename] = useApolloMutation(RENAME);
   return h(
     'button',
@@ -177,8 +213,11 @@ function RenamePost() {
       id: 'rename',
       type: 'button',
       onClick: () => {
-        clickAction('rename');
-        void rename({ variables: { id: 1, title: 'renamed by a click' } });
+        const action = clickAction('rename');
+        // After the response: the refetch of the posts, started in the action (docs/react-actions.md).
+        void rename({ variables: { id: 1, title: 'renamed by a click' } }).then(() =>
+          action.run(() => client.refetchQueries({ include: [POSTS] })),
+        );
       },
     },
     'Rename',

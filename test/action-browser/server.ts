@@ -27,7 +27,7 @@ export const appRouter = t.router({
     }),
     // Slow enough that two clicks and a poll overlap.
     create: procedure.input(z.object({ title: z.string() })).mutation(async ({ input }) => {
-      await sleep(600);
+      await sleep(1_200);
       const post = { id: posts.length + 1, title: input.title };
       posts.push(post);
       return post;
@@ -51,6 +51,7 @@ const yoga = createYoga({
       }
       type Mutation {
         rename(id: Int!, title: String!): Post!
+        touch(id: Int!): Post!
       }
     `,
     resolvers: {
@@ -59,8 +60,12 @@ const yoga = createYoga({
         stats: () => posts.length,
       },
       Mutation: {
-        rename: async (_: unknown, { id, title }: { id: number; title: string }) => {
+        touch: async (_: unknown, { id }: { id: number }) => {
           await sleep(400);
+          return posts.find((p) => p.id === id) ?? posts[0]!;
+        },
+        rename: async (_: unknown, { id, title }: { id: number; title: string }) => {
+          await sleep(800);
           const post = posts.find((p) => p.id === id) ?? posts[0]!;
           post.title = title;
           return post;
