@@ -126,6 +126,12 @@ export function documentOperationName(
  * `'auto'` sends none there. Elsewhere (Node.js, Deno, Bun, edge and worker runtimes) there is no CORS, so
  * `'auto'` sends them, unless fetch is instrumented already (`@opentelemetry/instrumentation-undici` on
  * Node.js): that instrumentation appends its own `traceparent` to ours, and the joined value is rejected.
+ *
+ * @example
+ * ```ts
+ * new TraceContextLink({ headers: 'auto' }); // the default
+ * traceContextExchange({ headers: false }); // extensions only, everywhere
+ * ```
  */
 export type HeadersMode = boolean | 'auto';
 

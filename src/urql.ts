@@ -10,9 +10,9 @@ export {
   type TraceContextFetchOptions,
   traceContextFetch,
 } from './graphql-client.js';
-export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
 export {
   type GetRequestCarrier,
+  TRACE_CONTEXT_EXTENSION,
   type TraceContextExchangeOptions,
   traceContextExchange,
 } from './urql/exchange.js';

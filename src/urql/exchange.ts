@@ -12,8 +12,22 @@ import {
   sendsHeaders,
   startClientOperation,
 } from '../graphql-client.js';
-import { TRACE_CONTEXT_EXTENSION } from '../graphql-shared.js';
+import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../graphql-shared.js';
 import type { ContextCarrier } from '../index.js';
+
+/**
+ * The `extensions` key that carries each operation's context carrier: `'traceContext'`.
+ *
+ * @example
+ * ```ts
+ * // What traceContextExchange puts on the wire, per POST operation:
+ * // { "query": "…", "extensions": { "traceContext": { "traceparent": "00-…-01" } } }
+ * import { TRACE_CONTEXT_EXTENSION } from 'otel-rpc-context/urql';
+ *
+ * const carrier = operation.extensions?.[TRACE_CONTEXT_EXTENSION];
+ * ```
+ */
+export const TRACE_CONTEXT_EXTENSION = SHARED_EXTENSION_KEY;
 
 /**
  * What a query that `fetchExchange` sends as GET carries (urql sends queries as GET by default:
