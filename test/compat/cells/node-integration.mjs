@@ -85,7 +85,9 @@ try {
         await import('otel-rpc-context/apollo').catch((e) => {
           esm = `import of the ESM build fails as Apollo Client 3's own does (${e.code ?? e.name})`;
         });
-        detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url, async (s) => require(s))} (require; ${esm})`;
+        // A Node app without React loads `@apollo/client/core` (3's root requires react through its hooks).
+        const load = async (s) => require(s === '@apollo/client' ? '@apollo/client/core' : s);
+        detail = `graphql ${version('graphql')}, Apollo Client ${apollo}, ${await apolloClientCheck(url, load)} (require; ${esm})`;
       } else {
         await requireImplemented('otel-rpc-context/apollo');
         detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url)}`;
