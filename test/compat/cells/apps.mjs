@@ -174,7 +174,8 @@ export async function apolloClientCheck(url, load = (specifier) => import(specif
   const batchedRequests = requests;
   await run(new HttpLink({ uri: url }), 'Apollo HttpLink');
   if (batchedRequests !== 1) throw new Error(`expected one batched request, saw ${batchedRequests}`);
-  return `Apollo Client ${apollo.version ?? ''}: ${tags.length} queries in 1 BatchHttpLink request + HttpLink, each in its caller's context`;
+  const named = apollo.version ? `Apollo Client ${apollo.version}: ` : ''; // 3's /core does not export it
+  return `${named}${tags.length} queries in 1 BatchHttpLink request + HttpLink, each in its caller's context`;
 }
 
 /** urql: traceContextExchange before fetchExchange, POST and GET (urql's default for queries). */
