@@ -115,7 +115,7 @@ export function traceContextPlugin(options: TraceContextPluginOptions = {}): Apo
       return {
         // Sent but unusable (wrong type): still this operation's say, never another's.
         operation: sent === undefined ? undefined : (toContextCarrier(sent) ?? {}),
-        // `requestIsBatched` exists from @apollo/server 4.? on; without it a batch reads as single requests.
+        // `requestIsBatched` arrived during 4.x (late 2022); without it a batch reads as single requests.
         shared: (requestContext as { requestIsBatched?: unknown }).requestIsBatched === true,
         // Apollo's HeaderMap is a Map with lowercase names: it has the `get`/`forEach` of Fetch Headers.
         headers: config.headers && isHeaders(http.headers) ? http.headers : undefined,
