@@ -165,6 +165,24 @@ describe('Apollo Client 3: HttpLink', () => {
     }
   });
 
+  it('keeps 50 concurrent GET queries apart, the carrier in headers only', async () => {
+    const apollo = httpClient({ useGETForQueries: true }, { useGETForQueries: true });
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        asCaller(`caller ${i}`, () => apollo.query({ query: PROBE, variables: { tag: `g${i}` } })),
+      ),
+    );
+    expect(sent).toHaveLength(50);
+    expect(sent.every((request) => !request.url.includes('traceContext') && 'traceparent' in request.headers)).toBe(
+      true,
+    );
+    const mismatches = runs.reduce(
+      (sum, { span, result }) => sum + mismatchesOf(span, result.data, PROBE_RESOLVERS),
+      0,
+    );
+    expect(mismatches).toBe(0);
+  });
+
   it("works behind Apollo Client 3 links that map the link's Observable", async () => {
     const seen: unknown[] = [];
     const afterware = new ApolloLink((operation, forward) =>
