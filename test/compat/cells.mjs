@@ -190,6 +190,14 @@ cells.push(
     variant: 'apolloServer5',
     ...nodeCell(24, 'apollo-server.mjs', { variant: 'apolloServer5' }),
   },
+  {
+    id: 'graphql-ws5-apollo-server5',
+    area: 'GraphQL',
+    versions: 'graphql-ws 5.x, Apollo Server 5, graphql 16',
+    what: 'withTraceContext on graphql-ws 5 (hooks called with the message), traceContextPlugin single and batched HTTP: every resolver and event in its caller trace',
+    variant: 'graphqlWs5',
+    ...nodeCell(24, 'apollo-server.mjs', { variant: 'graphqlWs5' }),
+  },
   integration(
     'graphql17-yoga',
     'GraphQL',

@@ -112,6 +112,17 @@ export const variants = {
       ws: '^8.18.0',
     },
   },
+  // graphql-ws 5 (hooks called as `(ctx, message, …)`), the low end of the wrapper's peer range.
+  graphqlWs5: {
+    dependencies: {
+      ...otel2,
+      graphql: '^16.12.0',
+      '@apollo/server': '^5.0.0',
+      '@graphql-tools/schema': '^10.0.0',
+      'graphql-ws': '^5.16.0',
+      ws: '^8.18.0',
+    },
+  },
   // Only the required peer, then each integration with only its own peers: optional peers stay optional.
   'only-api': { dependencies: { '@opentelemetry/api': '1.9.0' } },
   'only-trpc': {

@@ -10,7 +10,6 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { SpanKind, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createClient } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { traceContextPlugin } from 'otel-rpc-context/apollo-server';
 import { withTraceContext } from 'otel-rpc-context/graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -58,6 +57,8 @@ try {
   const { url } = await startStandaloneServer(apollo, { listen: { port: 0, host: '127.0.0.1' } });
   const http = createServer();
   const wsServer = new WebSocketServer({ server: http, path: '/graphql' });
+  // graphql-ws 6 moved the ws adapter (and changed every hook's arguments); the wrapper takes both.
+  const { useServer } = await import('graphql-ws/use/ws').catch(() => import('graphql-ws/lib/use/ws'));
   const disposable = useServer(withTraceContext({ schema }), wsServer);
   await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
   stop = async () => {
