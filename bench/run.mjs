@@ -465,7 +465,7 @@ async function main() {
     writeFileSync(reportPath, markdown);
     log(`wrote ${path.relative(process.cwd(), reportPath) || reportPath} and ${resultsPath} in ${results.durationS} s`);
     if (quick || process.env.BENCH_OUT) {
-      const sectionPath = path.join(out, 'README-section.quick.md');
+      const sectionPath = path.join(out, quick ? 'README-section.quick.md' : 'README-section.md');
       writeFileSync(sectionPath, `${readmeSection}\n`);
       log(
         `README bench section not touched (${quick ? 'smoke run' : 'BENCH_OUT set'}); what it would get: ${sectionPath}`,
