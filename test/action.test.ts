@@ -6,7 +6,7 @@ import { context, propagation, ROOT_CONTEXT, type Span, trace } from '@opentelem
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { StackContextManager } from '@opentelemetry/sdk-trace-web';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Action, callerContext, mutationCacheActions, resumeCaller } from '../src/action.js';
 import { startAction, startPageAction } from '../src/index.js';
 
@@ -22,6 +22,9 @@ beforeAll(() => {
 afterEach(() => {
   for (const action of open.splice(0)) action.end();
 });
+// Each test starts in a task of its own, as an event handler does (a claim of the previous test's task
+// would otherwise still be there: vitest starts the next test in the same task's microtasks).
+beforeEach(() => new Promise<void>((resolve) => setTimeout(resolve, 0)));
 
 function span(name: string): Span {
   return tracer.startSpan(name, {}, ROOT_CONTEXT);
@@ -123,6 +126,17 @@ describe('a user action', () => {
     expect(parentOfOperation()).toBe('root');
     await awaits(3);
     expect(parentOfOperation()).toBe('root');
+  });
+
+  it('two actions opened in one task (nested handlers of one event) share it with neither', async () => {
+    const button = click('click: button');
+    expect(parentOfOperation()).toBe(id(button.span));
+    click('submit: form');
+    expect(parentOfOperation()).toBe('root');
+    await awaits(3);
+    expect(parentOfOperation()).toBe('root');
+    // Each still has its own context for what runs in it explicitly.
+    expect(button.action.run(() => parentOfOperation())).toBe(id(button.span));
   });
 
   it("the caller's own span or baggage always wins", async () => {
