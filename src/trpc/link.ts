@@ -13,7 +13,7 @@ import {
 import type { getFetch, Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
-import { callerContext } from '../action.js';
+import { callerContext, resumeCaller } from '../action.js';
 import { type ContextCarrier, carrierGetter, isHeaders, toContextCarrier } from '../carrier.js';
 import { getContext } from '../index.js';
 import {
@@ -129,14 +129,18 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
                 const result = (value as { result?: { type?: string } }).result;
                 if (result?.type !== 'state') end();
               }
+              // What the caller starts on this result (an invalidation refetch) joins its user action.
+              resumeCaller(active, false);
               observer.next(value);
             },
             error(error) {
               end(error);
+              resumeCaller(active, true);
               observer.error(error);
             },
             complete() {
               end();
+              resumeCaller(active, true);
               observer.complete();
             },
           }),
