@@ -198,6 +198,14 @@ cells.push(
     variant: 'graphqlWs5',
     ...nodeCell(24, 'apollo-server.mjs', { variant: 'graphqlWs5' }),
   },
+  {
+    id: 'nestjs-apollo-server',
+    area: 'GraphQL',
+    versions: 'NestJS 12, @nestjs/apollo 14, Apollo Server 5',
+    what: 'GraphQLModule.forRoot({ driver: ApolloDriver, plugins: [traceContextPlugin()] }): single and batched operations, every resolver in its caller trace; SDK SERVER spans under each caller span',
+    variant: 'nestjs',
+    ...nodeCell(24, 'nestjs-apollo.mjs', { variant: 'nestjs' }),
+  },
   integration(
     'graphql17-yoga',
     'GraphQL',

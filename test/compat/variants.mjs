@@ -123,6 +123,22 @@ export const variants = {
       ws: '^8.18.0',
     },
   },
+  // NestJS's Apollo driver (its GraphQL module loads @as-integrations/express5 for Apollo Server 5).
+  nestjs: {
+    dependencies: {
+      ...otel2,
+      graphql: '^16.12.0',
+      '@apollo/server': '^5.0.0',
+      '@as-integrations/express5': '^1.1.2',
+      '@nestjs/apollo': '^14.0.3',
+      '@nestjs/common': '^12.5.1',
+      '@nestjs/core': '^12.5.1',
+      '@nestjs/graphql': '^14.0.3',
+      '@nestjs/platform-express': '^12.5.1',
+      'reflect-metadata': '^0.2.2',
+      rxjs: '^7.8.2',
+    },
+  },
   // Only the required peer, then each integration with only its own peers: optional peers stay optional.
   'only-api': { dependencies: { '@opentelemetry/api': '1.9.0' } },
   'only-trpc': {
