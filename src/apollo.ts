@@ -3,7 +3,7 @@
 // nothing that only one major has. Not the package root: Apollo Client 3's root pulls in its React hooks, which
 // require `react`, and apps without React import `@apollo/client/core`.
 import { ApolloLink, Observable } from '@apollo/client/core';
-import { context as contextApi, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { context as contextApi, propagation, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
 import { callerContext } from './action.js';
 import {
   type ClientOperationConfig,
@@ -69,9 +69,9 @@ export interface TraceContextLinkOptions {
    * instrumentation (`@opentelemetry/instrumentation-http`) joins the caller's trace instead of starting one
    * of its own. `'auto'` sends them where that costs nothing: not in a browser (a custom header makes a
    * cross-origin request preflight), and not when Node's fetch is instrumented already (see
-   * {@link HeadersMode}). The headers never split a `BatchHttpLink` batch: its default `batchKey` does not
-   * see them, and a batch request carries the headers of its first operation. The per-operation carrier in
-   * `extensions` goes either way; servers read that first.
+   * {@link HeadersMode}). `BatchHttpLink` groups operations by headers: where the link sends them, give it
+   * `batchKey: traceContextBatchKey(uri)` ({@link traceContextBatchKey}), or each operation goes in a request of
+   * its own. The per-operation carrier in `extensions` goes either way; servers read that first.
    * @default 'auto'
    */
   headers?: HeadersMode;
@@ -217,14 +217,56 @@ export class TraceContextLink extends ApolloLink {
 type Headers = Record<string, string>;
 
 /**
- * `previous` plus the carrier's W3C headers, in an object whose JSON (what `BatchHttpLink`'s default
- * `batchKey` compares) leaves the carrier out, so operations with different callers still share a batch.
+ * A `batchKey` for `BatchHttpLink` that groups operations as its default key does, except that it leaves out
+ * the trace context headers ({@link TraceContextLinkOptions.headers}), which differ per operation: with the
+ * default key, operations that carry them go one request each. A batch request then carries its first
+ * operation's headers. `uri` is what you give `BatchHttpLink` (an operation's `context.uri` wins, as there).
+ * Only needed where the link sends headers on POST: outside browsers, unless fetch is instrumented.
+ *
+ * @example
+ * ```ts
+ * import { BatchHttpLink } from '@apollo/client/link/batch-http';
+ * import { TraceContextLink, traceContextBatchKey } from 'otel-rpc-context/apollo';
+ *
+ * const uri = 'http://localhost:4000/graphql';
+ * const link = ApolloLink.from([new TraceContextLink(), new BatchHttpLink({ uri, batchKey: traceContextBatchKey(uri) })]);
+ * ```
  */
-function withTraceHeaders(previous: Headers | undefined, carrier: ContextCarrier): Headers {
-  const headers: Headers = { ...previous, ...carrier };
-  const identity = previous ? { ...previous } : undefined;
-  Object.defineProperty(headers, 'toJSON', { value: () => identity, enumerable: false });
-  return headers;
+export function traceContextBatchKey(
+  uri: string | ((operation: Parameters<Request>[0]) => string) = '/graphql',
+  options: { propagator?: TextMapPropagator } = {},
+): (operation: Parameters<Request>[0]) => string {
+  return (operation) => {
+    // Read per call: the global propagator may be registered after the link is built.
+    const fields = new Set(['traceparent', 'tracestate', 'baggage']);
+    for (const field of (options.propagator ?? propagation).fields()) fields.add(field.toLowerCase());
+    const context = (operation as unknown as OperationLike).getContext() as {
+      uri?: unknown;
+      http?: unknown;
+      fetchOptions?: unknown;
+      credentials?: unknown;
+      headers?: Record<string, unknown>;
+    };
+    let headers: Record<string, unknown> | undefined;
+    if (context.headers) {
+      headers = {};
+      for (const name of Object.keys(context.headers)) {
+        if (!fields.has(name.toLowerCase())) headers[name] = context.headers[name];
+      }
+    }
+    const target =
+      typeof context.uri === 'string'
+        ? context.uri
+        : typeof context.uri === 'function'
+          ? String(context.uri(operation))
+          : typeof uri === 'function'
+            ? uri(operation)
+            : uri;
+    return (
+      target +
+      JSON.stringify({ http: context.http, options: context.fetchOptions, credentials: context.credentials, headers })
+    );
+  };
 }
 
 function attach(operation: OperationLike, type: string, carrier: ContextCarrier, config: LinkConfig): void {
@@ -245,7 +287,7 @@ function attach(operation: OperationLike, type: string, carrier: ContextCarrier,
     const http = previous.http as { includeExtensions?: boolean } | undefined;
     if (inExtensions && http?.includeExtensions !== true) update.http = { ...http, includeExtensions: true };
     if (inHeaders) {
-      update.headers = withTraceHeaders(previous.headers as Headers | undefined, carrier);
+      update.headers = { ...(previous.headers as Headers | undefined), ...carrier };
     }
     return update;
   });

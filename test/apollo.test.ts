@@ -12,7 +12,12 @@ import { createClient as createWsClient } from 'graphql-ws';
 import { Observable } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { TraceContextLink, type TraceContextLinkOptions, traceContextFetch } from '../src/apollo.js';
+import {
+  TraceContextLink,
+  type TraceContextLinkOptions,
+  traceContextBatchKey,
+  traceContextFetch,
+} from '../src/apollo.js';
 import { useTraceContext } from '../src/yoga.js';
 import { allSeen, clientChecks, PROBE_SOURCE, TICKS_SOURCE, traceparentOf } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
@@ -283,7 +288,13 @@ describe('BatchHttpLink', () => {
     const client = new ApolloClient({
       link: ApolloLink.from([
         new TraceContextLink(),
-        new BatchHttpLink({ uri: server.url, batchMax: 25, batchInterval: 20, fetch: recordingFetch }),
+        new BatchHttpLink({
+          uri: server.url,
+          batchMax: 25,
+          batchInterval: 20,
+          fetch: recordingFetch,
+          batchKey: traceContextBatchKey(server.url),
+        }),
       ]),
       cache: new InMemoryCache(),
       defaultOptions: { query: { fetchPolicy: 'no-cache' } },
@@ -298,12 +309,48 @@ describe('BatchHttpLink', () => {
     expect(bodies.every((body) => Array.isArray(body) && body.length === 25)).toBe(true);
     const carriers = new Set((bodies as any[][]).flat().map((op) => op.extensions.traceContext.traceparent));
     expect(carriers.size).toBe(50);
-    // headers: 'auto' sends W3C headers without splitting the batch: each request has its first operation's.
+    // With traceContextBatchKey, headers: 'auto' sends W3C headers without splitting the batch: each request
+    // has its first operation's, and nothing else of ours.
     for (const [i, body] of (bodies as any[][]).entries()) {
       expect(sent[i]!.headers.traceparent).toBe(body[0].extensions.traceContext.traceparent);
+      expect(Object.keys(sent[i]!.headers).sort()).toEqual(['accept', 'content-type', 'traceparent']);
     }
     const mismatches = runs.reduce((sum, { span, result }) => sum + mismatchesOf(span, result.data, 5), 0);
     expect(mismatches).toBe(0);
+  });
+
+  it('without traceContextBatchKey, per-operation headers split the batch; headers: false keeps it whole', async () => {
+    const run = async (options: TraceContextLinkOptions) => {
+      const client = new ApolloClient({
+        link: ApolloLink.from([
+          new TraceContextLink(options),
+          new BatchHttpLink({ uri: server.url, batchMax: 10, batchInterval: 20, fetch: recordingFetch }),
+        ]),
+        cache: new InMemoryCache(),
+        defaultOptions: { query: { fetchPolicy: 'no-cache' } },
+      });
+      const before = server.requests();
+      const runs = await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `s${i}` } })),
+        ),
+      );
+      expect(runs.reduce((sum, { span, result }) => sum + mismatchesOf(span, result.data, 5), 0)).toBe(0);
+      return server.requests() - before;
+    };
+    expect(await run({})).toBe(5);
+    exporter.reset();
+    expect(await run({ headers: false })).toBe(1);
+  });
+
+  it('traceContextBatchKey leaves out only the trace context headers', () => {
+    const key = traceContextBatchKey('/graphql');
+    const operation = (headers: Record<string, string>, uri?: string) =>
+      ({ getContext: () => ({ headers, uri }) }) as any;
+    const a = key(operation({ authorization: 'a', traceparent: '00-1-2-01', baggage: 'k=v', TraceState: 'x' }));
+    expect(a).toBe(key(operation({ authorization: 'a', traceparent: '00-3-4-01' })));
+    expect(a).not.toBe(key(operation({ authorization: 'b', traceparent: '00-1-2-01' })));
+    expect(key(operation({}, '/other'))).toMatch(/^\/other/);
   });
 });
 

@@ -147,7 +147,7 @@ export async function graphqlFetchCheck(url) {
 export async function apolloClientCheck(url, load = (specifier) => import(specifier)) {
   const apollo = await load('@apollo/client');
   const { BatchHttpLink } = await load('@apollo/client/link/batch-http');
-  const { TraceContextLink } = await load('otel-rpc-context/apollo');
+  const { TraceContextLink, traceContextBatchKey } = await load('otel-rpc-context/apollo');
   const { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } = apollo;
   const doc = gql(query);
   let requests = 0;
@@ -170,7 +170,9 @@ export async function apolloClientCheck(url, load = (specifier) => import(specif
       results.map((r) => r.data.whoami),
     );
   };
-  await run(new BatchHttpLink({ uri: url, fetch: countingFetch, batchInterval: 5 }), 'Apollo BatchHttpLink');
+  // On Node the link sends W3C headers too (headers: 'auto'): traceContextBatchKey keeps them out of the key.
+  const batchKey = traceContextBatchKey(url);
+  await run(new BatchHttpLink({ uri: url, fetch: countingFetch, batchInterval: 5, batchKey }), 'Apollo BatchHttpLink');
   const batchedRequests = requests;
   await run(new HttpLink({ uri: url }), 'Apollo HttpLink');
   if (batchedRequests !== 1) throw new Error(`expected one batched request, saw ${batchedRequests}`);
