@@ -140,14 +140,14 @@ export async function graphqlFetchCheck(url) {
 }
 
 /**
- * Apollo Client (3.8+ or 4): TraceContextLink in front of BatchHttpLink (one request) and HttpLink. `load`
- * loads a module: `import()` by default; `require` for Apollo Client 3 on Node, whose CommonJS entry
- * Node's ESM loader cannot import by name.
+ * Apollo Client (3.8+ or 4): TraceContextLink in front of BatchHttpLink (one request) and HttpLink. `modules`
+ * gives the modules already loaded (Apollo Client 3 on Node is required: Node's ESM loader cannot import it by
+ * name); otherwise they are imported here, with literal specifiers so that bundlers see them.
  */
-export async function apolloClientCheck(url, load = (specifier) => import(specifier)) {
-  const apollo = await load('@apollo/client');
-  const { BatchHttpLink } = await load('@apollo/client/link/batch-http');
-  const { TraceContextLink, traceContextBatchKey } = await load('otel-rpc-context/apollo');
+export async function apolloClientCheck(url, modules) {
+  const apollo = modules?.apollo ?? (await import('@apollo/client'));
+  const { BatchHttpLink } = modules?.batch ?? (await import('@apollo/client/link/batch-http'));
+  const { TraceContextLink, traceContextBatchKey } = modules?.link ?? (await import('otel-rpc-context/apollo'));
   const { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } = apollo;
   const doc = gql(query);
   let requests = 0;

@@ -86,8 +86,12 @@ try {
           esm = `import of the ESM build fails as Apollo Client 3's own does (${e.code ?? e.name})`;
         });
         // A Node app without React loads `@apollo/client/core` (3's root requires react through its hooks).
-        const load = async (s) => require(s === '@apollo/client' ? '@apollo/client/core' : s);
-        detail = `graphql ${version('graphql')}, Apollo Client ${apollo}, ${await apolloClientCheck(url, load)} (require; ${esm})`;
+        const modules = {
+          apollo: require('@apollo/client/core'),
+          batch: require('@apollo/client/link/batch-http'),
+          link: require('otel-rpc-context/apollo'),
+        };
+        detail = `graphql ${version('graphql')}, Apollo Client ${apollo}, ${await apolloClientCheck(url, modules)} (require; ${esm})`;
       } else {
         await requireImplemented('otel-rpc-context/apollo');
         detail = `graphql ${version('graphql')}, ${await apolloClientCheck(url)}`;
