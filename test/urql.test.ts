@@ -90,8 +90,9 @@ function collect(client: Client, tag: string, count = 3) {
     const events: any[] = [];
     const { unsubscribe } = client.subscription(TICKS, { tag, count }).subscribe((result: OperationResult) => {
       if (result.error) reject(result.error);
-      // urql repeats the last event with `hasNext: false` when the server completes: not a new event.
-      if (events.length === count) return;
+      // urql repeats the last event with `hasNext: false` when the server completes, and under load may hand
+      // the latest result to the callback twice: count each event (its `i`) once.
+      if (events.length === count || events.some((event) => event.ticks.i === result.data?.ticks.i)) return;
       events.push(result.data);
       if (events.length === count) {
         resolve(events);
