@@ -135,7 +135,11 @@ function profileError(p) {
 }
 
 /** The SDK floor per traced operation (µs): two spans with inject, extract and `context.with`. */
+// The core loops' figures are wall time per operation in a tight synchronous loop, as the profile's µs
+// (share of samples × wall time) that the floor is subtracted from. Their CPU time also counts V8's
+// helper threads (parallel GC), so it can exceed the wall time there.
 const floorPairUs = (analysis) => (analysis.core?.floor?.sdk?.ns.median ?? Number.NaN) / 1000;
+const coreNs = (variants) => variants?.sdk?.ns.median ?? Number.NaN;
 
 /**
  * Everything the tables say about one scenario, computed once so that no two tables can disagree: the
@@ -189,8 +193,8 @@ function verdictsFor(results, analysis) {
   if (core) {
     verdicts.push({
       target: 'core pair ≤ 1.5 µs',
-      text: `core getContext + attachContext: ${int(core.ns.median)} ns per pair (target ≤ ${int(TARGET_CORE_NS)} ns)`,
-      met: core.ns.median <= TARGET_CORE_NS,
+      text: `core getContext + attachContext: ${int(coreNs(analysis.core.pair))} ns per pair (target ≤ ${int(TARGET_CORE_NS)} ns)`,
+      met: coreNs(analysis.core.pair) <= TARGET_CORE_NS,
     });
   }
   const floorPair = floorPairUs(analysis);
@@ -779,13 +783,13 @@ function renderReadmeSection(results, analysis, linkFrom) {
   if (core) {
     const raw = analysis.core?.raw?.sdk;
     const rawText = raw
-      ? ` (the same inject, extract and \`context.with\` through the raw OpenTelemetry API: ${int(raw.ns.median)} ns)`
+      ? ` (the same inject, extract and \`context.with\` through the raw OpenTelemetry API: ${int(coreNs(analysis.core.raw))} ns)`
       : '';
     const floorText = floor
-      ? ` The OpenTelemetry SDK alone spends ${fmt(floor.ns.median / 1000, 2)} µs on a traced operation's two spans with that propagation: our with-spans figures are judged above it.`
+      ? ` The OpenTelemetry SDK alone spends ${fmt(floorPairUs(analysis), 2)} µs on a traced operation's two spans with that propagation: our with-spans figures are judged above it.`
       : '';
     lines.push(
-      `The core pair, \`getContext()\` + \`attachContext()\`, costs ${int(core.ns.median)} ns${rawText}.${floorText}`,
+      `The core pair, \`getContext()\` + \`attachContext()\`, costs ${int(coreNs(analysis.core.pair))} ns${rawText}.${floorText}`,
       '',
     );
   }
