@@ -29,7 +29,11 @@ describe('entry point isolation', () => {
     expect([...runtimeImports('yoga.ts')]).toEqual(['@opentelemetry/api']);
   });
 
-  it('otel-rpc-context/apollo needs @opentelemetry/api, @apollo/client and rxjs, nothing of Yoga or tRPC', () => {
-    expect([...runtimeImports('apollo.ts')].sort()).toEqual(['@apollo/client/link', '@opentelemetry/api', 'rxjs']);
+  it('otel-rpc-context/apollo needs @opentelemetry/api and @apollo/client/core (in Apollo Client 3 and 4), nothing of Yoga or tRPC', () => {
+    expect([...runtimeImports('apollo.ts')].sort()).toEqual(['@apollo/client/core', '@opentelemetry/api']);
+  });
+
+  it('otel-rpc-context/urql needs @opentelemetry/api and @urql/core, nothing of Apollo, Yoga, tRPC or wonka', () => {
+    expect([...runtimeImports('urql.ts')].sort()).toEqual(['@opentelemetry/api', '@urql/core']);
   });
 });
