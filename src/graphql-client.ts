@@ -4,6 +4,7 @@
 import {
   type Context,
   context as contextApi,
+  diag,
   type Span,
   SpanKind,
   type TextMapPropagator,
@@ -60,7 +61,14 @@ export function startClientOperation(
     );
   }
   const active = span ? trace.setSpan(parent, span) : parent;
-  const carrier = getContext({ context: active, propagator: config.propagator });
+  let carrier: ContextCarrier;
+  try {
+    carrier = getContext({ context: active, propagator: config.propagator });
+  } catch (error) {
+    // A propagator that throws: the operation goes on, with an explicit "no context".
+    diag.debug('otel-rpc-context: the propagator threw while writing a carrier; sending none', error);
+    carrier = {};
+  }
   let ended = false;
   return {
     context: active,

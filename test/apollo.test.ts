@@ -142,6 +142,21 @@ describe('HttpLink', () => {
     expect((result.data as any).probe.tag).toBe('none');
   });
 
+  it('a propagator that throws costs the operation its carrier, nothing else', async () => {
+    const throwing = {
+      inject() {
+        throw new Error('propagator failed');
+      },
+      extract: (ctx: never) => ctx,
+      fields: () => [],
+    };
+    const client = httpClient({ propagator: throwing });
+    const { result } = await asCaller('caller', () => client.query({ query: PROBE, variables: { tag: 'throws' } }));
+    expect((result.data as any).probe.tag).toBe('throws');
+    expect((bodies[0] as any).extensions.traceContext).toEqual({});
+    expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
+  });
+
   it('headers: false sends the carrier in extensions only', async () => {
     const client = httpClient({ headers: false });
     await asCaller('caller', () => client.query({ query: PROBE, variables: { tag: 'nh' } }));

@@ -164,6 +164,34 @@ describe('fetchExchange, POST', () => {
     expect(result.data.probe.tag).toBe('none');
   });
 
+  it('reads the caller context when the call is made, not when the request goes out', async () => {
+    const client = fetchClient();
+    let pending: Promise<OperationResult> | undefined;
+    const caller = tracer.startActiveSpan('short-lived caller', (span) => {
+      pending = client.query(PROBE, { tag: 'early' }).toPromise();
+      span.end();
+      return span;
+    });
+    const result = await pending!;
+    expect(mismatchesOf(caller, result.data, PROBE_RESOLVERS)).toBe(0);
+  });
+
+  it('a propagator that throws costs the operation its carrier, nothing else', async () => {
+    const throwing = {
+      inject() {
+        throw new Error('propagator failed');
+      },
+      extract: (ctx: never) => ctx,
+      fields: () => [],
+    };
+    const client = fetchClient({ propagator: throwing });
+    const { result } = await asCaller('caller', () => client.query(PROBE, { tag: 'throws' }).toPromise());
+    expect(result.error).toBeUndefined();
+    expect(result.data.probe.tag).toBe('throws');
+    expect(sent[0]!.body.extensions.traceContext).toEqual({});
+    expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
+  });
+
   it('headers: false sends the carrier in extensions only; spans: false sends the caller context itself', async () => {
     const client = fetchClient({ headers: false, spans: false });
     const { span: caller, result } = await asCaller('caller', () => client.query(PROBE, { tag: 'x' }).toPromise());
