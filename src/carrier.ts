@@ -1,4 +1,4 @@
-import type { TextMapGetter } from '@opentelemetry/api';
+import { type Context, diag, propagation, type TextMapGetter, type TextMapPropagator } from '@opentelemetry/api';
 
 /**
  * A context serialized as plain string pairs, e.g. `{ traceparent: '00-…-…-01', baggage: 'k=v' }`.
@@ -129,4 +129,14 @@ export function toContextCarrier(value: unknown): ContextCarrier | undefined {
     if (++count >= MAX_CARRIER_KEYS) break;
   }
   return carrier;
+}
+
+/** Extracts `carrier` onto `base`; a propagator that throws gives `base`. */
+export function extractOnto(base: Context, carrier: CarrierInput, propagator: TextMapPropagator | undefined): Context {
+  try {
+    return (propagator ?? propagation).extract(base, carrier, carrierGetter);
+  } catch (error) {
+    diag.debug('otel-rpc-context: the propagator threw while extracting a carrier; ignoring it', error);
+    return base;
+  }
 }

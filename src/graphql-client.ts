@@ -1,9 +1,9 @@
 // What every GraphQL client integration (the Apollo link, the urql exchange) does per operation: the CLIENT
 // span, the carrier it sends, and how its result ends the span. Only @opentelemetry/api is imported, so each
 // client entry point pulls in nothing of the others.
+
 import {
   type Context,
-  context as contextApi,
   diag,
   type Span,
   SpanKind,
@@ -11,6 +11,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from './fetch.js';
 import {
   operationAttributes,
   operationSpanName,
@@ -18,7 +19,7 @@ import {
   recordThrown,
   resolveTracer,
 } from './graphql-shared.js';
-import { type CarrierInput, type ContextCarrier, extractContext, getContext } from './index.js';
+import { type ContextCarrier, getContext } from './index.js';
 
 /** Client options every GraphQL client integration shares, resolved to their defaults. */
 export interface ClientOperationConfig {
@@ -177,22 +178,15 @@ export function sendsHeaders(mode: HeadersMode): boolean {
 }
 
 /**
- * Options for {@link traceContextFetch}. Every field is optional.
+ * Options for the Apollo and urql {@link traceContextFetch}: `fetch` (default `globalThis.fetch`, looked up
+ * per request) and `propagator` (default the global one).
  *
  * @example
  * ```ts
  * traceContextFetch({ fetch: myFetch, propagator: new W3CTraceContextPropagator() });
  * ```
  */
-export interface TraceContextFetchOptions {
-  /**
-   * The fetch to call. @default `globalThis.fetch`, looked up on every call, so fetch instrumentation
-   * (`@opentelemetry/instrumentation-fetch`) that patches it later is still called
-   */
-  fetch?: typeof fetch;
-  /** The propagator that reads the carrier. @default the global propagator */
-  propagator?: TextMapPropagator;
-}
+export type TraceContextFetchOptions = SharedFetchOptions<typeof fetch>;
 
 /** Each operation's carrier in a GraphQL request body (a JSON operation or batch), in order. */
 function bodyCarriers(body: unknown): unknown[] {
@@ -208,23 +202,13 @@ function bodyCarriers(body: unknown): unknown[] {
   }
 }
 
-/**
- * The context a request's HTTP-level spans belong to: that of its first operation whose carrier holds a valid
- * span (the body's `extensions.traceContext`, else the W3C headers of a GET), extracted onto the active
- * context. `undefined` when there is none.
- */
-function requestContext(init: RequestInit | undefined, propagator: TextMapPropagator | undefined): Context | undefined {
-  const headers = init?.headers;
-  const candidates = bodyCarriers(init?.body);
-  if (headers && typeof headers === 'object' && !Array.isArray(headers)) candidates.push(headers);
-  const active = contextApi.active();
-  for (const carrier of candidates) {
-    if (!carrier || typeof carrier !== 'object') continue;
-    const found = extractContext(carrier as CarrierInput, { propagator });
-    const span = trace.getSpanContext(found);
-    if (span && trace.isSpanContextValid(span)) return trace.setSpanContext(active, span);
-  }
-  return undefined;
+/** The carriers of a request's operations: the body's `extensions.traceContext`, then a GET's W3C headers. */
+function requestCarriers(_input: unknown, init: unknown): readonly unknown[] {
+  const request = init as RequestInit | undefined;
+  const carriers = bodyCarriers(request?.body);
+  const headers = request?.headers;
+  if (headers && typeof headers === 'object' && !Array.isArray(headers)) carriers.push(headers);
+  return carriers;
 }
 
 /**
@@ -254,10 +238,5 @@ function requestContext(init: RequestInit | undefined, propagator: TextMapPropag
  * ```
  */
 export function traceContextFetch(options: TraceContextFetchOptions = {}): typeof fetch {
-  const { fetch: custom, propagator } = options;
-  return (input, init) => {
-    const send = () => (custom ?? globalThis.fetch)(input, init);
-    const parent = requestContext(init, propagator);
-    return parent === undefined ? send() : contextApi.with(parent, send);
-  };
+  return fetchInOperationContext(requestCarriers, options);
 }

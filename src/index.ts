@@ -7,7 +7,7 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { type CarrierInput, type ContextCarrier, carrierGetter } from './carrier.js';
+import { type CarrierInput, type ContextCarrier, extractOnto } from './carrier.js';
 
 export {
   type Action,
@@ -99,12 +99,7 @@ export function getContext(options: GetContextOptions = {}): ContextCarrier {
  */
 export function extractContext(carrier: CarrierInput, options: AttachContextOptions = {}): Context {
   if (carrier == null || typeof carrier !== 'object') return ROOT_CONTEXT;
-  try {
-    return (options.propagator ?? propagation).extract(ROOT_CONTEXT, carrier, carrierGetter);
-  } catch (error) {
-    diag.debug('otel-rpc-context: the propagator threw while extracting a carrier; ignoring it', error);
-    return ROOT_CONTEXT;
-  }
+  return extractOnto(ROOT_CONTEXT, carrier, options.propagator);
 }
 
 /**

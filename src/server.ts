@@ -4,14 +4,13 @@
 import {
   type Context,
   context,
-  diag,
   type Link,
   propagation,
   type SpanContext,
   type TextMapPropagator,
   trace,
 } from '@opentelemetry/api';
-import { type CarrierInput, carrierGetter, isObject } from './carrier.js';
+import { type CarrierInput, extractOnto, isObject } from './carrier.js';
 import type { IncomingDecision, IncomingPolicy } from './incoming.js';
 
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -42,15 +41,6 @@ export interface OperationCarriers {
 /** Where an operation runs: an {@link IncomingDecision}, and where the caller's context came from. */
 export interface OperationParent extends IncomingDecision {
   source: CarrierSource | undefined;
-}
-
-function extractOnto(base: Context, carrier: CarrierInput, propagator: TextMapPropagator | undefined): Context {
-  try {
-    return (propagator ?? propagation).extract(base, carrier, carrierGetter);
-  } catch (error) {
-    diag.debug('otel-rpc-context: the propagator threw while extracting a carrier; ignoring it', error);
-    return base;
-  }
 }
 
 function validSpan(ctx: Context): SpanContext | undefined {

@@ -2,7 +2,6 @@ import {
   type Context,
   context,
   diag,
-  propagation,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -14,7 +13,8 @@ import type { getFetch, Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { callerContext, resumeCaller } from '../action.js';
-import { type ContextCarrier, carrierGetter, isHeaders, toContextCarrier } from '../carrier.js';
+import { type CarrierInput, type ContextCarrier, carrierGetter, isHeaders, toContextCarrier } from '../carrier.js';
+import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../fetch.js';
 import { getContext } from '../index.js';
 import {
   ATTR_ERROR_TYPE,
@@ -272,64 +272,27 @@ function withCarrierParam(url: string, carrier: ContextCarrier): string {
 export type TraceContextFetchFunction = ReturnType<typeof getFetch>;
 
 /**
- * Options for {@link traceContextFetch}.
+ * Options for the tRPC {@link traceContextFetch}: `fetch` (default `globalThis.fetch`, looked up per request)
+ * and `propagator` (default the global one).
  *
  * @example
  * ```ts
  * traceContextFetch({ fetch: myXhrFetch });
  * ```
  */
-export interface TraceContextFetchOptions {
-  /**
-   * The `fetch` to call. Without it, `globalThis.fetch` is looked up on every request, so that a `fetch`
-   * patched by `@opentelemetry/instrumentation-fetch` after the link was built is the one called.
-   * @default globalThis.fetch, at call time
-   */
-  fetch?: TraceContextFetchFunction;
-  /** The propagator that reads the operations' carriers. @default the global propagator */
-  propagator?: TextMapPropagator;
-}
+export type TraceContextFetchOptions = SharedFetchOptions<TraceContextFetchFunction>;
 
-/** The header's value in a Fetch `Headers`, a record in any name case, or `[name, value]` pairs. */
-function headerOf(headers: unknown, name: string): string | undefined {
-  if (Array.isArray(headers)) {
-    for (const pair of headers) {
-      if (Array.isArray(pair) && typeof pair[0] === 'string' && pair[0].toLowerCase() === name) {
-        return typeof pair[1] === 'string' ? pair[1] : undefined;
-      }
-    }
-    return undefined;
-  }
-  if (!isObject(headers)) return undefined;
-  const value = carrierGetter.get(headers as Record<string, string>, name);
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/**
- * The context a request's HTTP-level spans belong to: that of the first operation in its
- * {@link BATCH_HEADER} whose carrier holds a valid span, extracted onto the active context. `undefined`
- * when there is none (no header, nothing usable in it, too long, malformed).
- */
-function requestContext(input: unknown, init: unknown, propagator: TextMapPropagator | undefined): Context | undefined {
-  try {
-    const fromInit = isObject(init) ? init.headers : undefined;
-    const headers = fromInit ?? (isObject(input) && isHeaders(input.headers) ? input.headers : undefined);
-    const raw = headerOf(headers, BATCH_HEADER);
-    if (raw === undefined || raw.length > MAX_BATCH_HEADER_LENGTH) return undefined;
-    const list: unknown = JSON.parse(raw);
-    if (!Array.isArray(list)) return undefined;
-    const active = context.active();
-    for (const entry of list) {
-      const carrier = toContextCarrier(entry);
-      if (carrier?.traceparent === undefined) continue;
-      const found = (propagator ?? propagation).extract(active, carrier, carrierGetter);
-      const span = trace.getSpanContext(found);
-      if (span && trace.isSpanContextValid(span)) return found;
-    }
-  } catch (error) {
-    diag.debug('otel-rpc-context: could not read the operations of a request for its fetch; sending it as is', error);
-  }
-  return undefined;
+/** The carriers of a request's operations: its {@link BATCH_HEADER} entries, in order. */
+function batchHeaderCarriers(input: unknown, init: unknown): readonly unknown[] {
+  const fromInit = isObject(init) ? init.headers : undefined;
+  const headers = fromInit ?? (isObject(input) && isHeaders(input.headers) ? input.headers : undefined);
+  const value = Array.isArray(headers)
+    ? headers.find((pair) => Array.isArray(pair) && String(pair[0]).toLowerCase() === BATCH_HEADER)?.[1]
+    : carrierGetter.get(headers as CarrierInput, BATCH_HEADER);
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (typeof raw !== 'string' || raw.length > MAX_BATCH_HEADER_LENGTH) return [];
+  const list: unknown = JSON.parse(raw);
+  return Array.isArray(list) ? list.map((entry) => toContextCarrier(entry)) : [];
 }
 
 /**
@@ -358,10 +321,5 @@ function requestContext(input: unknown, init: unknown, propagator: TextMapPropag
  * ```
  */
 export function traceContextFetch(options: TraceContextFetchOptions = {}): TraceContextFetchFunction {
-  const { fetch: custom, propagator } = options;
-  return (input, init) => {
-    const send = () => (custom ? custom(input, init) : globalThis.fetch(input as RequestInfo, init as RequestInit));
-    const parent = requestContext(input, init, propagator);
-    return parent === undefined ? send() : context.with(parent, send);
-  };
+  return fetchInOperationContext(batchHeaderCarriers, options);
 }
