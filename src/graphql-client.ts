@@ -11,6 +11,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import { resumeCaller } from './action.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from './fetch.js';
 import {
   operationAttributes,
@@ -36,9 +37,9 @@ export interface ClientOperation {
   readonly context: Context;
   /** The carrier to send: always an object, `{}` when the caller had no context (an explicit "none"). */
   readonly carrier: ContextCarrier;
-  /** Records the `errors` of one GraphQL result on the span. */
+  /** Records the `errors` of one GraphQL result on the span, and hands the caller's user action on to what it starts. */
   result(errors: unknown): void;
-  /** Ends the span, once; `error` (anything thrown or emitted as an error) marks it failed. */
+  /** Ends the operation, once: its span (`error` marks it failed), and its share of the caller's user action. */
   end(error?: unknown): void;
 }
 
@@ -76,10 +77,14 @@ export function startClientOperation(
     carrier,
     result(errors) {
       if (span && !ended) recordResultErrors(span, errors);
+      // What the caller starts on this result (a refetch) joins its user action.
+      resumeCaller(parent, false);
     },
     end(error) {
-      if (ended || !span) return;
+      if (ended) return;
       ended = true;
+      resumeCaller(parent, true);
+      if (!span) return;
       if (error !== undefined) recordThrown(span, error);
       span.end();
     },

@@ -125,7 +125,7 @@ describe('user actions in Chromium', () => {
     for (const box of boxes) await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await expect
       .poll(async () => (await pageState()).ended, { timeout: 15_000 })
-      .toMatchObject({ create: 'timeout', rename: 'timeout', touch: 'timeout' });
+      .toMatchObject({ create: 'settled', rename: 'settled', touch: 'settled' });
     await page.evaluate(() => (window as unknown as { __page: PageState }).__page.stopPolling());
     const spans = (await pageState()).spans.slice(before);
     const dump = JSON.stringify(spans);
