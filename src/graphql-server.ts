@@ -1,9 +1,10 @@
 // What the GraphQL server integrations (the Yoga plugin, the Apollo Server plugin, the graphql-ws wrapper)
-// share: their options, with every default resolved in one place, and the names of the places a carrier is
-// found. Only types from @opentelemetry/api are imported: every GraphQL server entry point pulls this in.
-import type { TextMapPropagator, Tracer } from '@opentelemetry/api';
-import type { IncomingOption } from './incoming.js';
-import type { CarrierSource } from './server.js';
+// share: their options, with every default resolved in one place, the names of the places a carrier is
+// found, and how an operation starts. Imports nothing of any GraphQL server or of graphql itself.
+import { type Context, type Span, SpanKind, type TextMapPropagator, type Tracer, trace } from '@opentelemetry/api';
+import { ATTR_GRAPHQL_DOCUMENT, resolveTracer, UNKNOWN_OPERATION_SPAN_NAME } from './graphql-shared.js';
+import { type IncomingOption, resolvePolicy } from './incoming.js';
+import { type CarrierSource, type OperationCarriers, operationParent } from './server.js';
 
 /**
  * Where an operation's carrier was found: its `extensions.traceContext`, the graphql-ws `connection_init`
@@ -61,4 +62,38 @@ export function withDefaults<TInfo>(options: GraphQLServerTraceOptions<TInfo>) {
     tracer: options.tracer,
     propagator: options.propagator,
   };
+}
+
+/** An operation as a GraphQL server starts it. */
+export interface StartedOperation {
+  /** Where its phases and resolvers run: the parent plus its SERVER span, if any. */
+  context: Context;
+  span: Span | undefined;
+  /** Where the caller's context came from; `undefined` when none was found. */
+  source: CarrierSource | undefined;
+}
+
+/**
+ * Starts one operation on a GraphQL server: its parent by the shared rule (`operationParent`), with the trust
+ * policy asked through `info`; its SERVER span (named once the document is known) unless `spans` is off; and
+ * `graphql.document` from `query` when `document` is on.
+ */
+export function startServerOperation<TInfo>(
+  carriers: OperationCarriers,
+  config: ReturnType<typeof withDefaults<TInfo>>,
+  info: (source: TraceContextSource) => TInfo,
+  query: unknown,
+): StartedOperation {
+  const { parent, links, root, source } = operationParent(carriers, config.propagator, (from) =>
+    resolvePolicy(config.incoming, info(SOURCES[from])),
+  );
+  const span = config.spans
+    ? resolveTracer(config.tracer).startSpan(
+        UNKNOWN_OPERATION_SPAN_NAME,
+        { kind: SpanKind.SERVER, links, root },
+        parent,
+      )
+    : undefined;
+  if (span && config.document && typeof query === 'string') span.setAttribute(ATTR_GRAPHQL_DOCUMENT, query);
+  return { context: span ? trace.setSpan(parent, span) : parent, span, source };
 }

@@ -2,22 +2,20 @@
  * `otel-rpc-context/yoga`: per-operation OpenTelemetry context for graphql-yoga and Envelop.
  * @module
  */
-import { context as contextApi, SpanKind, trace } from '@opentelemetry/api';
+import { context as contextApi } from '@opentelemetry/api';
 import type { Plugin } from 'graphql-yoga';
 import { isHeaders, isObject, toContextCarrier } from './carrier.js';
+import { startServerOperation } from './graphql-server.js';
 import {
   operationAttributes,
   operationSpanName,
   recordResultErrors,
   recordThrown,
-  resolveTracer,
   TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY,
-  UNKNOWN_OPERATION_SPAN_NAME,
 } from './graphql-shared.js';
-import { resolvePolicy } from './incoming.js';
-import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from './server.js';
+import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from './server.js';
 import { type Envelope, findOperation, isPromiseLike, OPERATION_KEY, type Operation, own } from './yoga/envelope.js';
-import { SOURCES, type UseTraceContextOptions, withDefaults } from './yoga/options.js';
+import { type UseTraceContextOptions, withDefaults } from './yoga/options.js';
 
 export {
   TRACE_CONTEXT_EXTENSION,
@@ -86,22 +84,14 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
 
   function start(envelope: Envelope): Operation {
     const request = envelope.request as Request | undefined;
-    const { parent, links, root } = operationParent(carriersOf(envelope), config.propagator, (source) =>
-      resolvePolicy(config.incoming, {
-        context: envelope as Record<string, unknown>,
-        request,
-        source: SOURCES[source],
-      }),
+    const { context, span } = startServerOperation(
+      carriersOf(envelope),
+      config,
+      (source) => ({ context: envelope as Record<string, unknown>, request, source }),
+      envelope.params?.query,
     );
-    const span = config.spans
-      ? resolveTracer(config.tracer).startSpan(
-          UNKNOWN_OPERATION_SPAN_NAME,
-          { kind: SpanKind.SERVER, links, root },
-          parent,
-        )
-      : undefined;
     const operation: Operation = {
-      context: parent,
+      context,
       params: envelope.params,
       span,
       streaming: false,
@@ -109,11 +99,7 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
       described: false,
       ended: false,
     };
-    operation.context = (span ? trace.setSpan(parent, span) : parent).setValue(OPERATION_KEY, operation);
-    if (span && config.document) {
-      const query = envelope.params?.query;
-      if (typeof query === 'string') span.setAttribute('graphql.document', query);
-    }
+    operation.context = context.setValue(OPERATION_KEY, operation);
     return operation;
   }
 

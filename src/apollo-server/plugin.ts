@@ -7,21 +7,22 @@ import type {
   GraphQLRequestContext,
   GraphQLRequestListener,
 } from '@apollo/server';
-import { type Context, type Span, SpanKind, trace } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import { isHeaders, toContextCarrier } from '../carrier.js';
-import { type GraphQLServerTraceOptions, SOURCES, type TraceContextSource, withDefaults } from '../graphql-server.js';
 import {
-  ATTR_GRAPHQL_DOCUMENT,
+  type GraphQLServerTraceOptions,
+  startServerOperation,
+  type TraceContextSource,
+  withDefaults,
+} from '../graphql-server.js';
+import {
   operationAttributes,
   operationSpanName,
   recordResultErrors,
   recordThrown,
-  resolveTracer,
   TRACE_CONTEXT_EXTENSION,
-  UNKNOWN_OPERATION_SPAN_NAME,
 } from '../graphql-shared.js';
-import { resolvePolicy } from '../incoming.js';
-import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../server.js';
+import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from '../server.js';
 import { own } from '../yoga/envelope.js';
 import { type ResolverScope, scopes, wrapSchemaResolvers } from './resolvers.js';
 
@@ -127,22 +128,14 @@ export function traceContextPlugin(options: TraceContextPluginOptions = {}): Apo
 
   function start(requestContext: GraphQLRequestContext<BaseContext>): Operation | undefined {
     const { request, contextValue } = requestContext;
-    const { parent, links, root, source } = operationParent(carriersOf(requestContext), config.propagator, (from) =>
-      resolvePolicy(config.incoming, { contextValue, request, source: SOURCES[from] }),
+    const { context, span, source } = startServerOperation(
+      carriersOf(requestContext),
+      config,
+      (from) => ({ contextValue, request, source: from }),
+      request.query,
     );
     // Nothing to run in and nothing to record: the resolvers keep the context they already inherit.
-    if (!config.spans && source === undefined) return undefined;
-    const span = config.spans
-      ? resolveTracer(config.tracer).startSpan(
-          UNKNOWN_OPERATION_SPAN_NAME,
-          { kind: SpanKind.SERVER, links, root },
-          parent,
-        )
-      : undefined;
-    if (span && config.document && typeof request.query === 'string') {
-      span.setAttribute(ATTR_GRAPHQL_DOCUMENT, request.query);
-    }
-    const context: Context = span ? trace.setSpan(parent, span) : parent;
+    if (!span && source === undefined) return undefined;
     return { context, span, ended: false };
   }
 

@@ -2,22 +2,23 @@
 // every hook with the operation's Subscribe payload (v6: `(ctx, id, payload, …)`, v5: `(ctx, message, …)`)
 // and hands `execute`/`subscribe` the very args object that `onSubscribe` returned or `context` was given:
 // those two objects find the operation.
-import { type Context, context as contextApi, type Span, SpanKind, trace } from '@opentelemetry/api';
+import { type Context, context as contextApi, type Span } from '@opentelemetry/api';
 import { execute as graphqlExecute, subscribe as graphqlSubscribe } from 'graphql';
 import { isObject, toContextCarrier } from '../carrier.js';
-import { type GraphQLServerTraceOptions, SOURCES, type TraceContextSource, withDefaults } from '../graphql-server.js';
 import {
-  ATTR_GRAPHQL_DOCUMENT,
+  type GraphQLServerTraceOptions,
+  startServerOperation,
+  type TraceContextSource,
+  withDefaults,
+} from '../graphql-server.js';
+import {
   operationAttributes,
   operationSpanName,
   recordResultErrors,
   recordThrown,
-  resolveTracer,
   TRACE_CONTEXT_EXTENSION,
-  UNKNOWN_OPERATION_SPAN_NAME,
 } from '../graphql-shared.js';
-import { resolvePolicy } from '../incoming.js';
-import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../server.js';
+import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from '../server.js';
 import { findOperation, isPromiseLike, own } from '../yoga/envelope.js';
 
 /**
@@ -138,26 +139,14 @@ export function withTraceContext<TOptions extends object>(
   }
 
   function start(connection: Connection, payload: object): Operation {
-    const { parent, links, root } = operationParent(carriersOf(connection, payload), config.propagator, (from) =>
-      resolvePolicy(config.incoming, {
-        context: connection,
-        payload: payload as Record<string, unknown>,
-        source: SOURCES[from],
-      }),
+    const { context, span } = startServerOperation(
+      carriersOf(connection, payload),
+      config,
+      (source) => ({ context: connection, payload: payload as Record<string, unknown>, source }),
+      own(payload, 'query'),
     );
-    const span = config.spans
-      ? resolveTracer(config.tracer).startSpan(
-          UNKNOWN_OPERATION_SPAN_NAME,
-          { kind: SpanKind.SERVER, links, root },
-          parent,
-        )
-      : undefined;
-    if (span && config.document) {
-      const query = own(payload, 'query');
-      if (typeof query === 'string') span.setAttribute(ATTR_GRAPHQL_DOCUMENT, query);
-    }
     const operation: Operation = {
-      context: span ? trace.setSpan(parent, span) : parent,
+      context,
       span,
       connection,
       described: false,
