@@ -8,7 +8,7 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TraceContextLink } from '../src/apollo.js';
+import { TraceContextLink, traceContextBatchKey } from '../src/apollo.js';
 import type { ApolloServerIncomingInfo, TraceContextPluginOptions } from '../src/apollo-server.js';
 import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
 import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
@@ -112,7 +112,14 @@ describe.each(INTEGRATIONS)('Apollo Server via %s', (integration) => {
 
   it('HTTP batch: 50 concurrent operations in a few batched requests, each in its own caller trace', async () => {
     const before = server.requests();
-    const client = apolloClient(new BatchHttpLink({ uri: server.url, batchMax: 10, batchInterval: 5 }));
+    const client = apolloClient(
+      new BatchHttpLink({
+        uri: server.url,
+        batchMax: 10,
+        batchInterval: 5,
+        batchKey: traceContextBatchKey(server.url),
+      }),
+    );
     const runs = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `b${i}` } })),
