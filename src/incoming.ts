@@ -48,7 +48,9 @@ const warnedDeciders = new WeakSet<object>();
 function fallBack(decider: object, reason: string, detail?: unknown): IncomingPolicy {
   if (!warnedDeciders.has(decider)) {
     warnedDeciders.add(decider);
-    diag.warn(`otel-rpc-context: the incoming decider ${reason}; using 'link' (said once per decider)`, detail);
+    const message = `otel-rpc-context: the incoming decider ${reason}; using 'link' (said once per decider)`;
+    if (detail === undefined) diag.warn(message);
+    else diag.warn(message, detail);
   }
   return 'link';
 }
