@@ -13,7 +13,7 @@ import type { getFetch, Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { callerContext, resumeCaller } from '../action.js';
-import { type CarrierInput, type ContextCarrier, carrierGetter, isHeaders, toContextCarrier } from '../carrier.js';
+import { type CarrierInput, type ContextCarrier, carrierGetter, isHeaders } from '../carrier.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../fetch.js';
 import { getContext } from '../index.js';
 import {
@@ -21,6 +21,7 @@ import {
   BATCH_HEADER,
   CLIENT_OPERATION_KEY,
   carrierOf,
+  decodeBatchHeader,
   isObject,
   MAX_BATCH_HEADER_LENGTH,
   OP_CONTEXT_KEY,
@@ -289,10 +290,7 @@ function batchHeaderCarriers(input: unknown, init: unknown): readonly unknown[] 
   const value = Array.isArray(headers)
     ? headers.find((pair) => Array.isArray(pair) && String(pair[0]).toLowerCase() === BATCH_HEADER)?.[1]
     : carrierGetter.get(headers as CarrierInput, BATCH_HEADER);
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (typeof raw !== 'string' || raw.length > MAX_BATCH_HEADER_LENGTH) return [];
-  const list: unknown = JSON.parse(raw);
-  return Array.isArray(list) ? list.map((entry) => toContextCarrier(entry)) : [];
+  return decodeBatchHeader(Array.isArray(value) ? value[0] : value) ?? [];
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   ATTR_ERROR_TYPE,
   BATCH_HEADER,
   CLIENT_OPERATION_KEY,
+  decodeBatchHeader,
   isObject,
   MAX_BATCH_HEADER_LENGTH,
   procedureAttributes,
@@ -127,12 +128,7 @@ function batchCarriers(headers: CarrierInput): (ContextCarrier | undefined)[] | 
   let parsed: (ContextCarrier | undefined)[] | null = null;
   try {
     const value = carrierGetter.get(headers, BATCH_HEADER);
-    const raw = Array.isArray(value) ? value[0] : value;
-    if (raw !== undefined && raw.length <= MAX_BATCH_HEADER_LENGTH) {
-      const list: unknown = JSON.parse(raw);
-      if (Array.isArray(list))
-        parsed = list.map((entry) => (entry === null ? undefined : (toContextCarrier(entry) ?? {})));
-    }
+    parsed = decodeBatchHeader(Array.isArray(value) ? value[0] : value);
   } catch {
     parsed = null;
   }

@@ -77,3 +77,21 @@ export function procedureAttributes(path: string, type: string): Attributes {
   if (path) attributes[ATTR_RPC_METHOD] = path;
   return attributes;
 }
+
+/**
+ * Decodes a {@link BATCH_HEADER} value: one entry per operation of the batch, the operation's carrier (`{}` when
+ * the entry is not a usable carrier), or `undefined` for `null` (older clients: "as the standard headers").
+ * `null` when the value is absent, too long, not JSON or not a list. Never throws.
+ */
+export function decodeBatchHeader(raw: unknown): (ContextCarrier | undefined)[] | null {
+  if (typeof raw !== 'string' || raw.length > MAX_BATCH_HEADER_LENGTH) return null;
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  return Array.isArray(list)
+    ? list.map((entry) => (entry === null ? undefined : (toContextCarrier(entry) ?? {})))
+    : null;
+}
