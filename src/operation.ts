@@ -1,0 +1,245 @@
+// One operation's span, for every integration, client and server: the options users shape spans with
+// (`spans`, `spanName`, `requestHook`, `responseHook`, `captureInput`, `isError`), resolved in one place,
+// and the one rule for which outcome marks a span failed. Only @opentelemetry/api is imported.
+import {
+  type Attributes,
+  type Context,
+  diag,
+  type Link,
+  type Span,
+  type SpanKind,
+  SpanStatusCode,
+  type Tracer,
+} from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, resolveTracer } from './conventions.js';
+
+/**
+ * What an operation ended with, as `responseHook` sees it: the last `result` it produced, or the `error` it
+ * failed with (`cancelled` when the caller aborted or unsubscribed before it settled).
+ */
+export interface OperationOutcome {
+  result?: unknown;
+  error?: unknown;
+  cancelled?: boolean;
+}
+
+/**
+ * Span options every link, exchange, middleware and plugin takes, with the same names and defaults. `TInfo`
+ * is what each integration tells about an operation: at least `path` and `type` (tRPC) or `operationName`
+ * and `operationType` (GraphQL); each integration documents its own.
+ *
+ * @example
+ * ```ts
+ * const options: SpanOptions<{ path: string; type: string }> = {
+ *   spans: (info) => info.path !== 'health',
+ *   spanName: (info) => `rpc ${info.path}`,
+ *   requestHook: (span, info) => span.setAttribute('app.tenant', tenantOf(info)),
+ *   captureInput: (input) => ({ ...(input as object), password: undefined }),
+ *   isError: (error) => !(error instanceof NotFoundError),
+ * };
+ * ```
+ */
+export interface SpanOptions<TInfo> {
+  /**
+   * Start a span for the operation: `true`, `false`, or a predicate per operation (health checks,
+   * introspection). An operation without a span still propagates its caller's context.
+   * @default true
+   */
+  spans?: boolean | ((info: TInfo) => boolean);
+  /** The span's name. @default the semantic-convention name (`{type} {name}` for GraphQL, the path for tRPC) */
+  spanName?: (info: TInfo) => string;
+  /**
+   * Called when the span starts, before the operation runs: add attributes from `info` (the request, the
+   * context). A hook that throws is reported once through `diag`; the operation is unaffected.
+   */
+  requestHook?: (span: Span, info: TInfo) => void;
+  /**
+   * Called once just before the span ends, with `info` plus the outcome (`result`, `error`, `cancelled`). A
+   * hook that throws is reported once through `diag`; the operation is unaffected.
+   */
+  responseHook?: (span: Span, info: TInfo & OperationOutcome) => void;
+  /**
+   * Record the operation's input (tRPC) or variables (GraphQL) on the span, as JSON (at most 4,096
+   * characters). `true` records it as is; a function returns what to record instead (redact here;
+   * `undefined` records nothing). Off by default: inputs hold personal data and secrets.
+   * @default false
+   */
+  captureInput?: boolean | ((input: unknown, info: TInfo) => unknown);
+  /**
+   * Whether an error marks the span ERROR. Without it: a CLIENT span for any error, a tRPC SERVER span only
+   * for server-side codes (`INTERNAL_SERVER_ERROR` and the other 5xx equivalents), a GraphQL SERVER span for
+   * any error. `error.type` is recorded either way. A cancelled operation never marks its span ERROR.
+   */
+  isError?: (error: unknown, info: TInfo) => boolean;
+  /** The tracer for the spans. @default this package's tracer from the global provider, looked up per operation */
+  tracer?: Tracer;
+}
+
+/** {@link SpanOptions} with every default resolved. */
+export interface SpanConfig<TInfo> {
+  spans: (info: TInfo) => boolean;
+  spanName: ((info: TInfo) => string) | undefined;
+  requestHook: ((span: Span, info: TInfo) => void) | undefined;
+  responseHook: ((span: Span, info: TInfo & OperationOutcome) => void) | undefined;
+  captureInput: ((input: unknown, info: TInfo) => unknown) | undefined;
+  isError: ((error: unknown, info: TInfo) => boolean) | undefined;
+  tracer: Tracer | undefined;
+}
+
+const always = () => true;
+const never = () => false;
+const asIs = (input: unknown) => input;
+
+/** Every span option resolved to its default, in one place. */
+export function resolveSpanOptions<TInfo>(options: SpanOptions<TInfo>): SpanConfig<TInfo> {
+  const { spans = true, captureInput = false } = options;
+  return {
+    spans: typeof spans === 'function' ? spans : spans ? always : never,
+    spanName: options.spanName,
+    requestHook: options.requestHook,
+    responseHook: options.responseHook,
+    captureInput: typeof captureInput === 'function' ? captureInput : captureInput ? asIs : undefined,
+    isError: options.isError,
+    tracer: options.tracer,
+  };
+}
+
+const reported = new WeakSet<object>();
+
+/** Calls a user function; what it throws is reported once per function through `diag`, never rethrown. */
+export function callSafely<TArgs extends unknown[], TResult>(
+  name: string,
+  fn: (...args: TArgs) => TResult,
+  ...args: TArgs
+): TResult | undefined {
+  try {
+    return fn(...args);
+  } catch (error) {
+    if (!reported.has(fn)) {
+      reported.add(fn);
+      diag.warn(`otel-rpc-context: the ${name} option threw; the operation goes on without it`, error);
+    }
+    return undefined;
+  }
+}
+
+/** The longest input recorded by `captureInput`, in UTF-16 code units. */
+export const MAX_CAPTURED_INPUT_LENGTH = 4096;
+
+/** A captured input as a span attribute value: JSON, cut to {@link MAX_CAPTURED_INPUT_LENGTH}. */
+function capturedValue(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  let text: string | undefined;
+  try {
+    text = typeof value === 'string' ? value : JSON.stringify(value);
+  } catch {
+    text = undefined; // circular, BigInt, a throwing toJSON: nothing to record
+  }
+  if (text === undefined) return undefined;
+  return text.length > MAX_CAPTURED_INPUT_LENGTH ? text.slice(0, MAX_CAPTURED_INPUT_LENGTH) : text;
+}
+
+/** How an integration starts one operation's span. */
+export interface OperationStart {
+  kind: SpanKind;
+  /** The semantic-convention name, used unless `spanName` says otherwise. */
+  name: string;
+  attributes: Attributes;
+  parent: Context;
+  links?: Link[];
+  root?: boolean;
+  /** The attribute `captureInput` writes (`trpc.procedure.input`, `graphql.operation.variables`). */
+  inputAttribute: string;
+  /** Reads the input, called only when `captureInput` is on. May be called later through `captureInput()`. */
+  input?: () => unknown;
+  /** The default `isError` for this side and protocol. */
+  defaultIsError: (error: unknown) => boolean;
+  /** A low-cardinality `error.type` for an error. */
+  errorType: (error: unknown) => string;
+}
+
+/** One operation's span, or none, behind one interface: integrations call it the same way either way. */
+export interface OperationSpan {
+  /** The span, or `undefined` when `spans` said no for this operation. */
+  readonly span: Span | undefined;
+  /** Records the input now (for integrations that only have it after the span started). */
+  captureInput(input: unknown): void;
+  /** Notes the latest result, for `responseHook`. */
+  result(value: unknown): void;
+  /** Records a failure: `error.type`, an exception event, and status ERROR where `isError` says so. */
+  fail(error: unknown): void;
+  /** Records that the caller cancelled (aborted, unsubscribed): `error.type`, status left unset. */
+  cancel(errorType?: string): void;
+  /** Calls `responseHook` and ends the span, once; later calls do nothing. */
+  end(): void;
+}
+
+/** The operation span for an operation `spans` said no to: every call does nothing. */
+const NO_SPAN: OperationSpan = {
+  span: undefined,
+  captureInput() {},
+  result() {},
+  fail() {},
+  cancel() {},
+  end() {},
+};
+
+/** The `error.type` recorded for a cancelled operation. */
+export const CANCELLED_ERROR_TYPE = 'cancelled';
+
+/**
+ * Starts one operation's span by `config` (see {@link SpanOptions}), or returns a handle that does nothing
+ * when `spans` says no for `info`. Never throws: a throwing option is reported through `diag` and skipped.
+ */
+export function startOperationSpan<TInfo>(
+  config: SpanConfig<TInfo>,
+  info: TInfo,
+  start: OperationStart,
+): OperationSpan {
+  if (!callSafely('spans', config.spans, info)) return NO_SPAN;
+  const name = (config.spanName && callSafely('spanName', config.spanName, info)) || start.name;
+  const span = resolveTracer(config.tracer).startSpan(
+    typeof name === 'string' ? name : start.name,
+    { kind: start.kind, attributes: start.attributes, links: start.links, root: start.root },
+    start.parent,
+  );
+  const capture = (input: unknown) => {
+    if (!config.captureInput) return;
+    const value = capturedValue(callSafely('captureInput', config.captureInput, input, info));
+    if (value !== undefined) span.setAttribute(start.inputAttribute, value);
+  };
+  if (config.captureInput && start.input) capture(start.input());
+  if (config.requestHook) callSafely('requestHook', config.requestHook, span, info);
+  let outcome: OperationOutcome | undefined;
+  let ended = false;
+  return {
+    span,
+    captureInput: capture,
+    result(value) {
+      if (!ended && config.responseHook) outcome = { result: value };
+    },
+    fail(error) {
+      if (ended) return;
+      span.setAttribute(ATTR_ERROR_TYPE, start.errorType(error));
+      if (error instanceof Error) span.recordException(error);
+      const failed = config.isError
+        ? (callSafely('isError', config.isError, error, info) ?? start.defaultIsError(error))
+        : start.defaultIsError(error);
+      if (failed) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
+      }
+      if (config.responseHook) outcome = { error };
+    },
+    cancel(errorType = CANCELLED_ERROR_TYPE) {
+      if (ended) return;
+      span.setAttribute(ATTR_ERROR_TYPE, errorType);
+      if (config.responseHook) outcome = { ...outcome, cancelled: true };
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      if (config.responseHook) callSafely('responseHook', config.responseHook, span, { ...info, ...outcome });
+      span.end();
+    },
+  };
+}
