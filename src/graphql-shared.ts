@@ -16,6 +16,7 @@ export const ATTR_GRAPHQL_OPERATION_TYPE = 'graphql.operation.type';
 export const ATTR_GRAPHQL_DOCUMENT = 'graphql.document';
 
 import { ATTR_ERROR_TYPE } from './conventions.js';
+import type { OperationSpan } from './operation.js';
 
 export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from './conventions.js';
 
@@ -49,6 +50,32 @@ function errorType(error: GraphQLErrorLike): string {
   if (typeof code === 'string' && code.length > 0) return code;
   const name = error.originalError?.name;
   return typeof name === 'string' && name.length > 0 && name !== 'Error' ? name : 'GraphQLError';
+}
+
+/**
+ * A low-cardinality `error.type` for anything a GraphQL integration fails with: a GraphQL error (its
+ * `extensions.code`, else its original error's name, else `GraphQLError`) or a thrown error (its name).
+ */
+export function graphqlErrorType(error: unknown): string {
+  if (error instanceof Error && !('extensions' in error) && !('originalError' in error)) return error.name;
+  if (error === null || typeof error !== 'object') return typeof error;
+  return errorType(error as GraphQLErrorLike);
+}
+
+/**
+ * Fails an operation for the `errors` of a GraphQL result: the first decides `error.type`, the status (by
+ * `isError`) and the message; each of the first eight becomes an exception event.
+ */
+export function failResult(operation: OperationSpan, errors: unknown): void {
+  if (!Array.isArray(errors) || errors.length === 0) return;
+  operation.fail(errors[0]);
+  const span = operation.span;
+  if (!span) return;
+  for (const error of errors.slice(1, MAX_RECORDED_ERRORS)) {
+    const message =
+      typeof (error as GraphQLErrorLike)?.message === 'string' ? (error as { message: string }).message : '';
+    span.recordException({ name: errorType((error as GraphQLErrorLike) ?? {}), message });
+  }
 }
 
 /** Marks a span failed for the `errors` of a GraphQL result (a list of GraphQL errors, or formatted ones). */

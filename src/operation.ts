@@ -184,6 +184,12 @@ const NO_SPAN: OperationSpan = {
   end() {},
 };
 
+/** An error's message: `message` of an Error or of a GraphQL error object, else its text. */
+function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}
+
 /** The `error.type` recorded for a cancelled operation. */
 export const CANCELLED_ERROR_TYPE = 'cancelled';
 
@@ -220,13 +226,14 @@ export function startOperationSpan<TInfo>(
     },
     fail(error) {
       if (ended) return;
-      span.setAttribute(ATTR_ERROR_TYPE, start.errorType(error));
-      if (error instanceof Error) span.recordException(error);
+      const type = start.errorType(error);
+      span.setAttribute(ATTR_ERROR_TYPE, type);
+      span.recordException(error instanceof Error ? error : { name: type, message: messageOf(error) });
       const failed = config.isError
         ? (callSafely('isError', config.isError, error, info) ?? start.defaultIsError(error))
         : start.defaultIsError(error);
       if (failed) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
       }
       if (config.responseHook) outcome = { error };
     },
