@@ -3,12 +3,15 @@
 // nothing that only one major has. Not the package root: Apollo Client 3's root pulls in its React hooks, which
 // require `react`, and apps without React import `@apollo/client/core`.
 import { ApolloLink, Observable } from '@apollo/client/core';
-import { context as contextApi, propagation, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { context as contextApi, propagation, type TextMapPropagator } from '@opentelemetry/api';
 import { callerContext } from './action.js';
 import {
   type ClientOperationConfig,
   documentOperationType,
+  type GraphQLClientOperationInfo,
+  type GraphQLClientOptions,
   type HeadersMode,
+  resolveClientOptions,
   sendsHeaders,
   startClientOperation,
 } from './graphql-client.js';
@@ -16,10 +19,14 @@ import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from './graphql-share
 import type { ContextCarrier } from './index.js';
 
 export {
+  ATTR_GRAPHQL_OPERATION_VARIABLES,
+  type GraphQLClientOperationInfo,
+  type GraphQLClientOptions,
   type HeadersMode,
   type TraceContextFetchOptions,
   traceContextFetch,
 } from './graphql-client.js';
+export type { OperationOutcome } from './operation.js';
 
 /**
  * The `extensions` key that carries each operation's context carrier: `'traceContext'`.
@@ -52,16 +59,25 @@ export const TRACE_CONTEXT_EXTENSION = SHARED_EXTENSION_KEY;
 export type GetRequestCarrier = 'headers' | 'url' | 'none';
 
 /**
- * Options for {@link TraceContextLink}. Every field is optional.
+ * Options for {@link TraceContextLink}. Every field is optional. The span options (`spans`, `spanName`,
+ * `requestHook`, `responseHook`, `captureInput`, `isError`, `tracer`) and `propagate` are every integration's
+ * (see {@link GraphQLClientOptions}); their `info` is a {@link GraphQLClientOperationInfo} whose `context` is
+ * `operation.getContext()`. `responseHook` sees the last GraphQL result, or the error the request failed
+ * with; an operation unsubscribed before its first result (a query or mutation) is `cancelled`.
  *
  * @example
  * ```ts
- * new TraceContextLink({ spans: true, headers: 'auto', useGETForQueries: false, get: 'headers' });
+ * new TraceContextLink({
+ *   spans: (info) => info.operationName !== 'IntrospectionQuery',
+ *   captureInput: (variables) => ({ ...(variables as object), password: '[redacted]' }),
+ *   propagate: (info) => (info.context as { uri?: string }).uri !== 'https://third-party.example/graphql',
+ *   headers: 'auto',
+ *   useGETForQueries: false,
+ *   get: 'headers',
+ * });
  * ```
  */
-export interface TraceContextLinkOptions {
-  /** Start one CLIENT span per operation, parent of the server's span. With `false`, the caller's context travels as is. @default true */
-  spans?: boolean;
+export interface TraceContextLinkOptions extends GraphQLClientOptions {
   /** Record the operation's source text as `graphql.document` on the client span. @default false */
   document?: boolean;
   /**
@@ -79,8 +95,6 @@ export interface TraceContextLinkOptions {
   useGETForQueries?: boolean;
   /** What a GET operation carries; see {@link GetRequestCarrier}. @default 'headers' */
   get?: GetRequestCarrier;
-  /** The tracer for the client spans. @default this package's tracer (`'otel-rpc-context'`) from the global provider, looked up per operation */
-  tracer?: Tracer;
   /** The propagator that writes the carrier. @default the global propagator */
   propagator?: TextMapPropagator;
 }
@@ -94,14 +108,11 @@ interface LinkConfig extends ClientOperationConfig {
 /** Every option resolved to its default, in one place. */
 function withDefaults(options: TraceContextLinkOptions): LinkConfig {
   return {
-    spans: options.spans ?? true,
-    document: options.document ?? false,
+    // The tracer, when not given, is resolved per operation (cheaply), so a provider registered later is found.
+    ...resolveClientOptions(options),
     headers: options.headers ?? 'auto',
     useGETForQueries: options.useGETForQueries ?? false,
     get: options.get ?? 'headers',
-    // Resolved per operation (cheaply), so a provider registered later is still found.
-    tracer: options.tracer,
-    propagator: options.propagator,
   };
 }
 
@@ -111,6 +122,7 @@ interface OperationLike {
   operationName?: string | null;
   /** Apollo Client 4 only; on 3 the type is read from the document. */
   operationType?: string;
+  variables?: unknown;
   extensions: Record<string, unknown>;
   getContext(): Record<string, unknown>;
   setContext(update: (previous: Record<string, unknown>) => Record<string, unknown>): void;
@@ -148,7 +160,10 @@ function isGet(operation: OperationLike, type: string, useGETForQueries: boolean
  * once, in the first caller's trace. Set `queryDeduplication: false` on the client, or
  * `context: { queryDeduplication: false }` per query, when every caller needs its own trace.
  *
- * Errors: never throws into the caller; a failing request ends the span with status ERROR and `error.type`.
+ * Errors: never throws into the caller, and neither does a throwing option (reported once through `diag`). A
+ * failing request or a result with GraphQL errors records `error.type` and an exception event, and marks the
+ * span ERROR unless `isError` says otherwise. A query or mutation unsubscribed before its first result is
+ * cancelled: `error.type` `cancelled`, status unset.
  *
  * @example
  * ```ts
@@ -179,7 +194,13 @@ export class TraceContextLink extends ApolloLink {
     return new Observable<unknown>((observer) => {
       const type = op.operationType ?? documentOperationType(op.query, op.operationName) ?? 'query';
       const name = op.operationName || undefined;
-      const client = startClientOperation(parent, type, name, () => op.query.loc?.source?.body ?? undefined, config);
+      const info: GraphQLClientOperationInfo = {
+        operationName: name,
+        operationType: type,
+        variables: op.variables,
+        context: op.getContext(),
+      };
+      const client = startClientOperation(parent, info, () => op.query.loc?.source?.body ?? undefined, config);
       attach(op, type, client.carrier, config);
       // Downstream links (and fetch instrumentation) see the client span as the active one.
       let subscription: { unsubscribe(): void };
@@ -187,7 +208,7 @@ export class TraceContextLink extends ApolloLink {
         subscription = contextApi.with(client.context, () =>
           next(op).subscribe({
             next(result) {
-              client.result((result as { errors?: unknown } | null)?.errors);
+              client.result(result, (result as { errors?: unknown } | null)?.errors);
               observer.next(result);
             },
             error(error: unknown) {
@@ -207,7 +228,8 @@ export class TraceContextLink extends ApolloLink {
         return undefined;
       }
       return () => {
-        client.end();
+        // After `complete` or `error` this does nothing; before the first result it is a cancellation.
+        client.teardown();
         subscription.unsubscribe();
       };
     }) as unknown as ReturnType<Request>;
@@ -246,6 +268,7 @@ export function traceContextBatchKey(
       fetchOptions?: unknown;
       credentials?: unknown;
       headers?: Record<string, unknown>;
+      [NO_CARRIER]?: boolean;
     };
     let headers: Record<string, unknown> | undefined;
     if (context.headers) {
@@ -264,12 +287,27 @@ export function traceContextBatchKey(
             : uri;
     return (
       target +
-      JSON.stringify({ http: context.http, options: context.fetchOptions, credentials: context.credentials, headers })
+      JSON.stringify({
+        http: context.http,
+        options: context.fetchOptions,
+        credentials: context.credentials,
+        headers,
+        // An operation that sends no carrier (`propagate`) never shares a request with one whose headers do.
+        propagate: context[NO_CARRIER] ? false : undefined,
+      })
     );
   };
 }
 
-function attach(operation: OperationLike, type: string, carrier: ContextCarrier, config: LinkConfig): void {
+/** Marks, in an operation's context, that `propagate` said no: {@link traceContextBatchKey} batches it apart. */
+const NO_CARRIER = Symbol.for('otel-rpc-context.apollo.noCarrier');
+
+function attach(operation: OperationLike, type: string, carrier: ContextCarrier | undefined, config: LinkConfig): void {
+  if (carrier === undefined) {
+    // `propagate` said no: nothing in extensions, nothing in headers.
+    operation.setContext(() => ({ [NO_CARRIER]: true }));
+    return;
+  }
   const get = isGet(operation, type, config.useGETForQueries);
   const inExtensions = !get || config.get === 'url';
   // Headers: for GET as `get` says; otherwise as `headers` says, and only for a non-empty carrier (an empty

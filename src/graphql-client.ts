@@ -2,91 +2,189 @@
 // span, the carrier it sends, and how its result ends the span. Only @opentelemetry/api is imported, so each
 // client entry point pulls in nothing of the others.
 
-import {
-  type Context,
-  diag,
-  type Span,
-  SpanKind,
-  type TextMapPropagator,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
+import { type Context, diag, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
 import { resumeCaller } from './action.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from './fetch.js';
-import {
-  operationAttributes,
-  operationSpanName,
-  recordResultErrors,
-  recordThrown,
-  resolveTracer,
-} from './graphql-shared.js';
+import { failResult, graphqlErrorType, operationAttributes, operationSpanName } from './graphql-shared.js';
 import { type ContextCarrier, getContext } from './index.js';
+import {
+  CANCELLED_ERROR_TYPE,
+  callSafely,
+  type OperationSpan,
+  resolveSpanOptions,
+  type SpanConfig,
+  type SpanOptions,
+  startOperationSpan,
+} from './operation.js';
+
+/** The attribute `captureInput` writes on a GraphQL CLIENT span: the operation's variables, as JSON. */
+export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
+
+/**
+ * What the Apollo link and the urql exchange tell every function option (`spans`, `spanName`, `requestHook`,
+ * `responseHook`, `captureInput`, `isError`, `propagate`) about one operation.
+ *
+ * @example
+ * ```ts
+ * new TraceContextLink({ spans: (info) => info.operationName !== 'IntrospectionQuery' });
+ * traceContextExchange({ requestHook: (span, info) => span.setAttribute('app.kind', info.operationType) });
+ * ```
+ */
+export interface GraphQLClientOperationInfo {
+  /** The operation's name, `undefined` for an anonymous operation. */
+  operationName: string | undefined;
+  /** `query`, `mutation` or `subscription`. */
+  operationType: string;
+  /** The operation's variables, as the client sends them. */
+  variables: unknown;
+  /** The client's per-operation context: Apollo's `operation.getContext()`, urql's `operation.context`. */
+  context: unknown;
+}
+
+/**
+ * The span and propagation options the Apollo link and the urql exchange share, named and defaulted as
+ * every other integration's (see `SpanOptions`), with {@link GraphQLClientOperationInfo} as `info`.
+ *
+ * @example
+ * ```ts
+ * const options: GraphQLClientOptions = {
+ *   spans: (info) => info.operationName !== 'IntrospectionQuery',
+ *   spanName: (info) => `gql ${info.operationName ?? info.operationType}`,
+ *   captureInput: (variables) => ({ ...(variables as object), password: '[redacted]' }),
+ *   isError: (error) => (error as { extensions?: { code?: string } }).extensions?.code !== 'NOT_FOUND',
+ *   propagate: (info) => (info.context as { uri?: string }).uri?.startsWith('https://api.example.com') ?? true,
+ * };
+ * ```
+ */
+export interface GraphQLClientOptions extends SpanOptions<GraphQLClientOperationInfo> {
+  /**
+   * Start one CLIENT span per operation, parent of the server's span: `true`, `false`, or a predicate per
+   * operation (say, no span for `IntrospectionQuery`). An operation without a span still sends its caller's
+   * context as is. A predicate that throws counts as `false`.
+   * @default true
+   */
+  spans?: boolean | ((info: GraphQLClientOperationInfo) => boolean);
+  /**
+   * Send the carrier at all: `true`, `false`, or a predicate per operation. With `false` the operation sends
+   * no `extensions.traceContext` and no W3C headers (a third-party API must not receive your trace ids or
+   * baggage); its CLIENT span still starts (that is `spans`). A predicate that throws is reported once
+   * through `diag` and counts as `false`: nothing is sent.
+   * @default true
+   */
+  propagate?: boolean | ((info: GraphQLClientOperationInfo) => boolean);
+}
 
 /** Client options every GraphQL client integration shares, resolved to their defaults. */
 export interface ClientOperationConfig {
-  spans: boolean;
+  /** The span options, resolved once when the link or exchange is created. */
+  span: SpanConfig<GraphQLClientOperationInfo>;
+  /** Whether an operation sends its carrier. */
+  propagate: (info: GraphQLClientOperationInfo) => boolean;
   document: boolean;
-  /** An explicit tracer, or `undefined` for this package's tracer from the global provider, resolved per use. */
-  tracer: Tracer | undefined;
   propagator: TextMapPropagator | undefined;
+}
+
+const always = () => true;
+const never = () => false;
+
+/** The options {@link GraphQLClientOptions} adds, plus `document` and `propagator`, resolved once. */
+export function resolveClientOptions(
+  options: GraphQLClientOptions & { document?: boolean; propagator?: TextMapPropagator },
+): ClientOperationConfig {
+  const { propagate = true } = options;
+  return {
+    span: resolveSpanOptions(options),
+    propagate: typeof propagate === 'function' ? propagate : propagate ? always : never,
+    document: options.document ?? false,
+    propagator: options.propagator,
+  };
 }
 
 /** One operation in flight on the client side. */
 export interface ClientOperation {
   /** The context downstream code runs in: the CLIENT span's, or the caller's when `spans` is off. */
   readonly context: Context;
-  /** The carrier to send: always an object, `{}` when the caller had no context (an explicit "none"). */
-  readonly carrier: ContextCarrier;
-  /** Records the `errors` of one GraphQL result on the span, and hands the caller's user action on to what it starts. */
-  result(errors: unknown): void;
+  /**
+   * The carrier to send: an object, `{}` when the caller had no context (an explicit "none"); `undefined`
+   * when `propagate` said no, and nothing may be sent.
+   */
+  readonly carrier: ContextCarrier | undefined;
+  /**
+   * Notes one GraphQL result (`value`, for `responseHook`), records its `errors` on the span, and hands the
+   * caller's user action on to what it starts.
+   */
+  result(value: unknown, errors: unknown): void;
   /** Ends the operation, once: its span (`error` marks it failed), and its share of the caller's user action. */
   end(error?: unknown): void;
+  /**
+   * Ends the operation because the caller tore it down (unsubscribe, unmount): a query or mutation that had
+   * no result yet is cancelled (`error.type` `cancelled`, status unset); a subscription just ends.
+   */
+  teardown(): void;
 }
+
+const isAnyError = () => true;
 
 /**
  * Starts one operation under `parent` (the caller's context, read when the operation started): its CLIENT
- * span `{type} {name}` unless `spans` is off, and its carrier. `source` is called only when `document` is on.
+ * span `{type} {name}` unless `spans` says no, and its carrier unless `propagate` says no. `source` is
+ * called only when `document` is on.
  */
 export function startClientOperation(
   parent: Context,
-  type: string,
-  name: string | undefined,
+  info: GraphQLClientOperationInfo,
   source: () => string | undefined,
   config: ClientOperationConfig,
 ): ClientOperation {
-  let span: Span | undefined;
-  if (config.spans) {
-    span = resolveTracer(config.tracer).startSpan(
-      operationSpanName(type, name),
-      { kind: SpanKind.CLIENT, attributes: operationAttributes(type, name, config.document ? source() : undefined) },
-      parent,
-    );
-  }
+  const { operationType: type, operationName: name } = info;
+  const operation: OperationSpan = startOperationSpan(config.span, info, {
+    kind: SpanKind.CLIENT,
+    name: operationSpanName(type, name),
+    attributes: operationAttributes(type, name, config.document ? source() : undefined),
+    parent,
+    inputAttribute: ATTR_GRAPHQL_OPERATION_VARIABLES,
+    input: () => info.variables,
+    defaultIsError: isAnyError,
+    errorType: graphqlErrorType,
+  });
+  const span = operation.span;
   const active = span ? trace.setSpan(parent, span) : parent;
-  let carrier: ContextCarrier;
-  try {
-    carrier = getContext({ context: active, propagator: config.propagator });
-  } catch (error) {
-    // A propagator that throws: the operation goes on, with an explicit "no context".
-    diag.debug('otel-rpc-context: the propagator threw while writing a carrier; sending none', error);
-    carrier = {};
+  let carrier: ContextCarrier | undefined;
+  if (callSafely('propagate', config.propagate, info)) {
+    try {
+      carrier = getContext({ context: active, propagator: config.propagator });
+    } catch (error) {
+      // A propagator that throws: the operation goes on, with an explicit "no context".
+      diag.debug('otel-rpc-context: the propagator threw while writing a carrier; sending none', error);
+      carrier = {};
+    }
   }
   let ended = false;
+  let results = 0;
+  const end = (error?: unknown) => {
+    if (ended) return;
+    ended = true;
+    resumeCaller(parent, true);
+    if (error !== undefined) operation.fail(error);
+    operation.end();
+  };
   return {
     context: active,
     carrier,
-    result(errors) {
-      if (span && !ended) recordResultErrors(span, errors);
+    result(value, errors) {
+      if (!ended) {
+        results++;
+        operation.result(value);
+        failResult(operation, errors);
+      }
       // What the caller starts on this result (a refetch) joins its user action.
       resumeCaller(parent, false);
     },
-    end(error) {
+    end,
+    teardown() {
       if (ended) return;
-      ended = true;
-      resumeCaller(parent, true);
-      if (!span) return;
-      if (error !== undefined) recordThrown(span, error);
-      span.end();
+      if (results === 0 && type !== 'subscription') operation.cancel(CANCELLED_ERROR_TYPE);
+      end();
     },
   };
 }

@@ -6,10 +6,14 @@
  * @module
  */
 export {
+  ATTR_GRAPHQL_OPERATION_VARIABLES,
+  type GraphQLClientOperationInfo,
+  type GraphQLClientOptions,
   type HeadersMode,
   type TraceContextFetchOptions,
   traceContextFetch,
 } from './graphql-client.js';
+export type { OperationOutcome } from './operation.js';
 export {
   type GetRequestCarrier,
   TRACE_CONTEXT_EXTENSION,

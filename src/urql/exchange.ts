@@ -1,14 +1,17 @@
 // The urql exchange. It speaks wonka's source protocol directly (a signal is `0` for the end, or
 // `{ tag: 0 | 1, 0: talkback | value }`), as every exchange's `Source` does, instead of importing wonka, which
 // is a dependency of @urql/core and not of the app: with strict package managers it may not resolve from here.
-import { context as contextApi, type TextMapPropagator, type Tracer } from '@opentelemetry/api';
+import { context as contextApi, type TextMapPropagator } from '@opentelemetry/api';
 import { type Exchange, makeOperation, type Operation, stringifyDocument } from '@urql/core';
 import { callerContext } from '../action.js';
 import {
   type ClientOperation,
   type ClientOperationConfig,
   documentOperationName,
+  type GraphQLClientOperationInfo,
+  type GraphQLClientOptions,
   type HeadersMode,
+  resolveClientOptions,
   sendsHeaders,
   startClientOperation,
 } from '../graphql-client.js';
@@ -46,15 +49,24 @@ export type GetRequestCarrier = 'headers' | 'url' | 'none';
 
 /**
  * Options for {@link traceContextExchange}; named and defaulted as `TraceContextLink`'s. Every field is optional.
+ * The span options (`spans`, `spanName`, `requestHook`, `responseHook`, `captureInput`, `isError`, `tracer`)
+ * and `propagate` are every integration's (see `GraphQLClientOptions`); their `info` is a
+ * `GraphQLClientOperationInfo` whose `context` is urql's `operation.context`. `responseHook` sees the last
+ * `OperationResult`, or the network error; a query or mutation torn down before its first result is `cancelled`.
  *
  * @example
  * ```ts
- * traceContextExchange({ spans: true, document: false, headers: 'auto', get: 'headers' });
+ * traceContextExchange({
+ *   spans: (info) => info.operationName !== 'IntrospectionQuery',
+ *   captureInput: (variables) => ({ ...(variables as object), password: '[redacted]' }),
+ *   propagate: (info) => !(info.context as { url: string }).url.startsWith('https://third-party.example'),
+ *   document: false,
+ *   headers: 'auto',
+ *   get: 'headers',
+ * });
  * ```
  */
-export interface TraceContextExchangeOptions {
-  /** Start one CLIENT span per operation, parent of the server's span. With `false`, the caller's context travels as is. @default true */
-  spans?: boolean;
+export interface TraceContextExchangeOptions extends GraphQLClientOptions {
   /** Record the operation's source text as `graphql.document` on the client span. @default false */
   document?: boolean;
   /**
@@ -66,8 +78,6 @@ export interface TraceContextExchangeOptions {
   headers?: HeadersMode;
   /** What a query sent as GET carries; see {@link GetRequestCarrier}. @default 'headers' */
   get?: GetRequestCarrier;
-  /** The tracer for the client spans. @default this package's tracer (`'otel-rpc-context'`) from the global provider, looked up per operation */
-  tracer?: Tracer;
   /** The propagator that writes the carrier. @default the global propagator */
   propagator?: TextMapPropagator;
 }
@@ -79,12 +89,9 @@ interface ExchangeConfig extends ClientOperationConfig {
 
 function withDefaults(options: TraceContextExchangeOptions): ExchangeConfig {
   return {
-    spans: options.spans ?? true,
-    document: options.document ?? false,
+    ...resolveClientOptions(options),
     headers: options.headers ?? 'auto',
     get: options.get ?? 'headers',
-    tracer: options.tracer,
-    propagator: options.propagator,
   };
 }
 
@@ -120,7 +127,9 @@ function headersRecord(init: unknown): Headers {
 }
 
 /** The operation as it leaves this exchange: the carrier in `extensions`, or in headers for a GET query. */
-function withCarrier(operation: Operation, carrier: ContextCarrier, config: ExchangeConfig): Operation {
+function withCarrier(operation: Operation, carrier: ContextCarrier | undefined, config: ExchangeConfig): Operation {
+  // `propagate` said no: the operation goes on as it came, nothing in extensions, nothing in headers.
+  if (carrier === undefined) return operation;
   const { context } = operation;
   const get = operation.kind === 'query' && !!context.preferGetMethod;
   const inExtensions = !get || config.get === 'url';
@@ -159,8 +168,10 @@ function withCarrier(operation: Operation, carrier: ContextCarrier, config: Exch
  * Cache hits: `cacheExchange` answers them before they reach this exchange, so they start no span and send
  * nothing (no request is made). A `cache-and-network` refresh does reach the network, and has its span.
  *
- * Errors: never throws into the caller; a result with `error.networkError` or GraphQL errors marks the span
- * failed with `error.type`.
+ * Errors: never throws into the caller, and neither does a throwing option (reported once through `diag`). A
+ * result with `error.networkError` or GraphQL errors records `error.type` and an exception event, and marks the
+ * span ERROR unless `isError` says otherwise. A query or mutation torn down before its first result is
+ * cancelled: `error.type` `cancelled`, status unset.
  *
  * @example
  * ```ts
@@ -181,7 +192,8 @@ export function traceContextExchange(options: TraceContextExchangeOptions = {}):
       const live = new Map<number, ClientOperation>();
       const sent$ = mapValues<Operation, Operation>(ops$ as unknown as Source<Operation>, (operation, deliver) => {
         if (operation.kind === 'teardown') {
-          live.get(operation.key)?.end();
+          // Before its first result, a query or mutation torn down is cancelled; a subscription just ends.
+          live.get(operation.key)?.teardown();
           live.delete(operation.key);
           deliver(operation);
           return;
@@ -190,13 +202,13 @@ export function traceContextExchange(options: TraceContextExchangeOptions = {}):
         live.get(operation.key)?.end();
         let client: ClientOperation;
         try {
-          client = startClientOperation(
-            parent,
-            operation.kind,
-            documentOperationName(operation.query),
-            () => stringifyDocument(operation.query),
-            config,
-          );
+          const info: GraphQLClientOperationInfo = {
+            operationName: documentOperationName(operation.query),
+            operationType: operation.kind,
+            variables: operation.variables,
+            context: operation.context,
+          };
+          client = startClientOperation(parent, info, () => stringifyDocument(operation.query), config);
         } catch {
           deliver(operation);
           return;
@@ -231,7 +243,7 @@ function recordResult(
   const { operation } = result;
   const client = live.get(operation.key);
   if (!client) return;
-  client.result(result.error?.graphQLErrors);
+  client.result(result, result.error?.graphQLErrors);
   const networkError = result.error?.networkError;
   if (networkError !== undefined && networkError !== null) {
     client.end(networkError);
