@@ -8,6 +8,7 @@
 export {
   type TraceContextFetchFunction,
   type TraceContextFetchOptions,
+  type TraceContextLinkInfo,
   type TraceContextLinkOptions,
   traceContextFetch,
   traceContextHeaders,
@@ -20,5 +21,5 @@ export {
   type TraceContextRequest,
   traceContextMiddleware,
 } from './trpc/middleware.js';
-export { BATCH_HEADER, type SubscriptionSpanMode } from './trpc/shared.js';
+export { ATTR_TRPC_INPUT, BATCH_HEADER, SERVER_ERROR_CODES, type SubscriptionSpanMode } from './trpc/shared.js';
 export { type TraceContextEncoderOptions, traceContextEncoder, type WebSocketEncoder } from './trpc/ws.js';

@@ -1,14 +1,4 @@
-import {
-  type Context,
-  context,
-  diag,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type TextMapPropagator,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
+import { type Context, context, diag, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
 import type { getFetch, Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
@@ -16,49 +6,99 @@ import { callerContext, resumeCaller } from '../action.js';
 import { type CarrierInput, type ContextCarrier, carrierGetter, isHeaders } from '../carrier.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../fetch.js';
 import { getContext } from '../index.js';
+import { callSafely, resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
 import {
-  ATTR_ERROR_TYPE,
+  ATTR_TRPC_INPUT,
   BATCH_HEADER,
   CLIENT_OPERATION_KEY,
   carrierOf,
   decodeBatchHeader,
   isObject,
   MAX_BATCH_HEADER_LENGTH,
+  NO_CARRIER_KEY,
   OP_CONTEXT_KEY,
   procedureAttributes,
   procedureSpanName,
-  resolveTracer,
   type SubscriptionSpanMode,
   URL_PARAM,
 } from './shared.js';
 import { noop, trackOperation } from './ws.js';
 
 /**
- * Options for {@link traceContextLink}.
+ * What every function option of {@link traceContextLink} is given, once per operation.
+ *
+ * @example
+ * ```ts
+ * traceContextLink({ spans: (info: TraceContextLinkInfo) => info.path !== 'health' });
+ * ```
+ */
+export interface TraceContextLinkInfo {
+  /** The procedure's path, `''` for a call without one (a Next.js server action). */
+  path: string;
+  type: 'query' | 'mutation' | 'subscription';
+  /** The input as the caller passed it, before the transformer. */
+  input: unknown;
+  /** The operation's `context` (tRPC's `OperationContext`, what the caller passed as `{ context }`). */
+  context: Record<string, unknown>;
+}
+
+/**
+ * Options for {@link traceContextLink}: the span options every integration takes ({@link SpanOptions}, with
+ * {@link TraceContextLinkInfo} as `info`), plus `propagate`, `subscriptionSpan` and `propagator`.
+ *
+ * - `spans`: `true` (default), `false`, or a predicate per operation. Without a span the operation still
+ *   propagates its caller's own context.
+ * - `spanName`: default the procedure's path (`'trpc'` without one).
+ * - `requestHook(span, info)` / `responseHook(span, info)`: `responseHook`'s `info.result` is the procedure's
+ *   output as received (for a subscription, the last event's data), `info.error` the error, `info.cancelled`
+ *   set when the caller aborted or unsubscribed first.
+ * - `captureInput`: records the input (before the transformer) as `trpc.procedure.input`. Off by default.
+ * - `isError`: default any error marks the CLIENT span ERROR; `error.type` is the tRPC code (`NOT_FOUND`),
+ *   `AbortError`, or the error's name. An operation aborted through its `signal`, or unsubscribed before it
+ *   settled, leaves the status unset with `error.type` `AbortError` / `cancelled`.
  *
  * @example
  * ```ts
  * traceContextLink({ spans: false }); // propagate the caller's own span, record nothing
+ * traceContextLink({
+ *   spans: (info) => info.path !== 'health',
+ *   propagate: (info) => !info.path.startsWith('partner.'), // never send trace ids to the partner API
+ *   captureInput: (input) => ({ ...(input as object), password: undefined }),
+ * });
  * ```
  */
-export interface TraceContextLinkOptions {
-  /** Start a CLIENT span per operation, named by the procedure path. @default true */
-  spans?: boolean;
+export interface TraceContextLinkOptions extends SpanOptions<TraceContextLinkInfo> {
+  /**
+   * Whether to send the operation's carrier at all: `true`, `false`, or a predicate per operation (third-party
+   * APIs must not receive your trace ids or baggage). For an operation that does not propagate,
+   * {@link traceContextHeaders} sends no `traceparent`/`tracestate`/`baggage` for it (none at all when it is
+   * the first of its batch) and `{}` as its batch-header entry, {@link traceContextEncoder} adds no field to its
+   * WebSocket message, and {@link traceContextUrl} adds no parameter. The CLIENT span still starts locally
+   * (see `spans`). A predicate that throws counts as `false` and is reported once through `diag`.
+   * HTTP instrumentations (`instrumentation-fetch`, `-undici`, `-http`) inject their own `traceparent`:
+   * exclude those URLs there too.
+   * @default true
+   */
+  propagate?: boolean | ((info: TraceContextLinkInfo) => boolean);
   /**
    * When a subscription's span ends: `'start'` once the subscription is established (or fails),
    * `'lifetime'` when it completes, fails or is unsubscribed. @default 'start'
    */
   subscriptionSpan?: SubscriptionSpanMode;
-  /** The tracer for the CLIENT spans. @default trace.getTracer('otel-rpc-context') */
-  tracer?: Tracer;
   /** The propagator that writes each operation's carrier. @default the global propagator */
   propagator?: TextMapPropagator;
 }
 
-const DEFAULTS = { spans: true, subscriptionSpan: 'start' } as const;
+const DEFAULTS = { subscriptionSpan: 'start' } as const;
 
 /** An operation that reaches an HTTP link is no candidate for a WebSocket message any more. */
 const httpBound = new WeakMap<object, () => void>();
+
+function isAbortError(error: unknown): boolean {
+  return (
+    isObject(error) && (error.name === 'AbortError' || (isObject(error.cause) && error.cause.name === 'AbortError'))
+  );
+}
 
 function errorType(error: unknown): string {
   if (isObject(error)) {
@@ -70,12 +110,21 @@ function errorType(error: unknown): string {
   return 'Error';
 }
 
+const anyError = () => true;
+
+/** The data of a result envelope (`{ result: { type?, data } }`), `undefined` for `started`/`stopped`/`state`. */
+function resultData(value: unknown): unknown {
+  const result = isObject(value) ? value.result : undefined;
+  return isObject(result) && 'data' in result ? result.data : undefined;
+}
+
 /**
  * The first link of a tRPC client: captures the caller's active context when each operation starts
- * (tRPC runs links synchronously inside the call), starts a CLIENT span for it unless `spans: false`, and
- * stores the carrier in `op.context.traceContext` for the terminating link: {@link traceContextHeaders}
- * for the HTTP links, {@link traceContextEncoder} for `wsLink`, {@link traceContextUrl} for
- * `httpSubscriptionLink`.
+ * (tRPC runs links synchronously inside the call), starts a CLIENT span for it (see `spans`), and
+ * stores the carrier in `op.context.traceContext` for the terminating link (unless `propagate` says no):
+ * {@link traceContextHeaders} for the HTTP links, {@link traceContextEncoder} for `wsLink`,
+ * {@link traceContextUrl} for `httpSubscriptionLink`. Options that throw are reported once through `diag`
+ * and never break the operation.
  *
  * @example
  * ```ts
@@ -90,43 +139,53 @@ function errorType(error: unknown): string {
 export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
   options: TraceContextLinkOptions = {},
 ): TRPCLink<TRouter> {
-  const spans = options.spans ?? DEFAULTS.spans;
+  const config = resolveSpanOptions(options);
   const lifetime = (options.subscriptionSpan ?? DEFAULTS.subscriptionSpan) === 'lifetime';
+  const { propagate = true } = options;
   return () =>
     ({ op, next }) =>
       observable((observer) => {
         const active = callerContext();
-        let span: Span | undefined;
-        let opContext: Context = active;
-        if (spans) {
-          span = resolveTracer(options.tracer).startSpan(
-            procedureSpanName(op.path),
-            { kind: SpanKind.CLIENT, attributes: procedureAttributes(op.path, op.type) },
-            active,
-          );
-          opContext = trace.setSpan(active, span);
-        }
-        const carrier = getContext({ context: opContext, propagator: options.propagator });
+        const info: TraceContextLinkInfo = { path: op.path, type: op.type, input: op.input, context: op.context };
+        const operationSpan = startOperationSpan(config, info, {
+          kind: SpanKind.CLIENT,
+          name: procedureSpanName(op.path),
+          attributes: procedureAttributes(op.path, op.type),
+          parent: active,
+          inputAttribute: ATTR_TRPC_INPUT,
+          input: () => op.input,
+          defaultIsError: anyError,
+          errorType,
+        });
+        const span = operationSpan.span;
+        const opContext: Context = span ? trace.setSpan(active, span) : active;
+        const propagating =
+          typeof propagate === 'function' ? callSafely('propagate', propagate, info) === true : propagate;
+        // A non-propagating operation stores `{}`: the helpers then send nothing for it, and never fall back
+        // to the context active when they run.
+        const carrier: ContextCarrier = propagating
+          ? getContext({ context: opContext, propagator: options.propagator })
+          : {};
         const untrack = trackOperation(op.type, op.path, op.input, carrier);
-        let ended = false;
-        const end = (error?: unknown) => {
+        // Settled: a query's or mutation's result arrived, or the operation failed or completed.
+        let settled = false;
+        const end = () => {
           untrack();
-          if (ended || !span) return;
-          ended = true;
-          if (error !== undefined) {
-            span.setAttribute(ATTR_ERROR_TYPE, errorType(error));
-            span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
-          }
-          span.end();
+          operationSpan.end();
         };
         const nextOp: Operation = { ...op, context: { ...op.context, [OP_CONTEXT_KEY]: carrier } };
         if (untrack !== noop) httpBound.set(nextOp.context, untrack);
+        let downstream = opContext.setValue(CLIENT_OPERATION_KEY, true);
+        if (!propagating) downstream = downstream.setValue(NO_CARRIER_KEY, true);
         // Subscribing in the operation's context lets the terminating link and anything it calls
         // synchronously (and, with AsyncLocalStorage, later) see it.
-        const subscription = context.with(opContext.setValue(CLIENT_OPERATION_KEY, true), () =>
+        const subscription = context.with(downstream, () =>
           next(nextOp).subscribe({
             next(value) {
-              if (op.type === 'subscription' && !lifetime) {
+              const data = resultData(value);
+              if (data !== undefined || op.type !== 'subscription') operationSpan.result(data);
+              if (op.type !== 'subscription') settled = true;
+              else if (!lifetime) {
                 const result = (value as { result?: { type?: string } }).result;
                 if (result?.type !== 'state') end();
               }
@@ -135,11 +194,16 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
               observer.next(value);
             },
             error(error) {
-              end(error);
+              settled = true;
+              if (isAbortError(error)) operationSpan.cancel('AbortError');
+              else if (op.signal?.aborted) operationSpan.cancel();
+              else operationSpan.fail(error);
+              end();
               resumeCaller(active, true);
               observer.error(error);
             },
             complete() {
+              settled = true;
               end();
               resumeCaller(active, true);
               observer.complete();
@@ -148,6 +212,8 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
         );
         return () => {
           subscription.unsubscribe();
+          // A query or mutation torn down before its result: the caller cancelled it.
+          if (!settled && op.type !== 'subscription') operationSpan.cancel();
           end();
         };
       });
@@ -256,7 +322,8 @@ export function encodeBatchHeader(carriers: readonly ContextCarrier[]): string {
 export function traceContextUrl(url: string | (() => string | Promise<string>)): () => string | Promise<string> {
   return () => {
     // Read now: after tRPC's next `await` a browser context manager no longer knows the operation.
-    const carrier = getContext();
+    const active = context.active();
+    const carrier = active.getValue(NO_CARRIER_KEY) ? {} : getContext({ context: active });
     const base = typeof url === 'function' ? url() : url;
     return typeof base === 'string' ? withCarrierParam(base, carrier) : base.then((b) => withCarrierParam(b, carrier));
   };

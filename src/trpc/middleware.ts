@@ -1,18 +1,10 @@
-import {
-  context,
-  createContextKey,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  type TextMapPropagator,
-  type Tracer,
-  trace,
-} from '@opentelemetry/api';
+import { context, createContextKey, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
 import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../carrier.js';
 import { type IncomingOption, resolvePolicy } from '../incoming.js';
+import { resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
 import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../server.js';
 import {
-  ATTR_ERROR_TYPE,
+  ATTR_TRPC_INPUT,
   BATCH_HEADER,
   CLIENT_OPERATION_KEY,
   decodeBatchHeader,
@@ -20,14 +12,16 @@ import {
   MAX_BATCH_HEADER_LENGTH,
   procedureAttributes,
   procedureSpanName,
-  resolveTracer,
+  SERVER_ERROR_CODES,
   type SubscriptionSpanMode,
+  serverErrorCode,
   URL_PARAM,
 } from './shared.js';
 import { takeFrameCarrier } from './ws.js';
 
 /**
- * What the `incoming` function of {@link traceContextMiddleware} is given, once per procedure call.
+ * What the `incoming` function and every span option of {@link traceContextMiddleware} are given, once per
+ * procedure call. (The input is not part of it: reading it is asynchronous; `captureInput` gets it.)
  *
  * @example
  * ```ts
@@ -57,22 +51,35 @@ export interface TraceContextRequest {
 }
 
 /**
- * Options for {@link traceContextMiddleware}.
+ * Options for {@link traceContextMiddleware}: the span options every integration takes ({@link SpanOptions},
+ * with {@link TraceContextIncomingInfo} as `info`), plus `incoming`, `subscriptionSpan`, `getRequest` and
+ * `propagator`.
+ *
+ * - `spans`: `true` (default), `false`, or a predicate per call. Without a span the procedure still runs in
+ *   its caller's context.
+ * - `spanName`: default the procedure's path (`'trpc'` without one).
+ * - `requestHook(span, info)` / `responseHook(span, info)`: `responseHook`'s `info.result` is the procedure's
+ *   output (for a subscription, its async iterable; with `subscriptionSpan: 'lifetime'`, the last value it
+ *   yielded), `info.error` the error.
+ * - `captureInput`: records the raw input (as the transformer decoded it, before validation) as `trpc.procedure.input`;
+ *   the input is only read when this is on. Off by default.
+ * - `isError`: by default only server-side codes mark the SERVER span ERROR (`INTERNAL_SERVER_ERROR`,
+ *   `NOT_IMPLEMENTED`, `BAD_GATEWAY`, `SERVICE_UNAVAILABLE`, `GATEWAY_TIMEOUT`; an error that is not a
+ *   `TRPCError` counts as `INTERNAL_SERVER_ERROR`). `error.type` is the code either way.
  *
  * @example
  * ```ts
  * t.procedure.use(traceContextMiddleware({ incoming: 'link', subscriptionSpan: 'lifetime' }));
+ * t.procedure.use(traceContextMiddleware({ spans: ({ path }) => path !== 'health', isError: () => true }));
  * ```
  */
-export interface TraceContextMiddlewareOptions {
+export interface TraceContextMiddlewareOptions extends SpanOptions<TraceContextIncomingInfo> {
   /**
    * What to do with the caller's context: `'continue'` (its span is the parent), `'link'` (new trace whose
    * SERVER span links to it; caller's baggage dropped), `'ignore'`, or a function deciding per call.
    * @default 'continue'
    */
   incoming?: IncomingOption<TraceContextIncomingInfo>;
-  /** Start a SERVER span per procedure call, named by its path. @default true */
-  spans?: boolean;
   /**
    * When a subscription's span ends: `'start'` when the procedure has returned its iterable,
    * `'lifetime'` when the iteration ends. @default 'start'
@@ -84,8 +91,6 @@ export interface TraceContextMiddlewareOptions {
    * @default looks for `ctx.req`, `ctx.request`, `ctx.headers`, `ctx.info`
    */
   getRequest?: (ctx: unknown) => TraceContextRequest | undefined;
-  /** The tracer for the SERVER spans. @default trace.getTracer('otel-rpc-context') */
-  tracer?: Tracer;
   /** The propagator that reads carriers. @default the global propagator */
   propagator?: TextMapPropagator;
 }
@@ -178,16 +183,7 @@ function carriersOf(call: MiddlewareCall<unknown>, request: TraceContextRequest 
   return { operation, shared, headers: request?.headers, connection };
 }
 
-function endSpan(span: Span | undefined, error?: unknown): void {
-  if (!span) return;
-  if (error !== undefined) {
-    const code = isObject(error) && typeof error.code === 'string' ? error.code : 'INTERNAL_SERVER_ERROR';
-    span.setAttribute(ATTR_ERROR_TYPE, code);
-    if (error instanceof Error) span.recordException(error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : undefined });
-  }
-  span.end();
-}
+const serverSideError = (error: unknown) => SERVER_ERROR_CODES.has(serverErrorCode(error));
 
 /**
  * A tRPC middleware that runs each procedure in its caller's context: every await, nested call, and
@@ -213,7 +209,7 @@ function endSpan(span: Span | undefined, error?: unknown): void {
  * ```
  */
 export function traceContextMiddleware(options: TraceContextMiddlewareOptions = {}) {
-  const spans = options.spans ?? true;
+  const config = resolveSpanOptions(options);
   const lifetime = (options.subscriptionSpan ?? 'start') === 'lifetime';
   const getRequest = options.getRequest ?? defaultGetRequest;
   return async function traceContext<TResult>(call: MiddlewareCall<TResult>): Promise<TResult> {
@@ -228,6 +224,7 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
     } catch {
       request = undefined;
     }
+    const info: TraceContextIncomingInfo = { path: call.path, type: call.type, ctx: call.ctx };
     // In-process: createCaller or a server action (no signal), localLink (our client link's context is
     // active), or a call nested inside a procedure.
     const inProcess =
@@ -235,43 +232,58 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
     const { parent, links, root } = operationParent(
       inProcess ? { inProcess } : carriersOf(call as MiddlewareCall<unknown>, request),
       options.propagator,
-      () => resolvePolicy(options.incoming, { path: call.path, type: call.type, ctx: call.ctx }),
+      () => resolvePolicy(options.incoming, info),
       ambient,
     );
-    let span: Span | undefined;
-    if (spans) {
-      span = resolveTracer(options.tracer).startSpan(
-        procedureSpanName(call.path),
-        { kind: SpanKind.SERVER, attributes: procedureAttributes(call.path, call.type), links, root },
-        parent,
-      );
+    const operationSpan = startOperationSpan(config, info, {
+      kind: SpanKind.SERVER,
+      name: procedureSpanName(call.path),
+      attributes: procedureAttributes(call.path, call.type),
+      parent,
+      links,
+      root,
+      inputAttribute: ATTR_TRPC_INPUT,
+      defaultIsError: serverSideError,
+      errorType: serverErrorCode,
+    });
+    const span = operationSpan.span;
+    // Reading the input is asynchronous (it may parse the body): only when it is recorded.
+    if (span && config.captureInput) {
+      try {
+        operationSpan.captureInput(await call.getRawInput());
+      } catch {
+        // An unreadable input fails the procedure itself, with tRPC's own error.
+      }
     }
     const runIn = (span ? trace.setSpan(parent, span) : parent).setValue(CALL_KEY, call.getRawInput);
     let result: TResult;
     try {
       result = await context.with(runIn, call.next);
     } catch (error) {
-      endSpan(span, error);
+      operationSpan.fail(error);
+      operationSpan.end();
       throw error;
     }
     const outcome = result as { ok?: boolean; error?: unknown; data?: unknown };
     if (outcome.ok === false) {
-      endSpan(span, outcome.error);
+      operationSpan.fail(outcome.error);
+      operationSpan.end();
       return result;
     }
     if (call.type === 'subscription' && isAsyncIterable(outcome.data)) {
-      if (!lifetime) endSpan(span);
-      let ended = !lifetime;
+      operationSpan.result(outcome.data);
+      if (!lifetime) operationSpan.end();
       const data = bindAsyncIterable(outcome.data, runIn, {
+        onValue: lifetime ? (value) => operationSpan.result(value) : undefined,
         onEnd(error) {
-          if (ended) return;
-          ended = true;
-          endSpan(span, error);
+          if (error !== undefined) operationSpan.fail(error);
+          operationSpan.end();
         },
       });
       return { ...outcome, data } as TResult;
     }
-    endSpan(span);
+    operationSpan.result(outcome.data);
+    operationSpan.end();
     return result;
   };
 }

@@ -12,6 +12,27 @@ export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from '../conventions.js';
 /** The tRPC operation type: `query`, `mutation` or `subscription`. */
 export const ATTR_TRPC_TYPE = 'trpc.procedure.type';
 
+/** The span attribute that `captureInput` writes: the procedure's input as JSON. */
+export const ATTR_TRPC_INPUT = 'trpc.procedure.input';
+
+/**
+ * The tRPC error codes that mark a SERVER span ERROR by default: the server-side ones (HTTP 5xx equivalents).
+ * The others (`BAD_REQUEST`, `UNAUTHORIZED`, `NOT_FOUND`, ...) are the caller's mistakes: recorded as
+ * `error.type`, status left unset.
+ */
+export const SERVER_ERROR_CODES: ReadonlySet<string> = new Set([
+  'INTERNAL_SERVER_ERROR',
+  'NOT_IMPLEMENTED',
+  'BAD_GATEWAY',
+  'SERVICE_UNAVAILABLE',
+  'GATEWAY_TIMEOUT',
+]);
+
+/** A server-side error's tRPC code: its `code`, or `INTERNAL_SERVER_ERROR` for an error that is not a TRPCError. */
+export function serverErrorCode(error: unknown): string {
+  return isObject(error) && typeof error.code === 'string' ? error.code : 'INTERNAL_SERVER_ERROR';
+}
+
 /** The key under which {@link traceContextLink} stores each operation's carrier in `op.context`. */
 export const OP_CONTEXT_KEY = 'traceContext';
 
@@ -61,6 +82,12 @@ export function carrierOf(op: { context?: unknown } | undefined): ContextCarrier
  * running in the same process and async flow as the client (`unstable_localLink`): nothing to extract.
  */
 export const CLIENT_OPERATION_KEY = createContextKey('otel-rpc-context/trpc client operation');
+
+/**
+ * Set in the context an operation's downstream links run in when `propagate` said no for it: the terminating
+ * link's helpers ({@link traceContextUrl}) then send no carrier.
+ */
+export const NO_CARRIER_KEY = createContextKey('otel-rpc-context/trpc no carrier');
 
 /**
  * A procedure's span name: its path. Calls without a path (Next.js server actions made with
