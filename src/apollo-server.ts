@@ -20,5 +20,9 @@ export {
   type TraceContextPluginOptions,
   traceContextPlugin,
 } from './apollo-server/plugin.js';
-export type { TraceContextSource } from './graphql-server.js';
+export {
+  ATTR_GRAPHQL_OPERATION_VARIABLES,
+  type GraphQLServerOperationInfo,
+  type TraceContextSource,
+} from './graphql-server.js';
 export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';

@@ -15,6 +15,10 @@
  * @module
  */
 
-export type { TraceContextSource } from './graphql-server.js';
+export {
+  ATTR_GRAPHQL_OPERATION_VARIABLES,
+  type GraphQLServerOperationInfo,
+  type TraceContextSource,
+} from './graphql-server.js';
 export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
 export { type GraphQLWsIncomingInfo, type WithTraceContextOptions, withTraceContext } from './graphql-ws/wrap.js';

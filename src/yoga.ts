@@ -5,18 +5,21 @@
 import { context as contextApi } from '@opentelemetry/api';
 import type { Plugin } from 'graphql-yoga';
 import { isHeaders, isObject, toContextCarrier } from './carrier.js';
-import { startServerOperation } from './graphql-server.js';
-import {
-  operationAttributes,
-  operationSpanName,
-  recordResultErrors,
-  recordThrown,
-  TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY,
-} from './graphql-shared.js';
+import { requestInfo, type StartedOperation, startServerOperation } from './graphql-server.js';
+import { failResult, TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from './graphql-shared.js';
 import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from './server.js';
 import { type Envelope, findOperation, isPromiseLike, OPERATION_KEY, type Operation, own } from './yoga/envelope.js';
 import { type UseTraceContextOptions, withDefaults } from './yoga/options.js';
 
+/** The plugin's per-operation state: Envelop's view of it, and the started operation every outcome goes through. */
+interface YogaOperation extends Operation {
+  started: StartedOperation;
+}
+
+export {
+  ATTR_GRAPHQL_OPERATION_VARIABLES,
+  type GraphQLServerOperationInfo,
+} from './graphql-server.js';
 export {
   TRACE_CONTEXT_EXTENSION,
   type TraceContextSource,
@@ -42,6 +45,13 @@ export {
  * (single and `batching: true`), Yoga's SSE, and graphql-ws with Yoga's documented `useServer` recipe; it
  * relies on Envelop's `instrumentation` hooks (graphql-yoga >= 5.13, @envelop/core >= 5.1).
  *
+ * Span options (`spans`, `spanName`, `requestHook`, `responseHook`, `captureInput`, `isError`) are resolved
+ * once, here. The span starts at the operation's first phase, before parsing: `spans` and `requestHook` see
+ * the `operationName` the request sent and no `operationType` yet; `spanName` is asked again once the document
+ * is parsed (see `GraphQLServerOperationInfo`). `info.request` is the Fetch `Request` (`undefined` over
+ * graphql-ws); `info.contextValue` is Envelop's GraphQL context. Parse and validation errors, each result's
+ * (and each subscription event's) `errors`, and thrown errors all go through `isError`.
+ *
  * @example
  * ```ts
  * import { createServer } from 'node:http';
@@ -50,14 +60,20 @@ export {
  *
  * const yoga = createYoga({
  *   schema: createSchema({ typeDefs: 'type Query { hello: String }', resolvers: { Query: { hello: () => 'hi' } } }),
- *   plugins: [useTraceContext({ incoming: 'link' })],
+ *   plugins: [
+ *     useTraceContext({
+ *       incoming: 'link',
+ *       spans: (info) => info.operationName !== 'IntrospectionQuery',
+ *       captureInput: (variables) => ({ ...(variables as object), password: '[redacted]' }),
+ *     }),
+ *   ],
  * });
  * createServer(yoga).listen(4000);
  * ```
  */
 export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
   const config = withDefaults(options);
-  const operations = new WeakMap<object, Operation>();
+  const operations = new WeakMap<object, YogaOperation>();
 
   /** Requests whose body is a batch of several operations (`batching: true`). */
   const batched = new WeakSet<object>();
@@ -82,24 +98,26 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
     }
   }
 
-  function start(envelope: Envelope): Operation {
+  function start(envelope: Envelope): YogaOperation {
     const request = envelope.request as Request | undefined;
-    const { context, span } = startServerOperation(
+    const started = startServerOperation(
       carriersOf(envelope),
       config,
       (source) => ({ context: envelope as Record<string, unknown>, request, source }),
+      requestInfo(envelope.params, envelope, request),
       envelope.params?.query,
     );
-    const operation: Operation = {
-      context,
+    const operation: YogaOperation = {
+      context: started.context,
       params: envelope.params,
-      span,
+      span: started.operation.span,
+      started,
       streaming: false,
       invalid: false,
       described: false,
       ended: false,
     };
-    operation.context = context.setValue(OPERATION_KEY, operation);
+    operation.context = started.context.setValue(OPERATION_KEY, operation);
     return operation;
   }
 
@@ -107,7 +125,7 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
    * The operation of a GraphQL context object, started on the first phase that sees it. A context object
    * reused for another operation (a server context passed to `yoga.fetch` twice) has new params.
    */
-  function operationOf(envelope: Envelope): Operation {
+  function operationOf(envelope: Envelope): YogaOperation {
     let operation = operations.get(envelope);
     if (!operation || operation.params !== envelope.params) {
       operation = start(envelope);
@@ -117,33 +135,29 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
   }
 
   /** Finds the operation from a hook: by its GraphQL context, else from the active context. */
-  function lookup(envelope: unknown): Operation | undefined {
+  function lookup(envelope: unknown): YogaOperation | undefined {
     return (
       (isObject(envelope) ? operations.get(envelope) : undefined) ??
-      (contextApi.active().getValue(OPERATION_KEY) as Operation | undefined)
+      (contextApi.active().getValue(OPERATION_KEY) as YogaOperation | undefined)
     );
   }
 
-  function describe(operation: Operation | undefined, document: unknown, operationName: unknown): void {
-    if (!operation?.span || operation.described) return;
+  function describe(operation: YogaOperation | undefined, document: unknown, operationName: unknown): void {
+    if (!operation || operation.described) return;
     const definition = findOperation(document, operationName);
     if (!definition?.operation) return;
     operation.described = true;
-    const name = definition.name?.value;
-    operation.span.updateName(operationSpanName(definition.operation, name));
-    operation.span.setAttributes(operationAttributes(definition.operation, name, undefined));
+    operation.started.describe(definition.operation, definition.name?.value);
   }
 
-  function finish(operation: Operation, error?: unknown): void {
+  function finish(operation: YogaOperation, error?: unknown): void {
     if (operation.ended) return;
     operation.ended = true;
-    if (!operation.span) return;
-    if (error !== undefined) recordThrown(operation.span, error);
-    operation.span.end();
+    operation.started.finish(error);
   }
 
   /** Runs a synchronous phase inside the operation; a phase that throws ends the operation. */
-  function runPhase(envelope: Envelope, wrapped: () => void, after?: (operation: Operation) => void): void {
+  function runPhase(envelope: Envelope, wrapped: () => void, after?: (operation: YogaOperation) => void): void {
     const operation = operationOf(envelope);
     try {
       contextApi.with(operation.context, wrapped);
@@ -182,13 +196,12 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
     if (!operation) return;
     if (isAsyncIterable(result)) {
       operation.streaming = true;
-      const span = operation.span;
       const stream = bindAsyncIterable(result, operation.context, {
-        onValue: span ? (event) => recordResultErrors(span, own(event, 'errors')) : undefined,
+        onValue: (event) => operation.started.result(event),
         onEnd: (error) => finish(operation, error),
       });
       setResult(stream as never);
-    } else if (operation.span) recordResultErrors(operation.span, own(result, 'errors'));
+    } else operation.started.result(result);
   }
 
   return {
@@ -218,7 +231,7 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
         const operation = lookup(context);
         if (!valid && operation) {
           operation.invalid = true;
-          if (operation.span) recordResultErrors(operation.span, result);
+          failResult(operation.started.operation, result);
         }
       };
     },

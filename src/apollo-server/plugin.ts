@@ -7,21 +7,16 @@ import type {
   GraphQLRequestContext,
   GraphQLRequestListener,
 } from '@apollo/server';
-import type { Span } from '@opentelemetry/api';
 import { isHeaders, toContextCarrier } from '../carrier.js';
 import {
   type GraphQLServerTraceOptions,
+  requestInfo,
+  type StartedOperation,
   startServerOperation,
   type TraceContextSource,
   withDefaults,
 } from '../graphql-server.js';
-import {
-  operationAttributes,
-  operationSpanName,
-  recordResultErrors,
-  recordThrown,
-  TRACE_CONTEXT_EXTENSION,
-} from '../graphql-shared.js';
+import { failResult, TRACE_CONTEXT_EXTENSION } from '../graphql-shared.js';
 import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from '../server.js';
 import { own } from '../yoga/envelope.js';
 import { type ResolverScope, scopes, wrapSchemaResolvers } from './resolvers.js';
@@ -51,14 +46,18 @@ export interface ApolloServerIncomingInfo {
  *
  * @example
  * ```ts
- * traceContextPlugin({ incoming: 'link', spans: true, document: false, headers: true });
+ * traceContextPlugin({ incoming: 'link', spans: true, document: false, headers: true, captureInput: false });
  * ```
  */
 export interface TraceContextPluginOptions extends GraphQLServerTraceOptions<ApolloServerIncomingInfo> {}
 
 interface Operation extends ResolverScope {
-  span: Span | undefined;
-  ended: boolean;
+  started: StartedOperation;
+  /**
+   * The errors Apollo reported (`didEncounterErrors`), failed once the response is known: after its result,
+   * so that `responseHook` is told the error.
+   */
+  errors: unknown;
 }
 
 interface OperationDefinitionLike {
@@ -90,7 +89,15 @@ interface OperationDefinitionLike {
  * Span: named `query`, `mutation` or `subscription`, followed by the operation name when there is one
  * (`GraphQL Operation` while or when the operation is unknown), with `graphql.operation.type`,
  * `graphql.operation.name` and, with `document: true`, `graphql.document`. Parse, validation and
- * execution errors set status ERROR and `error.type` and are recorded as exception events. Never throws.
+ * execution errors set status ERROR (unless `isError` says otherwise) and `error.type` and are recorded as
+ * exception events. Never throws.
+ *
+ * Span options (`spans`, `spanName`, `requestHook`, `responseHook`, `captureInput`, `isError`) are resolved
+ * once, here. The span starts in `requestDidStart`, before parsing: `spans` and `requestHook` see the
+ * request's `operationName` and no `operationType` yet; `spanName` is asked again once Apollo resolves the
+ * operation (see `GraphQLServerOperationInfo`). `info.request` is the `GraphQLRequest`, `info.contextValue`
+ * your context value; `responseHook` gets the response's result (for @defer/@stream, the last payload) and
+ * the first error Apollo reported. An operation without a span still runs its resolvers in its caller's context.
  *
  * @example
  * ```ts
@@ -98,7 +105,11 @@ interface OperationDefinitionLike {
  * import { startStandaloneServer } from '@apollo/server/standalone';
  * import { traceContextPlugin } from 'otel-rpc-context/apollo-server';
  *
- * const server = new ApolloServer({ typeDefs, resolvers, plugins: [traceContextPlugin()] });
+ * const server = new ApolloServer({
+ *   typeDefs,
+ *   resolvers,
+ *   plugins: [traceContextPlugin({ spans: (info) => info.operationName !== 'IntrospectionQuery' })],
+ * });
  * const { url } = await startStandaloneServer(server, { listen: { port: 4000 } });
  * ```
  */
@@ -128,23 +139,29 @@ export function traceContextPlugin(options: TraceContextPluginOptions = {}): Apo
 
   function start(requestContext: GraphQLRequestContext<BaseContext>): Operation | undefined {
     const { request, contextValue } = requestContext;
-    const { context, span, source } = startServerOperation(
+    const started = startServerOperation(
       carriersOf(requestContext),
       config,
       (from) => ({ contextValue, request, source: from }),
+      requestInfo(request, contextValue, request),
       request.query,
     );
     // Nothing to run in and nothing to record: the resolvers keep the context they already inherit.
-    if (!span && source === undefined) return undefined;
-    return { context, span, ended: false };
+    if (!started.operation.span && started.source === undefined) return undefined;
+    return { context: started.context, started, errors: undefined };
+  }
+
+  /** Fails the operation for the errors Apollo reported, once. */
+  function flushErrors(operation: Operation): void {
+    const { errors } = operation;
+    operation.errors = undefined;
+    failResult(operation.started.operation, errors);
   }
 
   function finish(operation: Operation | undefined, error?: unknown): void {
-    if (!operation || operation.ended) return;
-    operation.ended = true;
-    if (!operation.span) return;
-    if (error !== undefined) recordThrown(operation.span, error);
-    operation.span.end();
+    if (!operation) return;
+    flushErrors(operation);
+    operation.started.finish(error);
   }
 
   const lookup = (requestContext: GraphQLRequestContext<BaseContext>) =>
@@ -153,30 +170,34 @@ export function traceContextPlugin(options: TraceContextPluginOptions = {}): Apo
   // One listener for every request: each hook finds its operation by the request's context value.
   const listener: GraphQLRequestListener<BaseContext> = {
     async didResolveOperation(requestContext) {
-      const span = lookup(requestContext)?.span;
+      const operation = lookup(requestContext);
       const definition = requestContext.operation as OperationDefinitionLike | undefined;
-      if (!span || typeof definition?.operation !== 'string') return;
+      if (!operation || typeof definition?.operation !== 'string') return;
       const name = typeof definition.name?.value === 'string' ? definition.name.value : undefined;
-      span.updateName(operationSpanName(definition.operation, name));
-      span.setAttributes(operationAttributes(definition.operation, name, undefined));
+      operation.started.describe(definition.operation, name);
     },
     async didEncounterErrors(requestContext) {
-      const span = lookup(requestContext)?.span;
-      if (span) recordResultErrors(span, requestContext.errors);
+      const operation = lookup(requestContext);
+      if (operation) operation.errors = requestContext.errors;
     },
     async willSendResponse(requestContext) {
       const operation = lookup(requestContext);
       if (!operation) return;
-      const body = requestContext.response.body as { kind?: unknown; subsequentResults?: unknown } | undefined;
+      const body = requestContext.response.body as
+        | { kind?: unknown; singleResult?: unknown; initialResult?: unknown; subsequentResults?: unknown }
+        | undefined;
+      const { operation: span } = operation.started;
       if (body?.kind === 'incremental' && isAsyncIterable(body.subsequentResults)) {
         // @defer/@stream: the span ends with the last payload, and each payload runs in the operation.
-        const span = operation.span;
+        span.result(body.initialResult);
+        flushErrors(operation);
         body.subsequentResults = bindAsyncIterable(body.subsequentResults, operation.context, {
-          onValue: span ? (payload) => recordResultErrors(span, own(payload, 'errors')) : undefined,
+          onValue: (payload) => operation.started.result(payload),
           onEnd: (error) => finish(operation, error),
         });
         return;
       }
+      if (body?.kind === 'single') span.result(body.singleResult);
       finish(operation);
     },
   };

@@ -2,22 +2,18 @@
 // every hook with the operation's Subscribe payload (v6: `(ctx, id, payload, …)`, v5: `(ctx, message, …)`)
 // and hands `execute`/`subscribe` the very args object that `onSubscribe` returned or `context` was given:
 // those two objects find the operation.
-import { type Context, context as contextApi, type Span } from '@opentelemetry/api';
+import { type Context, context as contextApi } from '@opentelemetry/api';
 import { execute as graphqlExecute, subscribe as graphqlSubscribe } from 'graphql';
 import { isObject, toContextCarrier } from '../carrier.js';
 import {
   type GraphQLServerTraceOptions,
+  requestInfo,
+  type StartedOperation,
   startServerOperation,
   type TraceContextSource,
   withDefaults,
 } from '../graphql-server.js';
-import {
-  operationAttributes,
-  operationSpanName,
-  recordResultErrors,
-  recordThrown,
-  TRACE_CONTEXT_EXTENSION,
-} from '../graphql-shared.js';
+import { failResult, TRACE_CONTEXT_EXTENSION } from '../graphql-shared.js';
 import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from '../server.js';
 import { findOperation, isPromiseLike, own } from '../yoga/envelope.js';
 
@@ -47,16 +43,15 @@ export interface GraphQLWsIncomingInfo {
  *
  * @example
  * ```ts
- * withTraceContext({ schema }, { incoming: 'link', spans: true });
+ * withTraceContext({ schema }, { incoming: 'link', spans: (info) => info.operationName !== 'Heartbeat' });
  * ```
  */
 export interface WithTraceContextOptions extends GraphQLServerTraceOptions<GraphQLWsIncomingInfo> {}
 
 interface Operation {
   context: Context;
-  span: Span | undefined;
+  started: StartedOperation;
   connection: object;
-  described: boolean;
   ended: boolean;
 }
 
@@ -92,6 +87,14 @@ function upgradeHeaders(extra: unknown): object | undefined {
  * Returns a new options object; `serverOptions` is not changed. Your `execute` and `subscribe` are used when
  * given, else graphql's. The span ends with the result, or with the subscription's last event (or when the
  * client completes it, or the socket closes). Never throws into graphql-ws.
+ *
+ * Span options (`spans`, `spanName`, `requestHook`, `responseHook`, `captureInput`, `isError`) are resolved
+ * once, here. The span starts when the Subscribe message arrives (in `onSubscribe`, before parsing):
+ * `spans` and `requestHook` see the payload's `operationName` and no `operationType` yet; `spanName` is
+ * asked again once execution is handed the document (see `GraphQLServerOperationInfo`).
+ * `info.request` is the Subscribe payload, `info.contextValue` graphql-ws's connection context
+ * (`connectionParams`, `extra`); `responseHook` gets the result, or a subscription's last event, and the
+ * error (a validation error, the first error of a result or event, or a thrown error).
  *
  * @example
  * ```ts
@@ -139,19 +142,14 @@ export function withTraceContext<TOptions extends object>(
   }
 
   function start(connection: Connection, payload: object): Operation {
-    const { context, span } = startServerOperation(
+    const started = startServerOperation(
       carriersOf(connection, payload),
       config,
       (source) => ({ context: connection, payload: payload as Record<string, unknown>, source }),
+      requestInfo(payload, connection, payload),
       own(payload, 'query'),
     );
-    const operation: Operation = {
-      context,
-      span,
-      connection,
-      described: false,
-      ended: false,
-    };
+    const operation: Operation = { context: started.context, started, connection, ended: false };
     const set = open.get(connection);
     if (set) set.add(operation);
     else open.set(connection, new Set([operation]));
@@ -162,19 +160,12 @@ export function withTraceContext<TOptions extends object>(
     if (!operation || operation.ended) return;
     operation.ended = true;
     open.get(operation.connection)?.delete(operation);
-    if (!operation.span) return;
-    if (error !== undefined) recordThrown(operation.span, error);
-    operation.span.end();
+    operation.started.finish(error);
   }
 
   function describe(operation: Operation, args: { document?: unknown; operationName?: unknown }): void {
-    if (!operation.span || operation.described) return;
     const definition = findOperation(args.document, args.operationName);
-    if (!definition?.operation) return;
-    operation.described = true;
-    const name = definition.name?.value;
-    operation.span.updateName(operationSpanName(definition.operation, name));
-    operation.span.setAttributes(operationAttributes(definition.operation, name, undefined));
+    if (definition?.operation) operation.started.describe(definition.operation, definition.name?.value);
   }
 
   /** The operation of a hook's arguments `(ctx, id, payload, …)` or `(ctx, message, …)`. */
@@ -197,13 +188,12 @@ export function withTraceContext<TOptions extends object>(
     describe(operation, execArgs as { document?: unknown; operationName?: unknown });
     const settle = (result: unknown) => {
       if (isAsyncIterable(result)) {
-        const span = operation.span;
         return bindAsyncIterable(result, operation.context, {
-          onValue: span ? (event) => recordResultErrors(span, own(event, 'errors')) : undefined,
+          onValue: (event) => operation.started.result(event),
           onEnd: (error) => finish(operation, error),
         });
       }
-      if (operation.span) recordResultErrors(operation.span, own(result, 'errors'));
+      operation.started.result(result);
       finish(operation);
       return result;
     };
@@ -264,7 +254,7 @@ export function withTraceContext<TOptions extends object>(
       try {
         return await (userOnError ? inOperation(userOnError).apply(this, args) : undefined);
       } finally {
-        if (operation?.span && !operation.ended) recordResultErrors(operation.span, args[args.length - 1]);
+        if (operation && !operation.ended) failResult(operation.started.operation, args[args.length - 1]);
         finish(operation);
       }
     },
