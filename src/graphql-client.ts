@@ -114,7 +114,10 @@ export interface ClientOperation {
    * caller's user action on to what it starts.
    */
   result(value: unknown, errors: unknown): void;
-  /** Ends the operation, once: its span (`error` marks it failed), and its share of the caller's user action. */
+  /**
+   * Ends the operation, once: its span (`error` fails it; an `AbortError`, the caller's own signal, cancels
+   * it), and its share of the caller's user action.
+   */
   end(error?: unknown): void;
   /**
    * Ends the operation because the caller tore it down (unsubscribe, unmount): a query or mutation that had
@@ -124,6 +127,11 @@ export interface ClientOperation {
 }
 
 const isAnyError = () => true;
+
+/** An `AbortError` (a `DOMException` or an `Error` named so), what fetch rejects with for an aborted signal. */
+function isAbortError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
+}
 
 /**
  * Starts one operation under `parent` (the caller's context, read when the operation started): its CLIENT
@@ -165,7 +173,9 @@ export function startClientOperation(
     if (ended) return;
     ended = true;
     resumeCaller(parent, true);
-    if (error !== undefined) operation.fail(error);
+    // The caller's own signal (`fetchOptions.signal`) aborted the request: a cancellation, not a failure.
+    if (isAbortError(error)) operation.cancel('AbortError');
+    else if (error !== undefined) operation.fail(error);
     operation.end();
   };
   return {
