@@ -160,7 +160,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
         const span = operationSpan.span;
         const opContext: Context = span ? trace.setSpan(active, span) : active;
         const propagating =
-          typeof propagate === 'function' ? callSafely('propagate', propagate, info) === true : propagate;
+          typeof propagate === 'function' ? Boolean(callSafely('propagate', propagate, info)) : propagate;
         // A non-propagating operation stores `{}`: the helpers then send nothing for it, and never fall back
         // to the context active when they run.
         const carrier: ContextCarrier = propagating
