@@ -235,7 +235,8 @@ export function startOperationSpan<TInfo>(
       if (failed) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
       }
-      if (config.responseHook) outcome = { error };
+      // Merged: a GraphQL result with errors gives the hook both its data and the error.
+      if (config.responseHook) outcome = { ...outcome, error };
     },
     cancel(errorType = CANCELLED_ERROR_TYPE) {
       if (ended) return;
