@@ -222,7 +222,7 @@ export function startOperationSpan<TInfo>(
     span,
     captureInput: capture,
     result(value) {
-      if (!ended && config.responseHook) outcome = { result: value };
+      if (!ended && config.responseHook) outcome = { ...outcome, result: value };
     },
     fail(error) {
       if (ended) return;
