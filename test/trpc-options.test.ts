@@ -17,11 +17,13 @@ import {
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import {
   createTRPCClient,
+  createWSClient,
   httpBatchLink,
   httpLink,
   httpSubscriptionLink,
   splitLink,
   type TRPCLink,
+  wsLink,
 } from '@trpc/client';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { type CreateHTTPContextOptions, createHTTPServer } from '@trpc/server/adapters/standalone';
@@ -36,13 +38,15 @@ import {
   type TraceContextLinkInfo,
   type TraceContextLinkOptions,
   type TraceContextMiddlewareOptions,
+  traceContextEncoder,
   traceContextHeaders,
   traceContextLink,
   traceContextMiddleware,
   traceContextUrl,
+  type WebSocketEncoder,
 } from '../src/trpc.js';
 import { setupTracing } from './support/otel.js';
-import { seen } from './trpc-harness.js';
+import { type AppRouter, makeRouter as makeHarnessRouter, seen, startServers } from './trpc-harness.js';
 
 let otel: ReturnType<typeof setupTracing>;
 beforeAll(() => {
@@ -255,9 +259,9 @@ describe('responseHook', () => {
     expect(clientEcho).toMatchObject({ side: 'client', path: 'echo', result: { name: 'cy', i: 7 } });
     expect(serverFail?.side).toBe('server');
     expect(serverFail?.error).toBeInstanceOf(TRPCError);
-    expect((serverFail?.error as TRPCError).code).toBe('NOT_FOUND');
+    expect((serverFail?.error as TRPCError | undefined)?.code).toBe('NOT_FOUND');
     expect(clientFail?.side).toBe('client');
-    expect((clientFail?.error as { data?: { code?: string } }).data?.code).toBe('NOT_FOUND');
+    expect((clientFail?.error as { data?: { code?: string } } | undefined)?.data?.code).toBe('NOT_FOUND');
     expect(clientFail?.result).toBeUndefined();
     for (const kind of [SpanKind.CLIENT, SpanKind.SERVER]) {
       expect(one('echo', kind).attributes['app.outcome']).toBe('ok');
@@ -535,6 +539,36 @@ describe('propagate', () => {
   });
 });
 
+describe('propagate over a WebSocket', () => {
+  it('false: the message carries an empty traceContext, and the server span is a new root', async () => {
+    const stack = await startServers(makeHarnessRouter());
+    servers.push(stack);
+    const sent: unknown[] = [];
+    const recording: WebSocketEncoder = {
+      encode: (data) => {
+        sent.push(data);
+        return JSON.stringify(data);
+      },
+      decode: (data) => JSON.parse(String(data)),
+    };
+    const ws = createWSClient({ url: stack.wsUrl, experimental_encoder: traceContextEncoder({ encoder: recording }) });
+    const trpc = createTRPCClient<AppRouter>({
+      links: [traceContextLink({ propagate: (info) => info.path !== 'b.q' }), wsLink({ client: ws })],
+    });
+    const { caller, value } = await asCaller(() => Promise.all([trpc.a.q.query({ i: 1 }), trpc.b.q.query({ i: 2 })]));
+    await ws.close();
+    const messages = sent.flat() as { params?: { path?: string }; traceContext?: Record<string, string> }[];
+    const byPath = (path: string) => messages.find((message) => message.params?.path === path);
+    expect(byPath('a.q')?.traceContext?.traceparent).toContain(caller.spanContext().traceId);
+    expect(byPath('b.q')?.traceContext).toEqual({});
+    const [a, b] = value;
+    expect(a.traceId).toBe(caller.spanContext().traceId);
+    expect(b.traceId).not.toBe(caller.spanContext().traceId);
+    expect(one('b.q', SpanKind.SERVER).parentSpanContext).toBeUndefined();
+    expect(one('b.q', SpanKind.CLIENT).parentSpanContext?.spanId).toBe(caller.spanContext().spanId);
+  });
+});
+
 describe('cancellation', () => {
   it('a query aborted through its signal leaves the CLIENT span unset with error.type AbortError', async () => {
     const server = await serve();
@@ -556,12 +590,13 @@ describe('cancellation', () => {
 
   it('a query unsubscribed before it settled is cancelled; one unsubscribed after its result is not', async () => {
     const server = await serve();
-    // A link before ours that gives up on an operation after 30 ms, as a caching layer might.
+    // A link before ours that gives up on `slow` after 30 ms, as a caching layer might.
     const impatient: TRPCLink<Router> =
       () =>
       ({ op, next }) =>
         observable((observer) => {
           const subscription = next(op).subscribe(observer);
+          if (op.path !== 'slow') return () => subscription.unsubscribe();
           const timer = setTimeout(() => {
             subscription.unsubscribe();
             observer.error(new TRPCError({ code: 'TIMEOUT', message: 'gave up' }) as never);
@@ -585,7 +620,11 @@ describe('cancellation', () => {
   });
 
   it("a subscription unsubscribed normally is no cancellation (subscriptionSpan: 'lifetime')", async () => {
-    const server = await serve({ subscriptionSpan: 'lifetime' });
+    const serverResults: unknown[] = [];
+    const server = await serve({
+      subscriptionSpan: 'lifetime',
+      responseHook: (_span, info) => serverResults.push(info.result),
+    });
     const results: unknown[] = [];
     const trpc = createTRPCClient<Router>({
       links: [
@@ -616,5 +655,11 @@ describe('cancellation', () => {
     expect(span.attributes['error.type']).toBeUndefined();
     // The last event's data.
     expect(results).toEqual([{ n: 1 }]);
+    // The server's span ends when the iteration stops, shortly after the client went away.
+    await expect.poll(() => finished('sub', SpanKind.SERVER).length).toBe(1);
+    const serverSpan = one('sub', SpanKind.SERVER);
+    expect(serverSpan.status.code).toBe(SpanStatusCode.UNSET);
+    expect(serverSpan.attributes['error.type']).toBeUndefined();
+    expect((serverResults[0] as { n: number }).n).toBeGreaterThanOrEqual(1);
   });
 });
