@@ -225,7 +225,9 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
  * first operation's context, so HTTP instrumentation on the server joins that trace. Every operation also
  * gets its own entry in `x-trpc-trace-context`, a JSON array aligned with the batch (`{}` for an operation
  * without a context): the server prefers it, because other instrumentations append to or overwrite
- * `traceparent`, and a batch's standard headers belong to one operation only.
+ * `traceparent`, and a batch's standard headers belong to one operation only. An operation that
+ * {@link traceContextLink}'s `propagate` said no to sends `{}` as its entry, and when it is the first of its
+ * batch the request has no standard headers at all (never the context active when the headers are built).
  *
  * The array stays within 8,192 characters: past that, baggage is left out of its entries, then the entries
  * that still do not fit are sent as `{}` (those operations start their own traces on the server) and this
