@@ -3,15 +3,18 @@
 // and the one rule for which outcome marks a span failed. Only @opentelemetry/api is imported.
 import {
   type Attributes,
+  type AttributeValue,
   type Context,
   diag,
+  type Histogram,
   type Link,
+  metrics as metricsApi,
   type Span,
   type SpanKind,
   SpanStatusCode,
   type Tracer,
 } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE, resolveTracer } from './conventions.js';
+import { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from './conventions.js';
 
 /**
  * What an operation ended with, as `responseHook` sees it: the last `result` it produced, or the `error` it
@@ -73,6 +76,14 @@ export interface SpanOptions<TInfo> {
   isError?: (error: unknown, info: TInfo) => boolean;
   /** The tracer for the spans. @default this package's tracer from the global provider, looked up per operation */
   tracer?: Tracer;
+  /**
+   * Record each operation's duration in a histogram through the global `MeterProvider` (a no-op until one is
+   * registered): `rpc.client.call.duration` / `rpc.server.call.duration` for tRPC, and the GraphQL working
+   * group's draft `graphql.client.operation.duration` / `graphql.server.request.duration`, in seconds. Recorded
+   * with or without a span.
+   * @default true
+   */
+  metrics?: boolean;
 }
 
 /** {@link SpanOptions} with every default resolved. */
@@ -84,6 +95,7 @@ export interface SpanConfig<TInfo> {
   captureInput: ((input: unknown, info: TInfo) => unknown) | undefined;
   isError: ((error: unknown, info: TInfo) => boolean) | undefined;
   tracer: Tracer | undefined;
+  metrics: boolean;
 }
 
 const always = () => true;
@@ -101,6 +113,7 @@ export function resolveSpanOptions<TInfo>(options: SpanOptions<TInfo>): SpanConf
     captureInput: typeof captureInput === 'function' ? captureInput : captureInput ? asIs : undefined,
     isError: options.isError,
     tracer: options.tracer,
+    metrics: options.metrics ?? true,
   };
 }
 
@@ -156,6 +169,40 @@ export interface OperationStart {
   defaultIsError: (error: unknown) => boolean;
   /** A low-cardinality `error.type` for an error. */
   errorType: (error: unknown) => string;
+  /** The duration histogram to record into, and its attributes (`error.type` is added on failure). */
+  metric?: OperationMetric;
+}
+
+/** A duration histogram, by its semantic-convention name, and the attributes of one operation's record. */
+export interface OperationMetric {
+  name: string;
+  description: string;
+  attributes: Attributes;
+}
+
+/** The semantic conventions' advice for RPC and HTTP durations, in seconds. */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+let histogramProvider: unknown;
+const histograms = new Map<string, Histogram>();
+
+/** The histogram `name` of the global meter provider as it is now; made once per provider. */
+function histogram(metric: OperationMetric): Histogram {
+  const provider = metricsApi.getMeterProvider();
+  if (provider !== histogramProvider) {
+    histogramProvider = provider;
+    histograms.clear();
+  }
+  let found = histograms.get(metric.name);
+  if (!found) {
+    found = provider.getMeter(TRACER_NAME).createHistogram(metric.name, {
+      unit: 's',
+      description: metric.description,
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+    });
+    histograms.set(metric.name, found);
+  }
+  return found;
 }
 
 /** One operation's span, or none, behind one interface: integrations call it the same way either way. */
@@ -164,6 +211,8 @@ export interface OperationSpan {
   readonly span: Span | undefined;
   /** Records the input now (for integrations that only have it after the span started). */
   captureInput(input: unknown): void;
+  /** Sets an attribute learnt after the start (a GraphQL operation's type): on the span, and on the metric if it has that key. */
+  setAttribute(key: string, value: AttributeValue): void;
   /** Notes the latest result, for `responseHook`. */
   result(value: unknown): void;
   /** Records a failure: `error.type`, an exception event, and status ERROR where `isError` says so. */
@@ -174,10 +223,11 @@ export interface OperationSpan {
   end(): void;
 }
 
-/** The operation span for an operation `spans` said no to: every call does nothing. */
+/** The operation span for an operation `spans` and `metrics` said no to: every call does nothing. */
 const NO_SPAN: OperationSpan = {
   span: undefined,
   captureInput() {},
+  setAttribute() {},
   result() {},
   fail() {},
   cancel() {},
@@ -202,31 +252,45 @@ export function startOperationSpan<TInfo>(
   info: TInfo,
   start: OperationStart,
 ): OperationSpan {
-  if (!callSafely('spans', config.spans, info)) return NO_SPAN;
-  const name = (config.spanName && callSafely('spanName', config.spanName, info)) || start.name;
-  const span = resolveTracer(config.tracer).startSpan(
-    typeof name === 'string' ? name : start.name,
-    { kind: start.kind, attributes: start.attributes, links: start.links, root: start.root },
-    start.parent,
-  );
+  const metric = config.metrics && start.metric ? start.metric : undefined;
+  const startedAt = metric ? performance.now() : 0;
+  const spanned = callSafely('spans', config.spans, info) === true;
+  if (!spanned && !metric) return NO_SPAN;
+  let span: Span | undefined;
+  if (spanned) {
+    const name = (config.spanName && callSafely('spanName', config.spanName, info)) || start.name;
+    span = resolveTracer(config.tracer).startSpan(
+      typeof name === 'string' ? name : start.name,
+      { kind: start.kind, attributes: start.attributes, links: start.links, root: start.root },
+      start.parent,
+    );
+  }
   const capture = (input: unknown) => {
-    if (!config.captureInput) return;
+    if (!span || !config.captureInput) return;
     const value = capturedValue(callSafely('captureInput', config.captureInput, input, info));
     if (value !== undefined) span.setAttribute(start.inputAttribute, value);
   };
-  if (config.captureInput && start.input) capture(start.input());
-  if (config.requestHook) callSafely('requestHook', config.requestHook, span, info);
+  if (span && config.captureInput && start.input) capture(start.input());
+  if (span && config.requestHook) callSafely('requestHook', config.requestHook, span, info);
   let outcome: OperationOutcome | undefined;
+  let failedType: string | undefined;
   let ended = false;
   return {
     span,
     captureInput: capture,
+    setAttribute(key, value) {
+      if (ended) return;
+      span?.setAttribute(key, value);
+      if (metric && key in metric.attributes) metric.attributes[key] = value;
+    },
     result(value) {
       if (!ended && config.responseHook) outcome = { ...outcome, result: value };
     },
     fail(error) {
       if (ended) return;
       const type = start.errorType(error);
+      failedType = type;
+      if (!span) return;
       span.setAttribute(ATTR_ERROR_TYPE, type);
       span.recordException(error instanceof Error ? error : { name: type, message: messageOf(error) });
       const failed = config.isError
@@ -240,12 +304,23 @@ export function startOperationSpan<TInfo>(
     },
     cancel(errorType = CANCELLED_ERROR_TYPE) {
       if (ended) return;
-      span.setAttribute(ATTR_ERROR_TYPE, errorType);
+      failedType = errorType;
+      span?.setAttribute(ATTR_ERROR_TYPE, errorType);
       if (config.responseHook) outcome = { ...outcome, cancelled: true };
     },
     end() {
       if (ended) return;
       ended = true;
+      if (metric) {
+        const attributes =
+          failedType === undefined ? metric.attributes : { ...metric.attributes, [ATTR_ERROR_TYPE]: failedType };
+        try {
+          histogram(metric).record((performance.now() - startedAt) / 1000, attributes);
+        } catch (error) {
+          diag.debug('otel-rpc-context: recording a duration failed', error);
+        }
+      }
+      if (!span) return;
       if (config.responseHook) callSafely('responseHook', config.responseHook, span, { ...info, ...outcome });
       span.end();
     },

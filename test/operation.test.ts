@@ -1,6 +1,15 @@
 // The one operation span every integration starts (src/operation.ts), alone: options resolved once, hooks
 // called at the right moments, throwing options reported once and never rethrown, the error rule.
-import { type DiagLogger, DiagLogLevel, diag, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import {
+  type DiagLogger,
+  DiagLogLevel,
+  diag,
+  metrics,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+} from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   CANCELLED_ERROR_TYPE,
@@ -239,5 +248,83 @@ describe('startOperationSpan', () => {
     });
     expect(span!.status.code).toBe(SpanStatusCode.UNSET);
     expect(span!.attributes).not.toHaveProperty('error.type');
+  });
+});
+
+describe('duration metrics', () => {
+  class TestReader extends MetricReader {
+    protected onForceFlush() {
+      return Promise.resolve();
+    }
+    protected onShutdown() {
+      return Promise.resolve();
+    }
+  }
+  const reader = new TestReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  beforeEach(() => {
+    metrics.disable();
+    metrics.setGlobalMeterProvider(provider);
+  });
+  afterEach(() => metrics.disable());
+
+  async function points(name: string) {
+    const { resourceMetrics } = await reader.collect();
+    const found = resourceMetrics.scopeMetrics
+      .filter((scope) => scope.scope.name === 'otel-rpc-context')
+      .flatMap((scope) => scope.metrics)
+      .find((metric) => metric.descriptor.name === name);
+    return found;
+  }
+
+  const metric = () => ({
+    name: 'test.call.duration',
+    description: 'test',
+    attributes: { 'rpc.method': 'a.b', 'graphql.operation.type': 'unknown' },
+  });
+
+  it('records one duration in seconds per operation, with error.type on failure, with or without a span', async () => {
+    const config = resolveSpanOptions<Info>({ spans: (info) => info.path !== 'health' });
+    const ok = startOperationSpan(config, { path: 'a.b' }, { ...START, metric: metric() });
+    ok.setAttribute('graphql.operation.type', 'query');
+    ok.setAttribute('not.a.metric.key', 'x');
+    ok.end();
+    const failed = startOperationSpan(config, { path: 'health' }, { ...START, metric: metric() });
+    expect(failed.span).toBeUndefined();
+    failed.fail(Object.assign(new Error('x'), { code: 'NOT_FOUND' }));
+    failed.end();
+    failed.end();
+    const found = await points('test.call.duration');
+    expect(found?.descriptor).toMatchObject({ unit: 's', description: 'test' });
+    const byType = Object.fromEntries(
+      found!.dataPoints.map((point) => [String(point.attributes['error.type']), point]),
+    );
+    expect(Object.keys(byType).sort()).toEqual(['NOT_FOUND', 'undefined']);
+    expect(byType.undefined!.attributes).toEqual({ 'rpc.method': 'a.b', 'graphql.operation.type': 'query' });
+    expect(byType.NOT_FOUND!.attributes).toEqual({
+      'rpc.method': 'a.b',
+      'graphql.operation.type': 'unknown',
+      'error.type': 'NOT_FOUND',
+    });
+    for (const point of Object.values(byType)) {
+      const value = point.value as { count: number; sum: number };
+      expect(value.count).toBe(1);
+      expect(value.sum).toBeGreaterThanOrEqual(0);
+      expect(value.sum).toBeLessThan(5); // seconds, not milliseconds
+    }
+  });
+
+  it('records nothing with metrics: false', async () => {
+    const op = startOperationSpan(
+      resolveSpanOptions<Info>({ metrics: false }),
+      { path: 'a.b' },
+      {
+        ...START,
+        name: 'off',
+        metric: { ...metric(), name: 'test.off.duration' },
+      },
+    );
+    op.end();
+    expect(await points('test.off.duration')).toBeUndefined();
   });
 });
