@@ -26,3 +26,34 @@ export function resolveTracer(explicit: Tracer | undefined): Tracer {
   }
   return cachedTracer;
 }
+
+/**
+ * The duration histogram of one RPC call (`rpc.client.call.duration` / `rpc.server.call.duration` of the RPC
+ * semantic conventions), with its attributes.
+ */
+export function rpcCallMetric(side: 'client' | 'server', system: string, method: string) {
+  return {
+    name: `rpc.${side}.call.duration`,
+    description:
+      side === 'client'
+        ? 'Measures the duration of outbound remote procedure calls.'
+        : 'Measures the duration of incoming remote procedure calls.',
+    attributes: { 'rpc.system.name': system, 'rpc.method': method },
+  };
+}
+
+/**
+ * The duration histogram of one GraphQL operation, as the GraphQL OpenTelemetry working group drafts it
+ * (`graphql.server.request.duration`, and `graphql.client.request.duration` on the client): a draft, whose
+ * names may change. The server records the operation type only (operation names come from clients, so their
+ * number is unbounded); the client also records the name of its own operation.
+ */
+export function graphqlOperationMetric(side: 'client' | 'server', type: string | undefined, name?: string) {
+  const attributes: Record<string, string> = { 'graphql.operation.type': type ?? 'unknown' };
+  if (side === 'client' && name) attributes['graphql.operation.name'] = name;
+  return {
+    name: `graphql.${side}.request.duration`,
+    description: side === 'client' ? 'Duration of GraphQL operations sent.' : 'Duration of GraphQL requests served.',
+    attributes,
+  };
+}

@@ -4,6 +4,7 @@
 
 import { type Context, diag, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
 import { resumeCaller } from './action.js';
+import { graphqlOperationMetric } from './conventions.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from './fetch.js';
 import { failResult, graphqlErrorType, operationAttributes, operationSpanName } from './graphql-shared.js';
 import { type ContextCarrier, getContext } from './index.js';
@@ -154,6 +155,7 @@ export function startClientOperation(
     input: () => info.variables,
     defaultIsError: isAnyError,
     errorType: graphqlErrorType,
+    metric: graphqlOperationMetric('client', type, name),
   });
   const span = operation.span;
   const active = span ? trace.setSpan(parent, span) : parent;

@@ -4,8 +4,10 @@
 // operation's `OperationSpan` (src/operation.ts), so the error rule and the hooks live in one place. Imports
 // nothing of any GraphQL server or of graphql itself.
 import { type Context, type Span, SpanKind, type TextMapPropagator, type Tracer, trace } from '@opentelemetry/api';
+import { graphqlOperationMetric } from './conventions.js';
 import {
   ATTR_GRAPHQL_DOCUMENT,
+  ATTR_GRAPHQL_OPERATION_TYPE,
   failResult,
   graphqlErrorType,
   operationAttributes,
@@ -240,6 +242,7 @@ export function startServerOperation<TInfo>(
     input: () => info.variables,
     defaultIsError: everyErrorIsAnError,
     errorType: graphqlErrorType,
+    metric: graphqlOperationMetric('server', undefined),
   });
   const span = operation.span;
   const spanName = config.span.spanName;
@@ -254,6 +257,7 @@ export function startServerOperation<TInfo>(
       described = true;
       info.operationType = type;
       info.operationName = name;
+      operation.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, type);
       if (!span) return;
       const chosen = spanName ? callSafely('spanName', spanName, info) : undefined;
       span.updateName(typeof chosen === 'string' && chosen ? chosen : operationSpanName(type, name));

@@ -79,7 +79,7 @@ export interface SpanOptions<TInfo> {
   /**
    * Record each operation's duration in a histogram through the global `MeterProvider` (a no-op until one is
    * registered): `rpc.client.call.duration` / `rpc.server.call.duration` for tRPC, and the GraphQL working
-   * group's draft `graphql.client.operation.duration` / `graphql.server.request.duration`, in seconds. Recorded
+   * group's draft `graphql.client.request.duration` / `graphql.server.request.duration`, in seconds. Recorded
    * with or without a span.
    * @default true
    */

@@ -4,6 +4,7 @@ import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { callerContext, resumeCaller } from '../action.js';
 import { type CarrierInput, type ContextCarrier, carrierGetter, isHeaders } from '../carrier.js';
+import { rpcCallMetric } from '../conventions.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../fetch.js';
 import { getContext } from '../index.js';
 import { callSafely, resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
@@ -20,6 +21,7 @@ import {
   procedureAttributes,
   procedureSpanName,
   type SubscriptionSpanMode,
+  TRPC_SYSTEM,
   URL_PARAM,
 } from './shared.js';
 import { noop, trackOperation } from './ws.js';
@@ -156,6 +158,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
           input: () => op.input,
           defaultIsError: anyError,
           errorType,
+          metric: rpcCallMetric('client', TRPC_SYSTEM, op.path),
         });
         const span = operationSpan.span;
         const opContext: Context = span ? trace.setSpan(active, span) : active;

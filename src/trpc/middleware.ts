@@ -1,5 +1,6 @@
 import { context, createContextKey, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
 import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../carrier.js';
+import { rpcCallMetric } from '../conventions.js';
 import { type IncomingOption, resolvePolicy } from '../incoming.js';
 import { resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
 import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../server.js';
@@ -15,6 +16,7 @@ import {
   SERVER_ERROR_CODES,
   type SubscriptionSpanMode,
   serverErrorCode,
+  TRPC_SYSTEM,
   URL_PARAM,
 } from './shared.js';
 import { takeFrameCarrier } from './ws.js';
@@ -245,6 +247,7 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
       inputAttribute: ATTR_TRPC_INPUT,
       defaultIsError: serverSideError,
       errorType: serverErrorCode,
+      metric: rpcCallMetric('server', TRPC_SYSTEM, call.path),
     });
     const span = operationSpan.span;
     // Reading the input is asynchronous (it may parse the body): only when it is recorded.

@@ -7,6 +7,8 @@ export { isObject };
 // Semantic-convention names, copied so that the package has no runtime dependency on
 // @opentelemetry/semantic-conventions.
 export const ATTR_RPC_SYSTEM_NAME = 'rpc.system.name';
+/** The `rpc.system.name` of tRPC calls. */
+export const TRPC_SYSTEM = 'trpc';
 export const ATTR_RPC_METHOD = 'rpc.method';
 export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from '../conventions.js';
 /** The tRPC operation type: `query`, `mutation` or `subscription`. */
@@ -100,7 +102,7 @@ export function procedureSpanName(path: string): string {
 
 /** The attributes of a procedure's CLIENT or SERVER span; `rpc.method` only when the path is known. */
 export function procedureAttributes(path: string, type: string): Attributes {
-  const attributes: Attributes = { [ATTR_RPC_SYSTEM_NAME]: 'trpc', [ATTR_TRPC_TYPE]: type };
+  const attributes: Attributes = { [ATTR_RPC_SYSTEM_NAME]: TRPC_SYSTEM, [ATTR_TRPC_TYPE]: type };
   if (path) attributes[ATTR_RPC_METHOD] = path;
   return attributes;
 }
