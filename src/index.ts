@@ -19,6 +19,7 @@ export {
   startPageAction,
 } from './action.js';
 export { type CarrierInput, type ContextCarrier, type HeadersLike, toContextCarrier } from './carrier.js';
+export type { OperationOutcome, SpanOptions } from './operation.js';
 
 /** Options for {@link getContext}. */
 export interface GetContextOptions {

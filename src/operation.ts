@@ -17,8 +17,18 @@ import {
 import { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from './conventions.js';
 
 /**
- * What an operation ended with, as `responseHook` sees it: the last `result` it produced, or the `error` it
- * failed with (`cancelled` when the caller aborted or unsubscribed before it settled).
+ * What an operation ended with, as `responseHook` sees it, beside the integration's `info`: the last `result`
+ * it produced, the `error` it failed with (both, for a GraphQL result with errors), and `cancelled: true` when
+ * the caller aborted or unsubscribed before it settled.
+ *
+ * @example
+ * ```ts
+ * traceContextLink({
+ *   responseHook: (span, { result, error, cancelled }) => {
+ *     if (!error && !cancelled) span.setAttribute('app.items', (result as unknown[]).length);
+ *   },
+ * });
+ * ```
  */
 export interface OperationOutcome {
   result?: unknown;
