@@ -16,6 +16,11 @@
  */
 
 export {
+  type TraceContextGateway,
+  type TraceContextGatewayOptions,
+  traceContextGateway,
+} from './apollo-server/gateway.js';
+export {
   type ApolloServerIncomingInfo,
   type TraceContextPluginOptions,
   traceContextPlugin,

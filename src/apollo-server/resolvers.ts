@@ -15,6 +15,9 @@ export const scopes = new WeakMap<object, ResolverScope>();
 
 type Resolver = (this: unknown, source: unknown, args: unknown, contextValue: unknown, info: unknown) => unknown;
 
+/** Schemas executed inside their operation's context as a whole (`traceContextGateway`): nothing to wrap. */
+export const runsInOperationContext = new WeakSet<object>();
+
 const wrappedResolvers = new WeakSet<Resolver>();
 const wrappedSchemas = new WeakSet<object>();
 
@@ -41,7 +44,7 @@ interface FieldLike {
  * unless a parent returns functions or getters as field values. Idempotent; never throws.
  */
 export function wrapSchemaResolvers(schema: unknown): void {
-  if (!isObject(schema) || wrappedSchemas.has(schema)) return;
+  if (!isObject(schema) || wrappedSchemas.has(schema) || runsInOperationContext.has(schema)) return;
   try {
     const getTypeMap = (schema as { getTypeMap?: unknown }).getTypeMap;
     if (typeof getTypeMap !== 'function') return;
