@@ -20,6 +20,7 @@ import type { ContextCarrier } from './index.js';
 
 export {
   ATTR_GRAPHQL_OPERATION_VARIABLES,
+  ATTR_GRAPHQL_TRACERESPONSE,
   type GraphQLClientOperationInfo,
   type GraphQLClientOptions,
   type HeadersMode,
@@ -164,6 +165,13 @@ function isGet(operation: OperationLike, type: string, useGETForQueries: boolean
  * failing request or a result with GraphQL errors records `error.type` and an exception event, and marks the
  * span ERROR unless `isError` says otherwise. A query or mutation unsubscribed before its first result is
  * cancelled: `error.type` `cancelled`, status unset.
+ *
+ * Trace response: when a result carries a valid `extensions.traceresponse` (a server integration of this
+ * package with `traceResponse: true`, W3C `00-{trace-id}-{span-id}-{flags}`), the CLIENT span gets a span link
+ * to that server span, once per operation (the first valid value; a subscription's later events add none).
+ * Under `incoming: 'link'` the server's trace is not the caller's: the link leads from one to the other. With
+ * `@opentelemetry/api` < 1.9, whose spans have no `addLink`, the value is recorded as the
+ * `graphql.traceresponse` attribute instead. A malformed value is ignored.
  *
  * @example
  * ```ts

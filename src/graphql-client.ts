@@ -2,7 +2,7 @@
 // span, the carrier it sends, and how its result ends the span. Only @opentelemetry/api is imported, so each
 // client entry point pulls in nothing of the others.
 
-import { type Context, diag, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
+import { type Context, diag, type Span, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
 import { resumeCaller } from './action.js';
 import { graphqlOperationMetric } from './conventions.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from './fetch.js';
@@ -17,6 +17,10 @@ import {
   type SpanOptions,
   startOperationSpan,
 } from './operation.js';
+import { parseTraceResponse } from './traceresponse.js';
+
+/** The key of a result's `extensions` that a server's `traceresponse` comes under. */
+const TRACE_RESPONSE = 'traceresponse';
 
 /** The attribute `captureInput` writes on a GraphQL CLIENT span: the operation's variables, as JSON. */
 export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
@@ -129,6 +133,30 @@ export interface ClientOperation {
 
 const isAnyError = () => true;
 
+/** The attribute a CLIENT span records the server's `traceresponse` under when its API has no `addLink` (< 1.9). */
+export const ATTR_GRAPHQL_TRACERESPONSE = 'graphql.traceresponse';
+
+/**
+ * Links `span` to the server span a result's `extensions.traceresponse` names (a server with
+ * `traceResponse: true`). `true` once done: an operation links once, to the first valid value it receives.
+ * An absent or invalid value (the server is untrusted) is ignored. With an API older than 1.9, whose spans
+ * have no `addLink`, the value is recorded as {@link ATTR_GRAPHQL_TRACERESPONSE} instead.
+ */
+function linkTraceResponse(span: Span, result: unknown): boolean {
+  try {
+    const extensions = (result as { extensions?: unknown } | null)?.extensions;
+    if (typeof extensions !== 'object' || extensions === null) return false;
+    const value = (extensions as Record<string, unknown>)[TRACE_RESPONSE];
+    const spanContext = parseTraceResponse(value);
+    if (!spanContext) return false;
+    if (typeof (span as { addLink?: unknown }).addLink === 'function') span.addLink({ context: spanContext });
+    else span.setAttribute(ATTR_GRAPHQL_TRACERESPONSE, value as string);
+    return true;
+  } catch {
+    return false; // a hostile result (a throwing getter) links nothing
+  }
+}
+
 /** An `AbortError` (a `DOMException` or an `Error` named so), what fetch rejects with for an aborted signal. */
 function isAbortError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'AbortError';
@@ -171,6 +199,7 @@ export function startClientOperation(
   }
   let ended = false;
   let results = 0;
+  let linked = false;
   const end = (error?: unknown) => {
     if (ended) return;
     ended = true;
@@ -186,6 +215,7 @@ export function startClientOperation(
     result(value, errors) {
       if (!ended) {
         results++;
+        if (!linked && span) linked = linkTraceResponse(span, value);
         operation.result(value);
         failResult(operation, errors);
       }

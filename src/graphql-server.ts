@@ -25,6 +25,7 @@ import {
   startOperationSpan,
 } from './operation.js';
 import { type CarrierSource, type OperationCarriers, operationParent } from './server.js';
+import { formatTraceResponse } from './traceresponse.js';
 import { own } from './yoga/envelope.js';
 
 /**
@@ -44,6 +45,9 @@ export const SOURCES = {
   connection: 'connectionParams',
   headers: 'headers',
 } as const satisfies Record<CarrierSource, TraceContextSource>;
+
+/** The key of `extensions` a result's `traceresponse` goes under (with `traceResponse: true`): `'traceresponse'`. */
+export const TRACE_RESPONSE = 'traceresponse';
 
 /** The attribute `captureInput` records an operation's variables under, as JSON. */
 export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
@@ -167,6 +171,20 @@ export interface GraphQLServerTraceOptions<TInfo> extends SpanOptions<GraphQLSer
   tracer?: Tracer;
   /** The propagator that reads carriers and headers. @default the global propagator */
   propagator?: TextMapPropagator;
+  /**
+   * Send each operation's SERVER span context back to the caller, in W3C Trace Context Level 2
+   * `traceresponse` form (`00-{trace-id}-{span-id}-{flags}`), as `extensions.traceresponse` of the
+   * operation's result: each result of an HTTP batch, each event of a subscription (graphql-ws, SSE) and
+   * each incremental payload. Under `incoming: 'link'` the server's trace differs from the caller's: with
+   * this, `TraceContextLink` and `traceContextExchange` add a span link from their CLIENT span to the
+   * server's span, and support staff can go from one trace to the other. Sent only for an operation with a
+   * recording span (none when `spans` says no, or the span is not sampled); the result's other extensions
+   * are kept, and the result is copied, never changed in place. It reveals your trace ids to every caller:
+   * keep it off for public APIs where that matters.
+   * @default false
+   * @example `useTraceContext({ incoming: 'link', traceResponse: true })`
+   */
+  traceResponse?: boolean;
 }
 
 /** Every option resolved to its default, in one place (once, when the plugin or wrapper is created). */
@@ -176,6 +194,7 @@ export function withDefaults<TInfo>(options: GraphQLServerTraceOptions<TInfo>) {
     document: options.document ?? false,
     headers: options.headers ?? true,
     propagator: options.propagator,
+    traceResponse: options.traceResponse ?? false,
     span: resolveSpanOptions(options) as SpanConfig<GraphQLServerOperationInfo>,
   };
 }
@@ -199,6 +218,55 @@ export interface StartedOperation {
   result(value: unknown): void;
   /** Ends the operation, failed with `error` when one is given. Later calls do nothing. */
   finish(error?: unknown): void;
+  /**
+   * A result (or event, or payload) as it goes to the caller: with `traceResponse` on and a recording span, a
+   * copy with `extensions.traceresponse` added (other extensions kept); otherwise `value` itself.
+   */
+  respond<T>(value: T): T;
+  /** {@link StartedOperation.respond} for every event of a stream; the stream itself when there is nothing to add. */
+  respondStream<T>(stream: AsyncIterable<T>): AsyncIterable<T>;
+}
+
+/** `value` (a GraphQL result) with `extensions.traceresponse`: a copy, or `value` itself when it is no object. */
+export function withTraceResponse<T>(value: T, traceresponse: string | undefined): T {
+  if (traceresponse === undefined || typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const extensions = own(value, 'extensions');
+  return {
+    ...value,
+    extensions: {
+      ...(typeof extensions === 'object' && extensions !== null ? extensions : {}),
+      [TRACE_RESPONSE]: traceresponse,
+    },
+  };
+}
+
+/** `source` with `fn` applied to each value it yields; `return` and `throw` go through to it. */
+export function mapAsyncIterable<T>(source: AsyncIterable<T>, fn: (value: T) => T): AsyncIterableIterator<T> {
+  let iterator: AsyncIterator<T> | undefined;
+  const inner = () => {
+    iterator ??= source[Symbol.asyncIterator]();
+    return iterator;
+  };
+  const map = (result: IteratorResult<T>): IteratorResult<T> =>
+    result.done ? result : { done: false, value: fn(result.value) };
+  const mapped: AsyncIterableIterator<T> = {
+    next: (...args: [] | [unknown]) =>
+      inner()
+        .next(...args)
+        .then(map),
+    return: (value?: unknown) => {
+      const it = inner();
+      return it.return ? it.return(value) : Promise.resolve({ done: true as const, value: value as T });
+    },
+    throw: (error?: unknown) => {
+      const it = inner();
+      return it.throw ? it.throw(error) : Promise.reject(error);
+    },
+    [Symbol.asyncIterator]() {
+      return mapped;
+    },
+  };
+  return mapped;
 }
 
 const everyErrorIsAnError = () => true;
@@ -247,6 +315,10 @@ export function startServerOperation<TInfo>(
   const span = operation.span;
   const spanName = config.span.spanName;
   let described = false;
+  // Read now, while the span records: results are often sent after it ended. A span that does not record
+  // (unsampled, or a no-op tracer's, whose context is the caller's own) sends nothing.
+  const traceresponse =
+    config.traceResponse && span?.isRecording() ? formatTraceResponse(span.spanContext()) : undefined;
   return {
     context: span ? trace.setSpan(parent, span) : parent,
     operation,
@@ -271,5 +343,10 @@ export function startServerOperation<TInfo>(
       if (error !== undefined) operation.fail(error);
       operation.end();
     },
+    respond: (value) => withTraceResponse(value, traceresponse),
+    respondStream: (stream) =>
+      traceresponse === undefined
+        ? stream
+        : mapAsyncIterable(stream, (event) => withTraceResponse(event, traceresponse)),
   };
 }

@@ -200,8 +200,12 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
         onValue: (event) => operation.started.result(event),
         onEnd: (error) => finish(operation, error),
       });
-      setResult(stream as never);
-    } else operation.started.result(result);
+      setResult(operation.started.respondStream(stream) as never);
+    } else {
+      operation.started.result(result);
+      const sent = operation.started.respond(result);
+      if (sent !== result) setResult(sent as never);
+    }
   }
 
   return {

@@ -191,13 +191,19 @@ export function traceContextPlugin(options: TraceContextPluginOptions = {}): Apo
         // @defer/@stream: the span ends with the last payload, and each payload runs in the operation.
         span.result(body.initialResult);
         flushErrors(operation);
-        body.subsequentResults = bindAsyncIterable(body.subsequentResults, operation.context, {
-          onValue: (payload) => operation.started.result(payload),
-          onEnd: (error) => finish(operation, error),
-        });
+        body.initialResult = operation.started.respond(body.initialResult);
+        body.subsequentResults = operation.started.respondStream(
+          bindAsyncIterable(body.subsequentResults, operation.context, {
+            onValue: (payload) => operation.started.result(payload),
+            onEnd: (error) => finish(operation, error),
+          }),
+        );
         return;
       }
-      if (body?.kind === 'single') span.result(body.singleResult);
+      if (body?.kind === 'single') {
+        span.result(body.singleResult);
+        body.singleResult = operation.started.respond(body.singleResult);
+      }
       finish(operation);
     },
   };

@@ -188,14 +188,16 @@ export function withTraceContext<TOptions extends object>(
     describe(operation, execArgs as { document?: unknown; operationName?: unknown });
     const settle = (result: unknown) => {
       if (isAsyncIterable(result)) {
-        return bindAsyncIterable(result, operation.context, {
-          onValue: (event) => operation.started.result(event),
-          onEnd: (error) => finish(operation, error),
-        });
+        return operation.started.respondStream(
+          bindAsyncIterable(result, operation.context, {
+            onValue: (event) => operation.started.result(event),
+            onEnd: (error) => finish(operation, error),
+          }),
+        );
       }
       operation.started.result(result);
       finish(operation);
-      return result;
+      return operation.started.respond(result);
     };
     const fail = (error: unknown) => {
       finish(operation, error);

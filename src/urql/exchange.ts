@@ -173,6 +173,10 @@ function withCarrier(operation: Operation, carrier: ContextCarrier | undefined, 
  * span ERROR unless `isError` says otherwise. A query or mutation torn down before its first result is
  * cancelled: `error.type` `cancelled`, status unset.
  *
+ * Trace response: as `TraceContextLink`, the CLIENT span gets a span link to the server span a result's
+ * `extensions.traceresponse` names (a server with `traceResponse: true`), once per operation; with
+ * `@opentelemetry/api` < 1.9 the value is recorded as `graphql.traceresponse` instead. Malformed values are ignored.
+ *
  * @example
  * ```ts
  * import { Client, cacheExchange, fetchExchange } from '@urql/core';
