@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloClient, ApolloLink, gql as apolloGql, HttpLink, InMemoryCache } from '@apollo/client';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
-import { type Span, SpanKind, type Tracer, trace } from '@opentelemetry/api';
+import { type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client, cacheExchange, fetchExchange, subscriptionExchange, gql as urqlGql } from '@urql/core';
 import { createClient as createWsClient } from 'graphql-ws';
@@ -250,7 +250,7 @@ describe.each(KINDS)('%s server', (kind) => {
       expect(result.errors[0].message).toBe('boom');
       await expect.poll(() => ours(SpanKind.SERVER).length).toBe(1);
       const span = serverLinkedTo(caller.spanId);
-      expect(span.status.code).toBe(2);
+      expect(span.status.code).toBe(SpanStatusCode.ERROR);
       expect(result.extensions.traceresponse).toBe(traceResponseOf(span));
     });
   });
@@ -478,7 +478,7 @@ describe.each(CLIENTS)('$name', ({ query }) => {
           expect(client.links).toEqual([]);
           expect(client.attributes).not.toHaveProperty(ATTR_GRAPHQL_TRACERESPONSE);
         }
-        expect(client.status.code).toBe(0);
+        expect(client.status.code).toBe(SpanStatusCode.UNSET);
         exporter.reset();
       }
     } finally {
