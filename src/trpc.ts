@@ -2,7 +2,8 @@
  * `otel-rpc-context/trpc`: per-operation OpenTelemetry context for tRPC 11.
  * Client: {@link traceContextLink} first in `links`, {@link traceContextHeaders} as the HTTP links'
  * `headers`, {@link traceContextEncoder} for `wsLink`, {@link traceContextUrl} for
- * `httpSubscriptionLink`. Server: {@link traceContextMiddleware}.
+ * `httpSubscriptionLink`. Server: {@link traceContextMiddleware}, and {@link traceResponseMeta} as `responseMeta`
+ * to send `traceresponse` back.
  * @module
  */
 export {
@@ -20,6 +21,15 @@ export {
   type TraceContextMiddlewareOptions,
   type TraceContextRequest,
   traceContextMiddleware,
+  traceResponseMeta,
 } from './trpc/middleware.js';
-export { ATTR_TRPC_INPUT, BATCH_HEADER, SERVER_ERROR_CODES, type SubscriptionSpanMode } from './trpc/shared.js';
+export {
+  ATTR_TRPC_INPUT,
+  ATTR_TRPC_TRACERESPONSE,
+  BATCH_HEADER,
+  BATCH_RESPONSE_HEADER,
+  SERVER_ERROR_CODES,
+  type SubscriptionSpanMode,
+  TRACE_RESPONSE_HEADER,
+} from './trpc/shared.js';
 export { type TraceContextEncoderOptions, traceContextEncoder, type WebSocketEncoder } from './trpc/ws.js';

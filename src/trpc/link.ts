@@ -1,4 +1,13 @@
-import { type Context, context, diag, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  diag,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  type TextMapPropagator,
+  trace,
+} from '@opentelemetry/api';
 import type { getFetch, Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
@@ -8,9 +17,12 @@ import { rpcCallMetric } from '../conventions.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../fetch.js';
 import { getContext } from '../index.js';
 import { callSafely, resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
+import { formatTraceResponse, parseTraceResponse } from '../traceresponse.js';
 import {
   ATTR_TRPC_INPUT,
+  ATTR_TRPC_TRACERESPONSE,
   BATCH_HEADER,
+  BATCH_RESPONSE_HEADER,
   CLIENT_OPERATION_KEY,
   carrierOf,
   decodeBatchHeader,
@@ -21,6 +33,7 @@ import {
   procedureAttributes,
   procedureSpanName,
   type SubscriptionSpanMode,
+  TRACE_RESPONSE_HEADER,
   TRPC_SYSTEM,
   URL_PARAM,
 } from './shared.js';
@@ -96,6 +109,53 @@ const DEFAULTS = { subscriptionSpan: 'start' } as const;
 /** An operation that reaches an HTTP link is no candidate for a WebSocket message any more. */
 const httpBound = new WeakMap<object, () => void>();
 
+/** Where {@link traceContextHeaders} put each operation (by its `op.context`): its index and the request's size. */
+const requestSlots = new WeakMap<object, { index: number; size: number }>();
+
+/**
+ * The SERVER span context a response names for one operation: its slot of {@link BATCH_RESPONSE_HEADER} when the
+ * response has that header, else `traceresponse` when the operation was alone in its request (or its place is
+ * unknown). Anything malformed is ignored. Never throws.
+ */
+function serverSpanOf(opContext: object, response: unknown): SpanContext | undefined {
+  try {
+    if (!isObject(response) || !isHeaders(response.headers)) return undefined;
+    const slot = requestSlots.get(opContext);
+    const batch = response.headers.get(BATCH_RESPONSE_HEADER);
+    if (typeof batch === 'string' && batch.length <= MAX_BATCH_HEADER_LENGTH) {
+      const list: unknown = JSON.parse(batch);
+      if (!Array.isArray(list)) return undefined;
+      if (slot) return slot.size === list.length ? parseTraceResponse(list[slot.index]) : undefined;
+      return list.length === 1 ? parseTraceResponse(list[0]) : undefined;
+    }
+    if (slot && slot.size !== 1) return undefined;
+    return parseTraceResponse(response.headers.get(TRACE_RESPONSE_HEADER));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Links the CLIENT span to the SERVER span its response names. Without `Span.addLink` (@opentelemetry/api < 1.9)
+ * the value is recorded as {@link ATTR_TRPC_TRACERESPONSE} instead.
+ */
+function linkServerSpan(span: Span | undefined, opContext: object, response: unknown): void {
+  if (!span) return;
+  const server = serverSpanOf(opContext, response);
+  if (!server) return;
+  try {
+    if (typeof (span as { addLink?: unknown }).addLink === 'function') span.addLink({ context: server });
+    else span.setAttribute(ATTR_TRPC_TRACERESPONSE, formatTraceResponse(server) as string);
+  } catch {
+    // A span that takes neither: nothing to record.
+  }
+}
+
+/** The `Response` tRPC's HTTP links put in a result's `context` (or a `TRPCClientError`'s `meta`). */
+function responseOf(holder: unknown): unknown {
+  return isObject(holder) ? holder.response : undefined;
+}
+
 function isAbortError(error: unknown): boolean {
   return (
     isObject(error) && (error.name === 'AbortError' || (isObject(error.cause) && error.cause.name === 'AbortError'))
@@ -127,6 +187,14 @@ function resultData(value: unknown): unknown {
  * {@link traceContextHeaders} for the HTTP links, {@link traceContextEncoder} for `wsLink`,
  * {@link traceContextUrl} for `httpSubscriptionLink`. Options that throw are reported once through `diag`
  * and never break the operation.
+ *
+ * When the response of a query or mutation names the server's span (a server whose middleware has
+ * `traceResponse: true` and whose adapter uses `traceResponseMeta`), the CLIENT span gets a span link to it:
+ * the operation's slot of `x-trpc-trace-response` on a batch (the slot is known when {@link traceContextHeaders}
+ * built the request's headers), else the W3C `traceresponse` header when the operation was alone in its request.
+ * Malformed values are ignored. Without `Span.addLink` (@opentelemetry/api < 1.9) the value is recorded as the
+ * `trpc.traceresponse` attribute instead. A cross-origin browser client reads the headers only if the server's CORS
+ * configuration exposes them (`Access-Control-Expose-Headers: traceresponse, x-trpc-trace-response`).
  *
  * @example
  * ```ts
@@ -185,6 +253,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
         const subscription = context.with(downstream, () =>
           next(nextOp).subscribe({
             next(value) {
+              if (op.type !== 'subscription') linkServerSpan(span, nextOp.context, responseOf(value.context));
               const data = resultData(value);
               if (data !== undefined || op.type !== 'subscription') operationSpan.result(data);
               if (op.type !== 'subscription') settled = true;
@@ -198,6 +267,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
             },
             error(error) {
               settled = true;
+              linkServerSpan(span, nextOp.context, responseOf(isObject(error) ? error.meta : undefined));
               if (isAbortError(error)) operationSpan.cancel('AbortError');
               else if (op.signal?.aborted) operationSpan.cancel();
               else operationSpan.fail(error);
@@ -252,7 +322,11 @@ export function traceContextHeaders(opts: {
   opList?: readonly { context?: unknown }[];
 }): Record<string, string> {
   const ops = opts.opList ?? (opts.op ? [opts.op] : []);
-  for (const op of ops) if (isObject(op.context)) httpBound.get(op.context)?.();
+  ops.forEach((op, index) => {
+    if (!isObject(op.context)) return;
+    httpBound.get(op.context)?.();
+    requestSlots.set(op.context, { index, size: ops.length });
+  });
   const carriers = ops.map((op) => carrierOf(op) ?? getContext());
   const first = carriers[0];
   if (!first) return getContext();

@@ -1,12 +1,21 @@
-import { context, createContextKey, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
+import {
+  context,
+  createContextKey,
+  type SpanContext,
+  SpanKind,
+  type TextMapPropagator,
+  trace,
+} from '@opentelemetry/api';
 import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../carrier.js';
 import { rpcCallMetric } from '../conventions.js';
 import { type IncomingOption, resolvePolicy } from '../incoming.js';
 import { resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
 import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../server.js';
+import { formatTraceResponse } from '../traceresponse.js';
 import {
   ATTR_TRPC_INPUT,
   BATCH_HEADER,
+  BATCH_RESPONSE_HEADER,
   CLIENT_OPERATION_KEY,
   decodeBatchHeader,
   isObject,
@@ -16,6 +25,7 @@ import {
   SERVER_ERROR_CODES,
   type SubscriptionSpanMode,
   serverErrorCode,
+  TRACE_RESPONSE_HEADER,
   TRPC_SYSTEM,
   URL_PARAM,
 } from './shared.js';
@@ -95,7 +105,29 @@ export interface TraceContextMiddlewareOptions extends SpanOptions<TraceContextI
   getRequest?: (ctx: unknown) => TraceContextRequest | undefined;
   /** The propagator that reads carriers. @default the global propagator */
   propagator?: TextMapPropagator;
+  /**
+   * Send each call's SERVER span context back to the caller in W3C `traceresponse` form
+   * (`00-{trace-id}-{span-id}-{flags}`), so that the client's CLIENT span can link to the server's trace (most
+   * useful with `incoming: 'link'`, where the two traces differ). The middleware records the span context;
+   * {@link traceResponseMeta}, wired as the adapter's `responseMeta`, writes the headers: `traceresponse` on a
+   * single-operation response, {@link BATCH_RESPONSE_HEADER} (a JSON array aligned with the batch) on a batch.
+   * A call without a SERVER span (`spans` said no) sends nothing. WebSocket and SSE subscriptions send nothing
+   * a client could read.
+   * @default false
+   * @example
+   * ```ts
+   * const procedure = t.procedure.use(traceContextMiddleware({ incoming: 'link', traceResponse: true }));
+   * createHTTPServer({ router, createContext, responseMeta: traceResponseMeta });
+   * ```
+   */
+  traceResponse?: boolean;
 }
+
+/**
+ * The SERVER span context of each HTTP call whose middleware has `traceResponse: true`, keyed by the call's
+ * `getRawInput` (the very function tRPC hands `responseMeta` in `info.calls`): it lives as long as the request.
+ */
+const serverSpans = new WeakMap<object, SpanContext>();
 
 /** The parts of tRPC's middleware options this middleware uses (stable across tRPC 11). */
 interface MiddlewareCall<TResult> {
@@ -250,6 +282,9 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
       metric: rpcCallMetric('server', TRPC_SYSTEM, call.path),
     });
     const span = operationSpan.span;
+    // Recorded synchronously at the start, so that a streamed batch's headers (sent before any procedure
+    // settles) can carry it too.
+    if (span && options.traceResponse === true && !inProcess) serverSpans.set(call.getRawInput, span.spanContext());
     // Reading the input is asynchronous (it may parse the body): only when it is recorded.
     if (span && config.captureInput) {
       try {
@@ -289,4 +324,63 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
     operationSpan.end();
     return result;
   };
+}
+
+/**
+ * A `responseMeta` for tRPC's HTTP adapters (standalone, fetch, Express, Next.js, ...) that sends each call's
+ * SERVER span context back to the caller, for middlewares created with `traceResponse: true` (it sends nothing
+ * for the others): the W3C `traceresponse` header on a response to one operation (`httpLink`, and a batch of
+ * one), and {@link BATCH_RESPONSE_HEADER}, a JSON array of `traceresponse` values aligned with the batch (`null`
+ * for a call without one), on a batch (`httpBatchLink`, `httpBatchStreamLink`). {@link traceContextLink} reads
+ * them and links each CLIENT span to its SERVER span.
+ *
+ * Streamed batches (`httpBatchStreamLink`) send their headers before any procedure has finished: a slot is filled
+ * only if the call's span had already started, which holds when nothing before the middleware awaits (put
+ * `traceContextMiddleware` first, before `.input()` and asynchronous middlewares); the other slots are `null`.
+ * The array stays within 8,192 characters (about 140 operations); the calls past that get `null`.
+ * Never throws; returns `{ headers: {} }` when there is nothing to send.
+ *
+ * @example
+ * ```ts
+ * import { createHTTPServer } from '@trpc/server/adapters/standalone';
+ * import { traceResponseMeta } from 'otel-rpc-context/trpc';
+ *
+ * createHTTPServer({ router, createContext, responseMeta: traceResponseMeta });
+ * // with your own headers:
+ * createHTTPServer({
+ *   router,
+ *   createContext,
+ *   responseMeta: (opts) => ({ headers: { ...traceResponseMeta(opts).headers, 'cache-control': 'no-store' } }),
+ * });
+ * ```
+ */
+export function traceResponseMeta(opts: { info?: unknown }): { headers: Record<string, string> } {
+  const headers: Record<string, string> = {};
+  try {
+    const info = isObject(opts) ? opts.info : undefined;
+    const calls = infoCalls(info);
+    if (!calls || calls.length === 0) return { headers };
+    const values = calls.map((item) => {
+      const key = isObject(item) ? item.getRawInput : undefined;
+      return (typeof key === 'function' && formatTraceResponse(serverSpans.get(key))) || null;
+    });
+    if (values.length === 1 && values[0]) headers[TRACE_RESPONSE_HEADER] = values[0];
+    if (isObject(info) && info.isBatchCall === true && values.some((value) => value !== null)) {
+      // `[` + `]`, and per entry its JSON plus a comma: an entry that does not fit is `null`.
+      let length = 1;
+      const kept = values.map((value) => {
+        if (value !== null && length + value.length + 3 <= MAX_BATCH_HEADER_LENGTH) {
+          length += value.length + 3;
+          return value;
+        }
+        length += 5;
+        return null;
+      });
+      const encoded = JSON.stringify(kept);
+      if (encoded.length <= MAX_BATCH_HEADER_LENGTH) headers[BATCH_RESPONSE_HEADER] = encoded;
+    }
+  } catch {
+    // Never break a response over a header.
+  }
+  return { headers };
 }

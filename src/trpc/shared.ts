@@ -53,6 +53,34 @@ export const OP_CONTEXT_KEY = 'traceContext';
  */
 export const BATCH_HEADER = 'x-trpc-trace-context';
 
+/**
+ * The W3C Trace Context Level 2 response header: `00-{trace-id}-{span-id}-{flags}`, the SERVER span's own
+ * context. {@link traceResponseMeta} sends it on a response to a single operation (and on a batch of one).
+ */
+export const TRACE_RESPONSE_HEADER = 'traceresponse';
+
+/**
+ * The response header that carries one `traceresponse` value per operation of an HTTP batch: a JSON array
+ * aligned with the batch, `null` for an operation without a SERVER span (or whose span had not started when
+ * a streamed response's headers went out), mirroring the request's {@link BATCH_HEADER}. Browsers read it (and
+ * `traceresponse`) on cross-origin responses only if your CORS configuration exposes it.
+ *
+ * @example
+ * ```ts
+ * import cors from 'cors';
+ * import { BATCH_RESPONSE_HEADER, TRACE_RESPONSE_HEADER } from 'otel-rpc-context/trpc';
+ *
+ * app.use(cors({ exposedHeaders: [TRACE_RESPONSE_HEADER, BATCH_RESPONSE_HEADER] }));
+ * ```
+ */
+export const BATCH_RESPONSE_HEADER = 'x-trpc-trace-response';
+
+/**
+ * The attribute a CLIENT span records the server's `traceresponse` value under when its `@opentelemetry/api` has
+ * no `Span.addLink` (before 1.9): the same fallback as the GraphQL clients' `graphql.traceresponse`.
+ */
+export const ATTR_TRPC_TRACERESPONSE = 'trpc.traceresponse';
+
 /** The query parameter of a subscription URL (`httpSubscriptionLink`) that carries its carrier. */
 export const URL_PARAM = 'traceContext';
 
