@@ -126,7 +126,13 @@ export async function createSuite({ variant, otel }) {
     wsOptions = withTraceContext(wsOptions, { spans: spec.ours.spans });
     links.push(new TraceContextLink({ spans: spec.ours.spans }));
   }
-  const apollo = new ApolloServer({ schema, plugins, allowBatchedHttpRequests: true });
+  // OTEL_RPC_CONTEXT_BENCH_GATEWAY=1 runs our variants through traceContextGateway (the whole execution in the
+  // operation's context once, resolvers unwrapped), e.g. to profile the field-heavy scenarios both ways.
+  const gateway =
+    spec.ours && process.env.OTEL_RPC_CONTEXT_BENCH_GATEWAY === '1'
+      ? (await importOwn('apollo-server')).traceContextGateway(schema)
+      : undefined;
+  const apollo = new ApolloServer({ ...(gateway ? { gateway } : { schema }), plugins, allowBatchedHttpRequests: true });
   await apollo.start();
   const app = express();
   app.use('/graphql', express.json({ limit: '10mb' }), expressMiddleware(apollo));
