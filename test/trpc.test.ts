@@ -197,23 +197,25 @@ describe('wsLink', () => {
     const { ws, trpc } = wsClient();
     const before = servers.connections();
     let killed = false;
+    // Kill once every subscription has had its first event (not after a fixed delay: on a loaded machine
+    // the subscriptions could all be over by then), so each has events left to resume.
+    const started = new Set<number>();
     const { callers, events } = await collect((i, onData, done) => {
       trpc.sub.subscribe(
         { i: i + 1000, count: 12 },
         {
           onData: (value) => {
             onData({ ...value.data, i: i, afterKill: killed } as Seen & { n: number });
+            started.add(i);
+            if (!killed && started.size === N) {
+              killed = true;
+              for (const socket of servers.wss.clients) socket.terminate();
+            }
           },
           onComplete: done,
           onError: done,
         },
       );
-      if (i === N - 1) {
-        setTimeout(() => {
-          killed = true;
-          for (const socket of servers.wss.clients) socket.terminate();
-        }, 25);
-      }
     });
     expect(servers.connections()).toBeGreaterThan(before + 1);
     const afterKill = events.filter((event) => (event as unknown as { afterKill: boolean }).afterKill);
