@@ -454,12 +454,8 @@ describe('GraphQL: Apollo Server (traceContextPlugin) and graphql-ws (withTraceC
     expect(spans.find((span) => span.name === 'query Fail')!.attributes['error.type']).toBe('GraphQLError');
   });
 
-  // PRODUCT BUG (src/apollo-server.ts): a document that parses but does not validate is recorded with
-  // graphql.operation.type 'unknown' (and its span is named 'GraphQL Operation' without the type), because the
-  // plugin learns the operation in didResolveOperation, which Apollo Server calls only after validation.
-  // Expected, as Yoga records it and as "unknown only when the document does not parse" says: 'query'.
-  // Seen: { 'graphql.operation.type': 'unknown', 'error.type': 'GRAPHQL_VALIDATION_FAILED' }.
-  it.fails('startStandaloneServer: a document that parses but does not validate keeps its operation type', async () => {
+  // Apollo Server resolves the operation only after validation; the plugin names it from the parsed document.
+  it('startStandaloneServer: a document that parses but does not validate keeps its operation type', async () => {
     const { json } = await post(standalone.url, { query: 'query Invalid { nope }' });
     expect(json.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
     await expect.poll(() => spansOf(SpanKind.SERVER).length, { timeout: 5000 }).toBe(1);

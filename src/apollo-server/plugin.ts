@@ -16,7 +16,12 @@ import {
   type TraceContextSource,
   withDefaults,
 } from '../graphql-server.js';
-import { failResult, TRACE_CONTEXT_EXTENSION } from '../graphql-shared.js';
+import {
+  documentOperationName,
+  documentOperationType,
+  failResult,
+  TRACE_CONTEXT_EXTENSION,
+} from '../graphql-shared.js';
 import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from '../server.js';
 import { own } from '../yoga/envelope.js';
 import { type ResolverScope, scopes, wrapSchemaResolvers } from './resolvers.js';
@@ -169,6 +174,16 @@ export function traceContextPlugin(options: TraceContextPluginOptions = {}): Apo
 
   // One listener for every request: each hook finds its operation by the request's context value.
   const listener: GraphQLRequestListener<BaseContext> = {
+    async validationDidStart(requestContext) {
+      // Apollo resolves the operation only after validation: name it from the parsed document now, so that a
+      // document that parses but fails validation still has its type (span name, metrics).
+      const operation = lookup(requestContext);
+      if (!operation) return;
+      const document = requestContext.document as Parameters<typeof documentOperationType>[0];
+      const operationName = requestContext.request.operationName;
+      const type = documentOperationType(document, operationName);
+      if (type) operation.started.describe(type, operationName ?? documentOperationName(document));
+    },
     async didResolveOperation(requestContext) {
       const operation = lookup(requestContext);
       const definition = requestContext.operation as OperationDefinitionLike | undefined;
