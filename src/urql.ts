@@ -7,6 +7,7 @@
  */
 export {
   ATTR_GRAPHQL_OPERATION_VARIABLES,
+  ATTR_GRAPHQL_TRACERESPONSE,
   type GraphQLClientOperationInfo,
   type GraphQLClientOptions,
   type HeadersMode,
