@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { context, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import {
   createTRPCClient,
@@ -13,16 +13,16 @@ import {
   wsLink,
 } from '@trpc/client';
 import { EventSource } from 'eventsource';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { traceContextEncoder, traceContextHeaders, traceContextLink, traceContextUrl } from '../src/trpc.js';
-import { setupTracing } from './support/otel.js';
+import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 
-let otel: ReturnType<typeof setupTracing>;
+let otel: ReturnType<typeof setupTracingWithOpenSpans>;
 let servers: Servers;
 
 beforeAll(async () => {
-  otel = setupTracing();
+  otel = setupTracingWithOpenSpans();
   servers = await startServers(makeRouter());
 });
 afterAll(async () => {
@@ -31,6 +31,9 @@ afterAll(async () => {
 beforeEach(() => {
   otel.exporter.reset();
 });
+// Every span an operation started has ended (an error, an abort, a killed connection included); the
+// exporter is reset even when that check fails, so one test's spans never reach the next.
+afterEach(() => expectNoOpenSpans(otel));
 
 const N = 60;
 
@@ -175,102 +178,134 @@ describe('wsLink', () => {
 
   it('gives each of many concurrent queries and mutations its own caller', async () => {
     const { ws, trpc } = wsClient();
-    const { callers, results } = await concurrently((i) => mixed(trpc, i));
-    expect(mismatches(results, callers)).toEqual([]);
-    // No input at all: matched by path and order.
-    const again = await concurrently(() => trpc.noInput.query());
-    expect(again.results.every((result) => result.traceId !== '')).toBe(true);
-    await ws.close();
+    try {
+      const { callers, results } = await concurrently((i) => mixed(trpc, i));
+      expect(mismatches(results, callers)).toEqual([]);
+      // No input at all: matched by path and order.
+      const again = await concurrently(() => trpc.noInput.query());
+      expect(again.results).toHaveLength(N);
+      expect(
+        mismatches(
+          again.results.map((result, i) => ({ ...result, i })),
+          again.callers,
+        ),
+      ).toEqual([]);
+    } finally {
+      await ws.close();
+    }
   });
 
   it('gives each of many concurrent subscriptions, and every event, its caller', async () => {
     const { ws, trpc } = wsClient();
-    const { callers, events } = await collect((i, onData, done) => {
-      trpc.sub.subscribe({ i, count: 3 }, { onData: (value) => onData(value.data), onComplete: done, onError: done });
-    });
-    expect(events).toHaveLength(N * 3);
-    expect(mismatches(events, callers)).toEqual([]);
-    await ws.close();
+    try {
+      const { callers, events } = await collect((i, onData, done) => {
+        trpc.sub.subscribe({ i, count: 3 }, { onData: (value) => onData(value.data), onComplete: done, onError: done });
+      });
+      expect(events).toHaveLength(N * 3);
+      expect(mismatches(events, callers)).toEqual([]);
+    } finally {
+      await ws.close();
+    }
   });
 
   it('keeps each subscription its caller after the server kills the connection', async () => {
     const { ws, trpc } = wsClient();
-    const before = servers.connections();
-    let killed = false;
-    // Kill once every subscription has had its first event (not after a fixed delay: on a loaded machine
-    // the subscriptions could all be over by then), so each has events left to resume.
-    const started = new Set<number>();
-    const { callers, events } = await collect((i, onData, done) => {
-      trpc.sub.subscribe(
-        { i: i + 1000, count: 12 },
-        {
-          onData: (value) => {
-            onData({ ...value.data, i: i, afterKill: killed } as Seen & { n: number });
-            started.add(i);
-            if (!killed && started.size === N) {
-              killed = true;
-              for (const socket of servers.wss.clients) socket.terminate();
-            }
+    try {
+      const before = servers.connections();
+      let killed = false;
+      // Kill once every subscription has had its first event (not after a fixed delay: on a loaded machine
+      // the subscriptions could all be over by then), so each has events left to resume.
+      const started = new Set<number>();
+      const { callers, events } = await collect((i, onData, done) => {
+        trpc.sub.subscribe(
+          { i: i + 1000, count: 12 },
+          {
+            onData: (value) => {
+              onData({ ...value.data, i: i, afterKill: killed } as Seen & { n: number });
+              started.add(i);
+              if (!killed && started.size === N) {
+                killed = true;
+                for (const socket of servers.wss.clients) socket.terminate();
+              }
+            },
+            onComplete: done,
+            onError: done,
           },
-          onComplete: done,
-          onError: done,
-        },
-      );
-    });
-    expect(servers.connections()).toBeGreaterThan(before + 1);
-    const afterKill = events.filter((event) => (event as unknown as { afterKill: boolean }).afterKill);
-    expect(afterKill.length).toBeGreaterThan(N);
-    expect(mismatches(events, callers)).toEqual([]);
-    await ws.close();
+        );
+      });
+      // One connection, killed once, one reconnect.
+      expect(servers.connections()).toBe(before + 2);
+      const afterKill = events.filter((event) => (event as unknown as { afterKill: boolean }).afterKill);
+      expect(afterKill.length).toBeGreaterThan(N);
+      // Each subscription resumed from its last event id: all 12 events, none lost, none twice.
+      const byCaller = new Map<number, number[]>();
+      for (const event of events) byCaller.set(event.i, [...(byCaller.get(event.i) ?? []), event.n]);
+      const all = Array.from({ length: 12 }, (_, n) => n);
+      expect([...byCaller.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: N }, (_, i) => i));
+      for (const [i, ns] of byCaller) expect({ i, ns }).toEqual({ i, ns: all });
+      expect(mismatches(events, callers)).toEqual([]);
+    } finally {
+      await ws.close();
+    }
   });
 
   it('works against a server without the encoder or the middleware (WebSocket, batch, SSE)', async () => {
     const { startServers: start } = await import('./trpc-harness.js');
     const stock = await start(makeRouter({ middleware: false }), { encoder: false });
     const client = createWSClient({ url: stock.wsUrl, experimental_encoder: traceContextEncoder() });
-    const trpc = createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] });
-    const result = await trpc.a.q.query({ i: 1 });
-    expect(result.i).toBe(1);
-    const events: number[] = [];
-    await new Promise<void>((resolve) =>
-      trpc.sub.subscribe({ i: 2, count: 2 }, { onData: (v) => events.push(v.data.n), onComplete: resolve }),
-    );
-    expect(events).toEqual([0, 1]);
-    // The HTTP links too: a stock server ignores the batch header and the URL parameter.
-    const http = createTRPCClient<AppRouter>({
-      links: [
-        traceContextLink(),
-        splitLink({
-          condition: (op) => op.type === 'subscription',
-          true: httpSubscriptionLink({ url: traceContextUrl(stock.standaloneUrl), EventSource }),
-          false: httpBatchLink({ url: stock.standaloneUrl, headers: traceContextHeaders }),
-        }),
-      ],
-    });
-    const batch = await otel.tracer.startActiveSpan('x', (span) =>
-      Promise.all([http.a.q.query({ i: 1 }), http.b.q.query({ i: 2 }), http.m.mutate({ i: 3 })]).finally(() =>
-        span.end(),
-      ),
-    );
-    expect(batch.map((result) => result.i)).toEqual([1, 2, 3]);
-    const sse: number[] = [];
-    await new Promise<void>((resolve) => {
-      const sub = http.sub.subscribe(
-        { i: 4, count: 2 },
-        {
-          onData: (v) => {
-            sse.push(v.data.n);
-            if (sse.length === 2) {
-              sub.unsubscribe();
-              resolve();
-            }
-          },
-        },
+    try {
+      const trpc = createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] });
+      const result = await trpc.a.q.query({ i: 1 });
+      expect(result.i).toBe(1);
+      const events: number[] = [];
+      await new Promise<void>((resolve) =>
+        trpc.sub.subscribe({ i: 2, count: 2 }, { onData: (v) => events.push(v.data.n), onComplete: resolve }),
       );
-    });
-    expect(sse).toEqual([0, 1]);
-    await client.close();
-    await stock.close();
+      expect(events).toEqual([0, 1]);
+      // The HTTP links too: a stock server ignores the batch header and the URL parameter.
+      const http = createTRPCClient<AppRouter>({
+        links: [
+          traceContextLink(),
+          splitLink({
+            condition: (op) => op.type === 'subscription',
+            true: httpSubscriptionLink({ url: traceContextUrl(stock.standaloneUrl), EventSource }),
+            false: httpBatchLink({ url: stock.standaloneUrl, headers: traceContextHeaders }),
+          }),
+        ],
+      });
+      let x = '';
+      const batch = await otel.tracer.startActiveSpan('x', (span) => {
+        x = span.spanContext().spanId;
+        return Promise.all([http.a.q.query({ i: 1 }), http.b.q.query({ i: 2 }), http.m.mutate({ i: 3 })]).finally(() =>
+          span.end(),
+        );
+      });
+      expect(batch.map((result) => result.i)).toEqual([1, 2, 3]);
+      // Each operation still had its CLIENT span under the caller, whatever the server made of the header.
+      const children = otel.exporter
+        .getFinishedSpans()
+        .filter((span) => span.kind === SpanKind.CLIENT && span.parentSpanContext?.spanId === x);
+      expect(children.map((span) => span.name).sort()).toEqual(['a.q', 'b.q', 'm']);
+      const sse: number[] = [];
+      await new Promise<void>((resolve) => {
+        const sub = http.sub.subscribe(
+          { i: 4, count: 2 },
+          {
+            onData: (v) => {
+              sse.push(v.data.n);
+              if (sse.length === 2) {
+                sub.unsubscribe();
+                resolve();
+              }
+            },
+          },
+        );
+      });
+      expect(sse).toEqual([0, 1]);
+    } finally {
+      await client.close();
+      await stock.close();
+    }
   });
 });
 
@@ -288,7 +323,9 @@ describe('spans', () => {
       expect(span.attributes['error.type']).toBe('NOT_FOUND');
     }
     const server = spans.find((span) => span.kind === SpanKind.SERVER);
-    expect(server?.events.some((event) => event.name === 'exception')).toBe(true);
+    expect(server?.events.map((event) => [event.name, event.attributes?.['exception.message']])).toEqual([
+      ['exception', 'nothing here'],
+    ]);
   });
 
   it('ends the client span when an operation is aborted', async () => {
@@ -307,55 +344,63 @@ describe('spans', () => {
   it('with spans: false propagates the caller span itself and records nothing', async () => {
     const router = makeRouter({ spans: false });
     const own = await startServers(router);
-    const client = createTRPCClient<AppRouter>({
-      links: [
-        traceContextLink({ spans: false }),
-        httpBatchLink({ url: own.standaloneUrl, headers: traceContextHeaders }),
-      ],
-    });
-    const callers = new Map<number, Span>();
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        otel.tracer.startActiveSpan(`caller ${i}`, (span) => {
-          callers.set(i, span);
-          const promise = client.a.q.query({ i });
-          span.end();
-          return promise;
-        }),
-      ),
-    );
-    for (const result of results) expect(result.spanId).toBe(callers.get(result.i)?.spanContext().spanId);
-    expect(otel.exporter.getFinishedSpans().filter((s) => s.name === 'a.q')).toEqual([]);
-    await own.close();
+
+    try {
+      const client = createTRPCClient<AppRouter>({
+        links: [
+          traceContextLink({ spans: false }),
+          httpBatchLink({ url: own.standaloneUrl, headers: traceContextHeaders }),
+        ],
+      });
+      const callers = new Map<number, Span>();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          otel.tracer.startActiveSpan(`caller ${i}`, (span) => {
+            callers.set(i, span);
+            const promise = client.a.q.query({ i });
+            span.end();
+            return promise;
+          }),
+        ),
+      );
+      for (const result of results) expect(result.spanId).toBe(callers.get(result.i)?.spanContext().spanId);
+      expect(otel.exporter.getFinishedSpans().filter((s) => s.name === 'a.q')).toEqual([]);
+    } finally {
+      await own.close();
+    }
   });
 
   it("subscriptionSpan: 'lifetime' keeps the spans open until the subscription ends", async () => {
     const own = await startServers(makeRouter({ subscriptionSpan: 'lifetime' }));
+
     const client = createWSClient({ url: own.wsUrl, experimental_encoder: traceContextEncoder() });
-    const trpc = createTRPCClient<AppRouter>({
-      links: [traceContextLink({ subscriptionSpan: 'lifetime' }), wsLink({ client })],
-    });
-    let firstEventAt = 0;
-    await new Promise<void>((resolve) =>
-      trpc.sub.subscribe(
-        { i: 1, count: 3 },
-        {
-          onData: () => {
-            firstEventAt ||= Date.now();
+    try {
+      const trpc = createTRPCClient<AppRouter>({
+        links: [traceContextLink({ subscriptionSpan: 'lifetime' }), wsLink({ client })],
+      });
+      let firstEventAt = 0;
+      await new Promise<void>((resolve) =>
+        trpc.sub.subscribe(
+          { i: 1, count: 3 },
+          {
+            onData: () => {
+              firstEventAt ||= Date.now();
+            },
+            onComplete: resolve,
           },
-          onComplete: resolve,
-        },
-      ),
-    );
-    await sleep(10);
-    const spans = otel.exporter.getFinishedSpans().filter((span) => span.name === 'sub');
-    expect(spans).toHaveLength(2);
-    for (const span of spans) {
-      const end = span.endTime[0] * 1000 + span.endTime[1] / 1e6;
-      expect(end).toBeGreaterThan(firstEventAt);
+        ),
+      );
+      // The SERVER span ends when the server's generator returns, which may be just after onComplete.
+      await expect.poll(() => otel.exporter.getFinishedSpans().filter((span) => span.name === 'sub')).toHaveLength(2);
+      const spans = otel.exporter.getFinishedSpans().filter((span) => span.name === 'sub');
+      for (const span of spans) {
+        const end = span.endTime[0] * 1000 + span.endTime[1] / 1e6;
+        expect(end).toBeGreaterThan(firstEventAt);
+      }
+    } finally {
+      await client.close();
+      await own.close();
     }
-    await client.close();
-    await own.close();
   });
 
   it('ends subscription spans once established by default', async () => {
@@ -364,11 +409,27 @@ describe('spans', () => {
       return { ws: client, trpc: createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] }) };
     })();
     const sub = trpc.sub.subscribe({ i: 1, count: 1000 }, { onData: () => undefined });
-    await sleep(100);
-    const spans = otel.exporter.getFinishedSpans().filter((span) => span.name === 'sub');
-    expect(spans.map((span) => span.kind).sort()).toEqual([SpanKind.SERVER, SpanKind.CLIENT].sort());
-    sub.unsubscribe();
-    await ws.close();
-    expect(context.active()).toBeDefined();
+    try {
+      // Both spans end while the subscription (1,000 events, several seconds) still runs. Polled, not a fixed
+      // delay: on a loaded machine the subscription may take longer than that to be established.
+      const ended = () => otel.exporter.getFinishedSpans().filter((span) => span.name === 'sub');
+      await expect
+        .poll(() =>
+          ended()
+            .map((span) => span.kind)
+            .sort(),
+        )
+        .toEqual([SpanKind.SERVER, SpanKind.CLIENT].sort());
+      const server = ended().find((span) => span.kind === SpanKind.SERVER);
+      const client = ended().find((span) => span.kind === SpanKind.CLIENT);
+      expect(server?.parentSpanContext?.spanId).toBe(client?.spanContext().spanId);
+      expect(server?.spanContext().traceId).toBe(client?.spanContext().traceId);
+      // No caller: the CLIENT span is a root, and nothing of it stays active in the test's context.
+      expect(client?.parentSpanContext).toBeUndefined();
+      expect(trace.getSpan(context.active())).toBeUndefined();
+    } finally {
+      sub.unsubscribe();
+      await ws.close();
+    }
   });
 });
