@@ -1,26 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { propagation, type Span, SpanKind } from '@opentelemetry/api';
 import { createTRPCClient, createWSClient, httpBatchLink, wsLink } from '@trpc/client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { getContext } from '../src/index.js';
 import { URL_PARAM } from '../src/trpc/shared.js';
 import { BATCH_HEADER, traceContextEncoder, traceContextHeaders, traceContextLink } from '../src/trpc.js';
-import { setupTracing } from './support/otel.js';
+import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 
-let otel: ReturnType<typeof setupTracing>;
+let otel: ReturnType<typeof setupTracingWithOpenSpans>;
 /** Middleware with spans off: a procedure sees exactly the caller's span, or none. */
 let plain: Servers;
 
 beforeAll(async () => {
-  otel = setupTracing();
+  otel = setupTracingWithOpenSpans();
   plain = await startServers(makeRouter({ spans: false }));
 });
 afterAll(async () => {
   await plain.close();
 });
 beforeEach(() => otel.exporter.reset());
+// Every span a call started has ended, whatever its carrier; the exporter is reset even if not.
+afterEach(() => expectNoOpenSpans(otel));
 
 const TRACE_A = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_A = 'b7ad6b7169203331';
@@ -141,23 +143,26 @@ describe('bad per-operation carriers over WebSocket', () => {
 
   it('every call succeeds; good carriers apply to their own message only; nothing leaks', async () => {
     const socket = await rawSocket();
-    const replies = await socket.send([
-      query(1, 'not an object'),
-      query(2, { traceparent: TP_B }),
-      query(3, [1, 2, 3]),
-      query(4, { traceparent: 'x'.repeat(100_000) }),
-      query(5, { __proto__: { traceparent: TP_B } }),
-      query(6, null),
-      query(7, { traceparent: TP_A, baggage: Array.from({ length: 2000 }, (_, i) => `k${i}=v`).join(',') }),
-    ]);
-    const traces = replies.map((reply) => dataOf(reply)?.traceId);
-    expect(traces).toEqual(['', TRACE_B, '', '', '', '', TRACE_A]);
-    expect(dataOf(replies[6])?.baggage).toBeUndefined();
-    const [later] = await socket.send([query(8)]);
-    expect(dataOf(later)?.traceId).toBe('');
-    const [single] = await socket.send(query(9, { traceparent: TP_A }));
-    expect(dataOf(single)?.spanId).toBe(SPAN_A);
-    socket.close();
+    try {
+      const replies = await socket.send([
+        query(1, 'not an object'),
+        query(2, { traceparent: TP_B }),
+        query(3, [1, 2, 3]),
+        query(4, { traceparent: 'x'.repeat(100_000) }),
+        query(5, { __proto__: { traceparent: TP_B } }),
+        query(6, null),
+        query(7, { traceparent: TP_A, baggage: Array.from({ length: 2000 }, (_, i) => `k${i}=v`).join(',') }),
+      ]);
+      const traces = replies.map((reply) => dataOf(reply)?.traceId);
+      expect(traces).toEqual(['', TRACE_B, '', '', '', '', TRACE_A]);
+      expect(dataOf(replies[6])?.baggage).toBeUndefined();
+      const [later] = await socket.send([query(8)]);
+      expect(dataOf(later)?.traceId).toBe('');
+      const [single] = await socket.send(query(9, { traceparent: TP_A }));
+      expect(dataOf(single)?.spanId).toBe(SPAN_A);
+    } finally {
+      socket.close();
+    }
   });
 });
 
@@ -185,38 +190,51 @@ describe('trust policy', () => {
 
   it("'continue' (default) parents on the caller and passes baggage on", async () => {
     const server = await startServers(makeRouter({ spans: false }));
-    const { caller, result } = await callWith(server);
-    for (const seen of result) {
-      expect(seen.spanId).toBe(caller.spanId);
-      expect(seen.baggage).toBe('from-caller');
+    try {
+      const { caller, result } = await callWith(server);
+      for (const seen of result) {
+        expect(seen.spanId).toBe(caller.spanId);
+        expect(seen.baggage).toBe('from-caller');
+      }
+    } finally {
+      await server.close();
     }
-    await server.close();
   });
 
   it("'link' starts a new trace linked to the caller, without its baggage", async () => {
     const server = await startServers(makeRouter({ incoming: 'link' }));
-    const { caller, result } = await callWith(server);
-    for (const seen of result) {
-      expect(seen.traceId).not.toBe(caller.traceId);
-      expect(seen.baggage).toBeUndefined();
+    try {
+      const { caller, result } = await callWith(server);
+      const spans = otel.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.SERVER);
+      expect(spans).toHaveLength(2);
+      for (const seen of result) {
+        // Each procedure ran in its own SERVER span, in a trace of its own (not the caller's).
+        const own = spans.find((span) => span.spanContext().spanId === seen.spanId);
+        expect(seen.traceId).toBe(own?.spanContext().traceId);
+        expect(seen.traceId).not.toBe(caller.traceId);
+        expect(seen.baggage).toBeUndefined();
+      }
+      expect(new Set(result.map((seen) => seen.traceId)).size).toBe(2);
+      for (const span of spans) {
+        expect(span.parentSpanContext).toBeUndefined();
+        expect(span.links.map((link) => link.context.spanId)).toEqual([caller.spanId]);
+      }
+    } finally {
+      await server.close();
     }
-    const spans = otel.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.SERVER);
-    expect(spans).toHaveLength(2);
-    for (const span of spans) {
-      expect(span.parentSpanContext).toBeUndefined();
-      expect(span.links.map((link) => link.context.spanId)).toEqual([caller.spanId]);
-    }
-    await server.close();
   });
 
   it("'ignore' uses the server's own context", async () => {
     const server = await startServers(makeRouter({ incoming: 'ignore', spans: false }));
-    const { result } = await callWith(server);
-    for (const seen of result) {
-      expect(seen.traceId).toBe('');
-      expect(seen.baggage).toBeUndefined();
+    try {
+      const { result } = await callWith(server);
+      for (const seen of result) {
+        expect(seen.traceId).toBe('');
+        expect(seen.baggage).toBeUndefined();
+      }
+    } finally {
+      await server.close();
     }
-    await server.close();
   });
 
   it('a function decides per call, and a throwing one means link', async () => {
@@ -229,29 +247,37 @@ describe('trust policy', () => {
         },
       }),
     );
-    const { caller, result } = await callWith(server);
-    expect(result[0]?.spanId).toBe(caller.spanId);
-    expect(result[1]?.traceId).not.toBe(caller.traceId);
-    expect(result[1]?.baggage).toBeUndefined();
-    await server.close();
+    try {
+      const { caller, result } = await callWith(server);
+      expect(result[0]?.spanId).toBe(caller.spanId);
+      expect(result[1]?.traceId).not.toBe(caller.traceId);
+      // 'link' with spans: false: no span to carry the link, so the procedure runs in no trace at all.
+      expect(result[1]?.traceId).toBe('');
+      expect(result[1]?.baggage).toBeUndefined();
+    } finally {
+      await server.close();
+    }
   });
 });
 
 describe('server details', () => {
   it('nested createCaller calls run as children of the outer procedure, not the remote caller', async () => {
     const server = await startServers(makeRouter());
-    const client = createTRPCClient<AppRouter>({
-      links: [traceContextLink(), httpBatchLink({ url: server.standaloneUrl, headers: traceContextHeaders })],
-    });
-    const { outer, inner } = await otel.tracer.startActiveSpan('caller', async (span) => {
-      const result = await client.nested.query({ i: 1 });
-      span.end();
-      return result;
-    });
-    const inSpan = otel.exporter.getFinishedSpans().find((span) => span.spanContext().spanId === inner.spanId);
-    expect(inner.traceId).toBe(outer.traceId);
-    expect(inSpan?.parentSpanContext?.spanId).toBe(outer.spanId);
-    await server.close();
+    try {
+      const client = createTRPCClient<AppRouter>({
+        links: [traceContextLink(), httpBatchLink({ url: server.standaloneUrl, headers: traceContextHeaders })],
+      });
+      const { outer, inner } = await otel.tracer.startActiveSpan('caller', async (span) => {
+        const result = await client.nested.query({ i: 1 });
+        span.end();
+        return result;
+      });
+      const inSpan = otel.exporter.getFinishedSpans().find((span) => span.spanContext().spanId === inner.spanId);
+      expect(inner.traceId).toBe(outer.traceId);
+      expect(inSpan?.parentSpanContext?.spanId).toBe(outer.spanId);
+    } finally {
+      await server.close();
+    }
   });
 
   it('finds the request through getRequest for other context shapes', async () => {
@@ -272,11 +298,14 @@ describe('server details', () => {
       createContext: ({ req }) => ({ nested: { incoming: new Headers(req.headers as Record<string, string>) } }),
     }).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
-    const port = (server.address() as { port: number }).port;
-    const response = await fetch(`http://127.0.0.1:${port}/who`, { headers: { traceparent: TP_A } });
-    const body = (await response.json()) as { result: { data: Seen } };
-    expect(body.result.data.spanId).toBe(SPAN_A);
-    server.close();
+    try {
+      const port = (server.address() as { port: number }).port;
+      const response = await fetch(`http://127.0.0.1:${port}/who`, { headers: { traceparent: TP_A } });
+      const body = (await response.json()) as { result: { data: Seen } };
+      expect(body.result.data.spanId).toBe(SPAN_A);
+    } finally {
+      server.close();
+    }
   });
 
   it('without batchIndex (tRPC < 11.10) finds the batch call through info.calls', async () => {
@@ -322,9 +351,12 @@ describe('WebSocket fallbacks', () => {
       };
     });
     const trpc = createTRPCClient<AppRouter>({ links: [traceContextLink({ spans: false }), wsLink({ client })] });
-    const result = await context.with(context.active(), () => trpc.a.q.query({ i: 1 }));
-    expect(result.spanId).toBe(caller.spanId);
-    await client.close();
-    await server.close();
+    try {
+      const result = await context.with(context.active(), () => trpc.a.q.query({ i: 1 }));
+      expect(result.spanId).toBe(caller.spanId);
+    } finally {
+      await client.close();
+      await server.close();
+    }
   });
 });

@@ -1,10 +1,10 @@
 // traceContextFetch on its own: which context the real fetch is called in, for every header shape and for
 // bad input, plus a real tRPC batch over loopback. The browser proof is test/browser-instrumentation.test.ts.
-import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_HEADER, traceContextFetch, traceContextHeaders, traceContextLink } from '../src/trpc.js';
-import { setupTracing } from './support/otel.js';
+import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
 import { type AppRouter, makeRouter, type Servers, startServers } from './trpc-harness.js';
 
 const A = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -33,10 +33,12 @@ function recordingFetch(calls: Call[]) {
   };
 }
 
-let tracing: ReturnType<typeof setupTracing>;
+let tracing: ReturnType<typeof setupTracingWithOpenSpans>;
 beforeAll(() => {
-  tracing = setupTracing();
+  tracing = setupTracingWithOpenSpans();
 });
+// Every span a call started has ended; the exporter is reset even if not.
+afterEach(() => expectNoOpenSpans(tracing));
 
 describe('traceContextFetch', () => {
   const send = async (headers: unknown, input: unknown = 'http://127.0.0.1:9/x') => {
@@ -168,8 +170,10 @@ describe('traceContextFetch with a real tRPC batch over loopback', () => {
     expect(results.map((seen) => seen.traceId)).toEqual(callers);
     expect(calls).toHaveLength(1);
     // The request's fetch ran under operation 0's CLIENT span.
-    const clientSpans = tracing.exporter.getFinishedSpans().filter((span) => span.kind === 2);
+    const clientSpans = tracing.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT);
+    expect(clientSpans.map((span) => span.spanContext().traceId).sort()).toEqual([...callers].sort());
     const first = clientSpans.find((span) => span.spanContext().traceId === callers[0]);
+    expect(first?.parentSpanContext?.traceId).toBe(callers[0]);
     expect(calls[0]?.active).toBe(`00-${callers[0]}-${first?.spanContext().spanId}-01`);
   });
 });
