@@ -20,7 +20,7 @@ import { createTRPCClient, httpBatchLink, localLink } from '@trpc/client';
 import { initTRPC } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { createSchema, createYoga } from 'graphql-yoga';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ContextCarrier } from '../src/carrier.js';
 import { getContext } from '../src/index.js';
 import { encodeBatchHeader } from '../src/trpc/link.js';
@@ -32,13 +32,15 @@ import {
   traceContextMiddleware,
 } from '../src/trpc.js';
 import { useTraceContext } from '../src/yoga.js';
-import { setupTracing } from './support/otel.js';
+import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
 
-let otel: ReturnType<typeof setupTracing>;
+let otel: ReturnType<typeof setupTracingWithOpenSpans>;
 beforeAll(() => {
-  otel = setupTracing();
+  otel = setupTracingWithOpenSpans();
 });
 beforeEach(() => otel.exporter.reset());
+// Every span an operation started has ended; the exporter is reset even if not.
+afterEach(() => expectNoOpenSpans(otel));
 
 const FOREIGN_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const FOREIGN = `00-${FOREIGN_TRACE}-00f067aa0ba902b7-01`;
@@ -284,11 +286,24 @@ describe('misbehaving trust deciders fall back to link, and say why once', () =>
   ])('a decider that %s', async (_name, incoming, reason) => {
     messages.length = 0;
     const middleware = traceContextMiddleware({ incoming: incoming as never });
+    const traces: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { data } = await call(middleware);
       // 'link': a new trace, not the caller's.
       expect(data.traceId).not.toBe(FOREIGN_TRACE);
       expect(data.traceId).not.toBe('');
+      traces.push(data.traceId);
+    }
+    // Each call ran in its own root SERVER span (the trace it saw), linked to the caller's span.
+    const spans = otel.exporter.getFinishedSpans();
+    expect(spans.map((span) => span.spanContext().traceId)).toEqual(traces);
+    expect(new Set(traces).size).toBe(3);
+    for (const span of spans) {
+      expect(span.kind).toBe(SpanKind.SERVER);
+      expect(span.parentSpanContext).toBeUndefined();
+      expect(span.links.map((link) => `${link.context.traceId}-${link.context.spanId}`)).toEqual([
+        `${FOREIGN_TRACE}-00f067aa0ba902b7`,
+      ]);
     }
     expect(messages).toHaveLength(1);
     expect(messages[0]).toContain(reason);
