@@ -12,7 +12,7 @@ import { findBenchSection, renderReport, updateBenchSection } from './report.mjs
 
 const ROUNDS = 5;
 /** Per-round records whose CPU time per operation is `cpu` × a small wobble (the same in every variant). */
-const records = (cpu, spans = 0, joined = 1) =>
+const records = (cpu, spans = 0, joined = 1, histograms = undefined) =>
   Array.from({ length: ROUNDS }, (_, round) => {
     const wobble = 1 + 0.01 * (round - 2);
     return {
@@ -22,6 +22,7 @@ const records = (cpu, spans = 0, joined = 1) =>
       cpuUs: cpu * wobble * 1000,
       spans: spans * 1000,
       joined: joined * 1000,
+      ...(histograms === undefined ? {} : { histogramRecords: histograms * 1000 }),
     };
   });
 const profile = (oursUs) => ({
@@ -39,12 +40,31 @@ const profile = (oursUs) => ({
 });
 
 /** Made-up results: `nospansCpu` and `spansCpu` are our two variants' CPU µs per operation (baseline 100). */
-function results({ quiet = true, nospansCpu = 101, spansCpu = 103, aaCpu = 100, nospansUs = 2, spansUs = 5 } = {}) {
+function results({
+  quiet = true,
+  nospansCpu = 101,
+  spansCpu = 103,
+  aaCpu = 100,
+  nospansUs = 2,
+  spansUs = 5,
+  metricsCpu,
+  metricsUs,
+} = {}) {
+  const metrics = metricsCpu !== undefined;
   const variants = {
     baseline: { label: 'baseline', role: 'baseline' },
     'baseline-aa': { label: 'baseline again (A/A)', control: true, role: 'control' },
     'ours-nospans': { label: 'ours, `spans: false`', role: 'ours' },
     'ours-spans': { label: 'ours, with spans', role: 'ours' },
+    ...(metrics
+      ? {
+          'ours-metrics': {
+            label: 'ours, with spans and a MeterProvider (metrics on)',
+            short: 'ours, spans + metrics',
+            role: 'metrics',
+          },
+        }
+      : {}),
     empty: { label: 'empty link + middleware', role: 'empty' },
     'http-auto': { label: 'instrumentation-http', short: 'HTTP auto', role: 'anchor' },
   };
@@ -83,12 +103,19 @@ function results({ quiet = true, nospansCpu = 101, spansCpu = 103, aaCpu = 100, 
             'baseline-aa': records(aaCpu),
             'ours-nospans': records(nospansCpu, 0),
             'ours-spans': records(spansCpu, 2),
+            ...(metrics ? { 'ours-metrics': records(metricsCpu, 2, 1, 2) } : {}),
             empty: records(100.5),
             'http-auto': records(130, 2, 0.1),
           },
         },
         opsPerMeasurement: { single: 1000 },
-        profiles: { single: { 'ours-nospans': profile(nospansUs), 'ours-spans': profile(spansUs) } },
+        profiles: {
+          single: {
+            'ours-nospans': profile(nospansUs),
+            'ours-spans': profile(spansUs),
+            ...(metrics ? { 'ours-metrics': profile(metricsUs) } : {}),
+          },
+        },
         counts: {
           single: { 'ours-spans': { ops: 100, counts: { inject: 100, extract: 100, with: 200, startSpan: 200 } } },
         },
@@ -112,6 +139,34 @@ function results({ quiet = true, nospansCpu = 101, spansCpu = 103, aaCpu = 100, 
   // Calls per operation reach the targets table; the with-spans target is judged above the 4 µs floor.
   assert.match(markdown, /1\.00 \/ 1\.00 \/ 2\.00 \/ 2\.00/);
   assert.match(markdown, /5\.0 ± [\d.]+ µs\/op, SDK floor 4\.00 µs\/op/);
+  // A run without the metrics variant (results written before it existed): no Metrics part, no column.
+  assert.ok(!markdown.includes('## Metrics') && !markdown.includes('spans + metrics'));
+}
+
+// Ours with metrics on: a column of its own beside ours, a Metrics part against ours with spans, never an anchor.
+{
+  const { markdown, readmeSection, verdicts } = renderReport(results({ metricsCpu: 105, metricsUs: 6 }));
+  assert.match(
+    readmeSection,
+    /\| scenario \| noise \(A\/A\) \| ours, `spans: false` \| ours, with spans \| ours, spans \+ metrics \| HTTP auto \|/,
+  );
+  assert.match(readmeSection, /\| \*\*0\.97\*\* · 5\.0 µs \| \*\*0\.95\*\* · 6\.0 µs \| 0\.77 ✗ 10% \|/);
+  assert.ok(
+    verdicts.every((v) => v.anchor !== 'ours-metrics'),
+    'ours with metrics is no anchor',
+  );
+  assert.equal(verdicts.filter((v) => v.kind === 'anchor').length, 1);
+  const part = markdown.slice(markdown.indexOf('## Metrics'));
+  assert.ok(markdown.includes('## Metrics'));
+  // Against the same baseline 0.97 and 0.95; round by round against ours with spans 103/105 = 0.98, +2 µs;
+  // profile 5.0 → 6.0 µs; two histogram records per operation.
+  assert.match(
+    part,
+    /\| tRPC single \| ±0\.0\d \| 0\.97 \(0\.97–0\.97\) \| 0\.95 \(0\.95–0\.95\) \| 0\.98 \(0\.98–0\.98\) \| 2\.0 \([\d.]+–[\d.]+\) \| 5\.0 ± [\d.]+ \| 6\.0 ± [\d.]+ \| \+1\.0 ± [\d.]+ \| 2\.000 \|/,
+  );
+  // Its own row in the suite's CPU-time table and in the profile table.
+  assert.match(markdown, /^\| ours, with spans and a MeterProvider \(metrics on\) \| 0\.95 \(0\.95–0\.95\) \|$/m);
+  assert.match(markdown, /^\| tRPC single \| ours, with spans and a MeterProvider \(metrics on\) \| 6\.0 ± /m);
 }
 
 // A busy start is said at the very top.

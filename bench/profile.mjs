@@ -36,7 +36,9 @@ if (!process.env.OTEL_RPC_CONTEXT_BENCH_DIST) {
 
 const suiteModule = await import(`./suites/${suiteName}.mjs`);
 const counters = countOnly ? createCounters(ownDir()) : undefined;
-const otel = await setupOtel(suiteModule.variants[variant].instrument, { counters });
+const spec = suiteModule.variants[variant];
+if (!spec) throw new Error(`unknown variant ${variant} for suite ${suiteName}`);
+const otel = await setupOtel(spec.instrument, { counters, metrics: spec.metrics === true });
 const { drive, driveSync } = await import('./lib/drive.mjs');
 const { profileRun } = await import('./lib/profile.mjs');
 const suite = await suiteModule.createSuite({ variant, otel });
@@ -54,12 +56,14 @@ if (counters) {
   console.log(`\nOpenTelemetry calls our code makes per operation (${counted.ops} ops counted):`);
   for (const name of COUNTED) console.log(`  ${(counts[name] / counted.ops).toFixed(2).padStart(7)}  ${name}`);
   await suite.close?.();
-  await otel.provider.shutdown();
+  await otel.shutdown();
   process.exit(0);
 }
+const records0 = await otel.histogramRecords();
 const p = await profileRun(() => run(ops), { top: 15 });
+const records = (await otel.histogramRecords()) - records0;
 await suite.close?.();
-await otel.provider.shutdown();
+await otel.shutdown();
 
 const us = (value) => value.toFixed(2).padStart(7);
 console.log(
@@ -68,6 +72,8 @@ console.log(
 console.log(
   `in otel-rpc-context (with the OpenTelemetry/Node calls it makes): ${(100 * p.share).toFixed(2)}% of the busy samples, ${p.oursUs.toFixed(2)} µs/op (${p.samples} samples)`,
 );
+if (spec.metrics) console.log(`histogram records (MeterProvider registered): ${(records / p.ops).toFixed(3)} per op`);
+else console.log('no MeterProvider registered: the duration histograms are no-ops');
 console.log('\nby our function (µs/op):');
 for (const row of p.byFunction) console.log(`  ${us(row.us)}  ${row.where}`);
 console.log('\nby leaf frame under our code (µs/op):');

@@ -25,6 +25,8 @@ const TARGET_HEAP_BYTES_PER_OP = 32;
 /** A one-off heap step (pools, caches) that a run with few operations must not mistake for growth. */
 const HEAP_STEP_BYTES = 2 * 2 ** 20;
 const OURS = ['ours-nospans', 'ours-spans'];
+/** Ours with spans and a MeterProvider registered (metrics on): compared with 'ours-spans', never an anchor. */
+const METRICS = 'ours-metrics';
 const COUNTED = [
   ['inject', '`propagation.inject`'],
   ['extract', '`propagation.extract`'],
@@ -39,6 +41,7 @@ function roleOf(suite, variant) {
   if (variant === 'baseline') return 'baseline';
   if (suite.variants[variant]?.control) return 'control';
   if (OURS.includes(variant)) return 'ours';
+  if (variant === METRICS) return 'metrics';
   if (variant === 'empty') return 'empty';
   return 'anchor';
 }
@@ -68,9 +71,9 @@ const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 const pct = (value, digits = 1) => (Number.isFinite(value) ? `${(100 * value).toFixed(digits)}%` : '–');
 const mdCell = (text) => String(text).replace(/\|/g, '\\|');
 
-/** Per-round paired figures of `variant` against the same round's baseline. */
-export function paired(records, variant) {
-  const base = new Map((records.baseline ?? []).map((r) => [r.round, r]));
+/** Per-round paired figures of `variant` against the same round's `reference` (the baseline unless said). */
+export function paired(records, variant, reference = 'baseline') {
+  const base = new Map((records[reference] ?? []).map((r) => [r.round, r]));
   const rows = [];
   for (const r of records[variant] ?? []) {
     const b = base.get(r.round);
@@ -102,6 +105,8 @@ function perVariant(runs) {
     ns: summary(runs.map((r) => r.wallNs / r.ops)),
     spansPerOp: median(runs.map((r) => r.spans / r.ops)),
     joined: median(runs.map((r) => (r.joined ?? Number.NaN) / r.ops)),
+    /** Duration-histogram records per operation, where a MeterProvider was registered (else NaN). */
+    histogramRecordsPerOp: median(runs.map((r) => (r.histogramRecords ?? Number.NaN) / r.ops)),
   };
 }
 
@@ -155,7 +160,7 @@ function view(results, analysis, suiteName, scenario) {
   const noise = noiseOf(aa);
   const profiles = suite.profiles?.[scenario] ?? {};
   const ours = {};
-  for (const variant of OURS) {
+  for (const variant of [...OURS, ...variantsWith(suite, 'metrics')]) {
     const v = variants[variant];
     const p = profiles[variant];
     ours[variant] = {
@@ -300,7 +305,7 @@ function memoryRows(results) {
   for (const suite of Object.values(results.suites)) {
     for (const [scenario, byVariant] of Object.entries(suite.memory ?? {})) {
       const base = byVariant.baseline;
-      const order = ['baseline', ...OURS];
+      const order = ['baseline', ...OURS, METRICS];
       const variants = Object.keys(byVariant).sort((a, b) => order.indexOf(a) - order.indexOf(b));
       for (const variant of variants) {
         const samples = byVariant[variant];
@@ -332,17 +337,18 @@ function table(header, rows) {
   ].join('\n');
 }
 
-/** Anchors in the order they first appear, over every suite. */
-function anchorColumns(results) {
+/** Variants of `role` (anchors, metrics) in the order they first appear, over every suite. */
+function roleColumns(results, role) {
   const columns = new Map();
   for (const suiteName of rpcSuites(results)) {
     const suite = results.suites[suiteName];
-    for (const variant of variantsWith(suite, 'anchor')) {
+    for (const variant of variantsWith(suite, role)) {
       if (!columns.has(variant)) columns.set(variant, suite.variants[variant].short ?? suite.variants[variant].label);
     }
   }
   return [...columns];
 }
+const anchorColumns = (results) => roleColumns(results, 'anchor');
 
 /**
  * The short table at the top of BENCHMARKS.md and in the README: per scenario, our CPU-time ratio and
@@ -350,6 +356,8 @@ function anchorColumns(results) {
  */
 function glance(results, analysis) {
   const anchors = anchorColumns(results);
+  // Ours with metrics on: a column of its own after ours with spans, only in runs that measured it.
+  const withMetrics = roleColumns(results, 'metrics');
   const rows = [];
   const notes = new Set();
   for (const suiteName of rpcSuites(results)) {
@@ -358,7 +366,7 @@ function glance(results, analysis) {
       const v = view(results, analysis, suiteName, scenario);
       const cell = (variant) => {
         const o = v.ours[variant];
-        if (!o.cpuRatio) return '–';
+        if (!o?.cpuRatio) return '–';
         let ratio = `**${fmt(o.cpuRatio.median)}**`;
         let us = Number.isFinite(o.us) ? ` · ${fmt(o.us, 1)} µs` : '';
         if (variant === 'ours-nospans' && v.ratioFlag) {
@@ -376,6 +384,7 @@ function glance(results, analysis) {
         Number.isFinite(v.noise) ? `±${fmt(v.noise)}` : '–',
         cell('ours-nospans'),
         cell('ours-spans'),
+        ...withMetrics.map(([variant]) => cell(variant)),
         ...anchors.map(([anchor]) => {
           const a = v.variants[anchor];
           if (!a?.cpuRatio) return '–';
@@ -386,7 +395,14 @@ function glance(results, analysis) {
     }
   }
   const text = table(
-    ['scenario', 'noise (A/A)', 'ours, `spans: false`', 'ours, with spans', ...anchors.map(([, name]) => name)],
+    [
+      'scenario',
+      'noise (A/A)',
+      'ours, `spans: false`',
+      'ours, with spans',
+      ...withMetrics.map(([, name]) => name),
+      ...anchors.map(([, name]) => name),
+    ],
     rows,
   );
   const legend = [];
@@ -540,6 +556,7 @@ export function renderReport(results, { linkFrom } = {}) {
     ].join('\n'),
   );
 
+  const measuredMetrics = roleColumns(results, 'metrics').length > 0;
   push(
     '### Variants',
     table(
@@ -553,8 +570,16 @@ export function renderReport(results, { linkFrom } = {}) {
         ['ours, `spans: false`', 'client link + server middleware/plugin of otel-rpc-context, propagation only'],
         [
           'ours, with spans',
-          'the same, plus one CLIENT span per operation and one SERVER span per procedure/operation',
+          `the same, plus one CLIENT span per operation and one SERVER span per procedure/operation${measuredMetrics ? '; no MeterProvider is registered, so the duration histograms are no-ops' : ''}`,
         ],
+        ...(measuredMetrics
+          ? [
+              [
+                'ours, with spans and a MeterProvider (metrics on)',
+                'the same as *ours, with spans*, plus a `MeterProvider` from `@opentelemetry/sdk-metrics` registered globally: the client and server duration histograms record every operation and the SDK aggregates them; its one reader is collected after each measurement and exports nothing ([Metrics](#metrics)). Not an anchor: it is judged against ours with spans',
+              ],
+            ]
+          : []),
         [
           'empty link + middleware (tRPC)',
           'a pass-through link `() => ({ next, op }) => next(op)` and an empty middleware `t.procedure.use(({ next }) => next())`: what tRPC charges for any link and middleware',
@@ -747,6 +772,9 @@ export function renderReport(results, { linkFrom } = {}) {
     );
   }
 
+  const metrics = metricsSection(results, analysis);
+  if (metrics) push(...metrics);
+
   const failed = Object.entries(results.suites).flatMap(([suiteName, suite]) =>
     Object.entries(suite.failed ?? {}).map(([variant, f]) => [suiteName, f.label ?? variant, f.reason]),
   );
@@ -759,6 +787,68 @@ export function renderReport(results, { linkFrom } = {}) {
     verdicts,
     analysis,
   };
+}
+
+/**
+ * What recording the duration histograms costs when a MeterProvider is registered: ours with metrics on
+ * against ours with spans, both as CPU-time ratios to the same round's baseline, paired round by round with
+ * each other, and as the profile's µs of our code. Undefined for runs that did not measure it.
+ */
+function metricsSection(results, analysis) {
+  const rows = [];
+  for (const suiteName of rpcSuites(results)) {
+    const suite = results.suites[suiteName];
+    for (const variant of variantsWith(suite, 'metrics')) {
+      for (const scenario of Object.keys(analysis[suiteName] ?? {})) {
+        const v = view(results, analysis, suiteName, scenario);
+        const spans = v.ours['ours-spans'];
+        const metrics = v.ours[variant];
+        if (!metrics?.cpuRatio && !metrics?.profile) continue;
+        // Round by round against ours with spans: the CPU time metrics add on top of everything else.
+        const vsSpans = suite.records[scenario]?.[variant]
+          ? paired(suite.records[scenario], variant, 'ours-spans')
+          : undefined;
+        const gap = metrics.us - spans.us;
+        rows.push([
+          label(suite, scenario),
+          Number.isFinite(v.noise) ? `±${fmt(v.noise)}` : '–',
+          spread(spans.cpuRatio),
+          spread(metrics.cpuRatio),
+          spread(vsSpans?.cpuRatio),
+          spread(vsSpans?.cpuOverheadUs, 1),
+          Number.isFinite(spans.us) ? `${fmt(spans.us, 1)} ± ${fmt(spans.usError, 1)}` : '–',
+          Number.isFinite(metrics.us) ? `${fmt(metrics.us, 1)} ± ${fmt(metrics.usError, 1)}` : '–',
+          Number.isFinite(gap)
+            ? `${gap >= 0 ? '+' : ''}${fmt(gap, 1)} ± ${fmt(Math.hypot(spans.usError, metrics.usError), 1)}`
+            : '–',
+          fmt(v.variants[variant]?.histogramRecordsPerOp, 3),
+        ]);
+      }
+    }
+  }
+  if (rows.length === 0) return undefined;
+  return [
+    '## Metrics',
+    'Every integration records a duration histogram per operation (`rpc.client.call.duration`, `rpc.server.call.duration`, `graphql.client.request.duration`, `graphql.server.request.duration`) through the global `MeterProvider` (option `metrics`, on by default); until an application registers one, the metrics API is a no-op, as in every other variant here. ' +
+      '*Ours, spans + metrics* registers a `MeterProvider` from `@opentelemetry/sdk-metrics` whose one reader aggregates every record and is collected after each measurement, exporting nothing (exporter I/O is the same whoever records). ' +
+      'The CPU-time ratios are to the same round’s baseline, as everywhere; *metrics vs spans* divides ours with spans’ CPU time per operation by the metrics variant’s in the same round (1 = metrics cost nothing), and *CPU µs/op added* is the difference, median (IQR) over the rounds. ' +
+      'The profile columns are our code’s µs per operation (± one standard error), which includes the histogram records our code makes; *histogram records/op* is what the reader collected per operation (one per side of a call; a subscription records once per side, not per event).',
+    table(
+      [
+        'scenario',
+        'noise (A/A)',
+        'ours, with spans: CPU ratio',
+        'ours, spans + metrics: CPU ratio',
+        'metrics vs spans, same round',
+        'CPU µs/op added',
+        'ours µs/op, with spans (profile)',
+        'ours µs/op, spans + metrics (profile)',
+        'difference µs/op',
+        'histogram records/op',
+      ],
+      rows,
+    ),
+  ];
 }
 
 function renderReadmeSection(results, analysis, linkFrom) {

@@ -35,11 +35,11 @@ const config = {
   memoryOps: quick ? 3_000 : 100_000,
   memoryCheckpoints: quick ? 3 : 10,
   memoryBudgetMs: quick ? 300 : 15_000,
-  memoryVariants: ['baseline', 'ours-nospans', 'ours-spans'],
+  memoryVariants: ['baseline', 'ours-nospans', 'ours-spans', 'ours-metrics'],
   // Counting processes (bench/lib/count.mjs): OpenTelemetry calls our code makes per operation.
   countVariants: quick ? ['ours-spans'] : ['ours-nospans', 'ours-spans'],
   // After the rounds, our variants run each scenario once more under the sampling profiler.
-  profileVariants: ['ours-nospans', 'ours-spans'],
+  profileVariants: ['ours-nospans', 'ours-spans', 'ours-metrics'],
   // Each profile runs this many times a measurement's operations (about 2 s: some thousands of samples).
   profileScale: quick ? 1 : 7,
   suites: (process.env.BENCH_SUITES ?? 'core,trpc,graphql,apollo-server').split(',').filter(Boolean),
@@ -124,9 +124,21 @@ class VariantProcess {
 
 const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
 
-/** What a variant is, for the report: the reference, the A/A control, ours, an empty stand-in, or an anchor. */
+/**
+ * What a variant is, for the report: the reference, the A/A control, ours, ours with metrics on, an empty
+ * stand-in, or an anchor (a competitor ours is judged against). A suite may say it with `role`.
+ */
 const roleOf = (variant, spec) =>
-  variant === 'baseline' ? 'baseline' : spec.control ? 'control' : spec.ours ? 'ours' : spec.empty ? 'empty' : 'anchor';
+  spec.role ??
+  (variant === 'baseline'
+    ? 'baseline'
+    : spec.control
+      ? 'control'
+      : spec.ours
+        ? 'ours'
+        : spec.empty
+          ? 'empty'
+          : 'anchor');
 
 /**
  * Checks the machine before the bench starts anything; a full run waits (up to `waitQuietS`) for a busy
@@ -151,6 +163,7 @@ function versions() {
     '@opentelemetry/sdk-trace-node',
     '@opentelemetry/sdk-trace-base',
     '@opentelemetry/context-async-hooks',
+    '@opentelemetry/sdk-metrics',
     '@trpc/server',
     '@trpc/client',
     'graphql',

@@ -17,7 +17,7 @@ try {
   const spec = suiteModule.variants[variant];
   if (!spec) throw new Error(`unknown variant ${variant} for suite ${suiteName}`);
   const counters = process.env.BENCH_COUNT_CALLS === '1' ? createCounters(ownDir()) : undefined;
-  const otel = await setupOtel(spec.instrument, { counters });
+  const otel = await setupOtel(spec.instrument, { counters, metrics: spec.metrics === true });
   // Loaded after the instrumentations are registered, so that they can patch what it imports.
   const { drive, driveSync } = await import('./lib/drive.mjs');
   const suite = await suiteModule.createSuite({ variant, otel });
@@ -32,10 +32,21 @@ try {
         // Each measurement starts with a clean heap: no garbage left by the one before it.
         globalThis.gc?.();
         const spans0 = await otel.spanCount();
+        const records0 = await otel.histogramRecords();
         const joined0 = otel.joined();
         const result = await run(scenario, message.ops);
         const spans = (await otel.spanCount()) - spans0;
-        send({ type: 'result', scenario: message.scenario, ...result, spans, joined: otel.joined() - joined0 });
+        // With a MeterProvider (the metrics variant): the histogram records the measurement made.
+        const records1 = await otel.histogramRecords();
+        const histograms = records1 === undefined ? {} : { histogramRecords: records1 - records0 };
+        send({
+          type: 'result',
+          scenario: message.scenario,
+          ...result,
+          spans,
+          joined: otel.joined() - joined0,
+          ...histograms,
+        });
       } else if (message.type === 'memory') {
         const scenario = suite.scenarios[message.scenario];
         send({ type: 'memory', samples: await measureMemory(scenario, message.checkpoints) });
@@ -53,7 +64,7 @@ try {
         send({ type: 'count', ops, counts: counters.take() });
       } else if (message.type === 'exit') {
         await suite.close?.();
-        await otel.provider.shutdown();
+        await otel.shutdown();
         process.disconnect();
       }
     } catch (error) {

@@ -1,7 +1,7 @@
 // OpenTelemetry set-up shared by every bench process: the same SDK in every variant, plus the
 // auto-instrumentations that a variant asks for, registered before any app module is loaded.
 import { createRequire, register } from 'node:module';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
@@ -25,13 +25,33 @@ class CountingExporter {
 }
 
 /**
+ * Collects only when asked (once per measurement, after it): the SDK aggregates every histogram record as
+ * it would in production, and nothing is exported, so exporter I/O (the same whoever records) is left out.
+ */
+async function heldReader() {
+  const { MetricReader } = await import('@opentelemetry/sdk-metrics');
+  return new (class HeldMetricReader extends MetricReader {
+    onForceFlush() {
+      return Promise.resolve();
+    }
+    onShutdown() {
+      return Promise.resolve();
+    }
+  })();
+}
+
+/**
  * Registers a NodeTracerProvider (AsyncLocalStorage context manager, W3C trace context + baggage
  * propagators, always-on sampling, BatchSpanProcessor) and the instrumentations named in `instrument`
  * (`http`, `undici`, `graphql`). Call it before importing tRPC, graphql or graphql-yoga.
  *
  * With `counters` (bench/lib/count.mjs), the same SDK pieces are registered behind counting wrappers.
+ *
+ * With `metrics`, a MeterProvider from @opentelemetry/sdk-metrics is registered globally too, its one reader
+ * collected only by {@link histogramRecords}. Without it, no MeterProvider is registered: the metrics API
+ * stays the no-op one, and our duration histograms record nothing.
  */
-export async function setupOtel(instrument = [], { counters } = {}) {
+export async function setupOtel(instrument = [], { counters, metrics: withMetrics = false } = {}) {
   const exporter = new CountingExporter();
   const processor = new BatchSpanProcessor(exporter, { maxQueueSize: 65536, maxExportBatchSize: 4096 });
   const provider = new NodeTracerProvider({ spanProcessors: [processor] });
@@ -45,6 +65,15 @@ export async function setupOtel(instrument = [], { counters } = {}) {
     propagation.setGlobalPropagator(counters.propagator(propagator));
   } else {
     provider.register();
+  }
+
+  let meterProvider;
+  let reader;
+  if (withMetrics) {
+    const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+    reader = await heldReader();
+    meterProvider = new MeterProvider({ readers: [reader] });
+    if (!metrics.setGlobalMeterProvider(meterProvider)) throw new Error('a global MeterProvider was already set');
   }
 
   if (instrument.length > 0) {
@@ -105,6 +134,28 @@ export async function setupOtel(instrument = [], { counters } = {}) {
       if (trace.getSpanContext(context.active())?.traceId === expectedTraceId) joined++;
     },
     joined: () => joined,
+    /** The MeterProvider registered globally (`metrics`), else undefined. */
+    meterProvider,
+    /**
+     * Histogram records so far (the sum of every histogram data point's count; cumulative), collected
+     * through the held reader; undefined without `metrics`.
+     */
+    async histogramRecords() {
+      if (!reader) return undefined;
+      const { resourceMetrics } = await reader.collect();
+      let count = 0;
+      for (const scope of resourceMetrics.scopeMetrics) {
+        for (const metric of scope.metrics) {
+          for (const point of metric.dataPoints) count += point.value?.count ?? 0;
+        }
+      }
+      return count;
+    },
+    /** Shuts the tracer provider down, and the MeterProvider if there is one. */
+    async shutdown() {
+      await provider.shutdown();
+      await meterProvider?.shutdown();
+    },
     /** Spans ended so far (exported or still queued). */
     async spanCount() {
       await processor.forceFlush();

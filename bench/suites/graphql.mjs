@@ -14,6 +14,15 @@ export const variants = {
   'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
   'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
   'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
+  // The same with a real MeterProvider registered globally (bench/lib/otel.mjs): our duration histograms
+  // record and the SDK aggregates; in every other variant no MeterProvider is registered (metrics a no-op).
+  'ours-metrics': {
+    label: 'ours, with spans and a MeterProvider (metrics on)',
+    short: 'ours, spans + metrics',
+    ours: { spans: true },
+    metrics: true,
+    role: 'metrics',
+  },
   empty: {
     label: 'empty Apollo link + empty Envelop plugin of our hooks shape (what any link and plugin cost)',
     short: 'empty link + plugin',

@@ -10,6 +10,15 @@ export const variants = {
   'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
   'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
   'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
+  // The same with a real MeterProvider registered globally (bench/lib/otel.mjs): our duration histograms
+  // record and the SDK aggregates; in every other variant no MeterProvider is registered (metrics a no-op).
+  'ours-metrics': {
+    label: 'ours, with spans and a MeterProvider (metrics on)',
+    short: 'ours, spans + metrics',
+    ours: { spans: true },
+    metrics: true,
+    role: 'metrics',
+  },
   empty: {
     label: 'empty link + empty middleware (what any link and middleware cost)',
     short: 'empty link + middleware',
