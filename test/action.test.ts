@@ -149,7 +149,7 @@ describe('a user action', () => {
 
   it('ends after its timeout, then gives no parent and cannot be resumed', async () => {
     const onEnd = vi.fn();
-    const { action } = click('click', { timeout: 20, onEnd });
+    const { span: s, action } = click('click', { timeout: 20, onEnd });
     const op = callerContext();
     await sleep(40);
     expect(action.ended).toBe(true);
@@ -159,6 +159,7 @@ describe('a user action', () => {
     // run() still runs in its context (the caller asked for it), but claims nothing after the first await.
     await action.run(async () => {
       expect(parentOfOperation()).not.toBe('root');
+      expect(parentOfOperation()).toBe(id(s));
       await null;
       expect(parentOfOperation()).toBe('root');
     });
@@ -198,6 +199,9 @@ describe('a user action', () => {
       const action = startAction(parent as unknown as Span, { timeout: -1, onEnd: 'x' as never });
       open.push(action);
       expect(action.context.getValue).toBeTypeOf('function');
+      // Nothing usable as a parent: the action's context holds no span and no baggage.
+      expect(trace.getSpan(action.context)).toBeUndefined();
+      expect(propagation.getBaggage(action.context)).toBeUndefined();
       expect(parentOfOperation()).toBe('root');
     }
     for (const options of [null, 5, 'x', { timeout: Number.NaN }, { timeout: '5' }, { timeout: 2 ** 40 }]) {
@@ -220,6 +224,8 @@ describe('a user action', () => {
     const carrier: Record<string, string> = {};
     propagation.inject(callerContext(), carrier);
     expect(carrier.traceparent).toContain(trace.getSpan(parent)!.spanContext().traceId);
+    const { traceId, spanId } = trace.getSpan(parent)!.spanContext();
+    expect(carrier.traceparent).toBe(`00-${traceId}-${spanId}-01`);
     expect(Object.keys(carrier)).toEqual(['traceparent']);
   });
 });
