@@ -5,9 +5,10 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachContext, extractContext, getContext, toContextCarrier } from '../src/index.js';
-import { setupTracing } from './support/otel.js';
+import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
 
-const { tracer, exporter } = setupTracing();
+const tracing = setupTracingWithOpenSpans();
+const { tracer, exporter } = tracing;
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_ID = 'b7ad6b7169203331';
 const TRACEPARENT = `00-${TRACE_ID}-${SPAN_ID}-01`;
@@ -15,7 +16,8 @@ const activeSpanId = () => trace.getActiveSpan()?.spanContext().spanId;
 const activeTraceId = () => trace.getActiveSpan()?.spanContext().traceId;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-afterEach(() => exporter.reset());
+// Every span a test started has ended (a failed expectation included); the exporter is reset even if not.
+afterEach(() => expectNoOpenSpans(tracing));
 
 describe('getContext', () => {
   it('returns an empty plain carrier when nothing is active', () => {
@@ -37,6 +39,8 @@ describe('getContext', () => {
       const first = getContext();
       first.extra = 'mutated';
       expect(getContext()).not.toHaveProperty('extra');
+      const { traceId, spanId } = span.spanContext();
+      expect(getContext()).toEqual({ traceparent: `00-${traceId}-${spanId}-01` });
       span.end();
     });
   });
@@ -267,30 +271,37 @@ describe('across threads and processes', () => {
   it('a worker thread attaches the carrier and its span joins the caller trace', async () => {
     await tracer.startActiveSpan('send to worker', async (span) => {
       const worker = new Worker(fixture, { workerData: { carrier: getContext() } });
-      const result = await new Promise<Result>((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      });
-      await worker.terminate();
-      expect(result.traceId).toBe(span.spanContext().traceId);
-      expect(result.parentSpanId).toBe(span.spanContext().spanId);
-      span.end();
+      try {
+        const result = await new Promise<Result>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        });
+        expect(result.traceId).toBe(span.spanContext().traceId);
+        expect(result.parentSpanId).toBe(span.spanContext().spanId);
+      } finally {
+        await worker.terminate();
+        span.end();
+      }
     });
   });
 
   it('a child process attaches the carrier and its span joins the caller trace', async () => {
     await tracer.startActiveSpan('send to child', async (span) => {
       const child = fork(fixture, [JSON.stringify(getContext())], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-      let output = '';
-      child.stdout?.on('data', (chunk) => {
-        output += chunk;
-      });
-      const code = await new Promise((resolve) => child.once('exit', resolve));
-      expect(code).toBe(0);
-      const result = JSON.parse(output) as Result;
-      expect(result.traceId).toBe(span.spanContext().traceId);
-      expect(result.parentSpanId).toBe(span.spanContext().spanId);
-      span.end();
+      try {
+        let output = '';
+        child.stdout?.on('data', (chunk) => {
+          output += chunk;
+        });
+        const code = await new Promise((resolve) => child.once('exit', resolve));
+        expect(code).toBe(0);
+        const result = JSON.parse(output) as Result;
+        expect(result.traceId).toBe(span.spanContext().traceId);
+        expect(result.parentSpanId).toBe(span.spanContext().spanId);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill();
+        span.end();
+      }
     });
   });
 });
