@@ -95,8 +95,12 @@ function expectProbeIn(data: any, traceId: string, spanId: string) {
 
 afterEach(async () => {
   // Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
-  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  exporter.reset();
+  try {
+    await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
+  } finally {
+    // A failure here must not carry this test's spans into the next one.
+    exporter.reset();
+  }
 });
 
 describe('Yoga over HTTP', () => {
@@ -414,32 +418,36 @@ describe('subscriptions over Yoga SSE', () => {
 
   it('runs 50 concurrent subscriptions, every event in its own subscription context', async () => {
     const client = createSseClient({ url: server.url });
-    const callers = Array.from({ length: 50 }, caller);
-    const events = await Promise.all(
-      callers.map(async (remote, i) => {
-        const received: any[] = [];
-        for await (const result of client.iterate({
-          query: TICKS,
-          variables: { tag: `s${i}`, count: 3 },
-          extensions: { traceContext: remote.carrier },
-        })) {
-          received.push(result);
+    try {
+      const callers = Array.from({ length: 50 }, caller);
+      const events = await Promise.all(
+        callers.map(async (remote, i) => {
+          const received: any[] = [];
+          for await (const result of client.iterate({
+            query: TICKS,
+            variables: { tag: `s${i}`, count: 3 },
+            extensions: { traceContext: remote.carrier },
+          })) {
+            received.push(result);
+          }
+          return received;
+        }),
+      );
+      client.dispose();
+      let mismatches = 0;
+      events.forEach((received, i) => {
+        const remote = callers[i]!;
+        const span = serverSpanOf(remote.traceId);
+        expect(span.name).toBe('subscription Ticks');
+        expect(received.map((result) => result.data.ticks.i)).toEqual([0, 1, 2]);
+        for (const entry of allSeen(received.map((result) => result.data))) {
+          if (entry.traceId !== remote.traceId || entry.spanId !== span.spanContext().spanId) mismatches++;
         }
-        return received;
-      }),
-    );
-    client.dispose();
-    let mismatches = 0;
-    events.forEach((received, i) => {
-      const remote = callers[i]!;
-      const span = serverSpanOf(remote.traceId);
-      expect(span.name).toBe('subscription Ticks');
-      expect(received.map((result) => result.data.ticks.i)).toEqual([0, 1, 2]);
-      for (const entry of allSeen(received.map((result) => result.data))) {
-        if (entry.traceId !== remote.traceId || entry.spanId !== span.spanContext().spanId) mismatches++;
-      }
-    });
-    expect(mismatches).toBe(0);
+      });
+      expect(mismatches).toBe(0);
+    } finally {
+      client.dispose();
+    }
   });
 
   it('reads the carrier from the URL of an EventSource GET subscription', async () => {
@@ -449,33 +457,41 @@ describe('subscriptions over Yoga SSE', () => {
     url.searchParams.set('variables', JSON.stringify({ tag: 'es', count: 2 }));
     url.searchParams.set('extensions', JSON.stringify({ traceContext: remote.carrier }));
     const source = new EventSource(url.toString());
-    const events = await new Promise<any[]>((resolve, reject) => {
-      const received: any[] = [];
-      source.addEventListener('next', (event) => received.push(JSON.parse(event.data).data));
-      source.addEventListener('complete', () => resolve(received));
-      source.addEventListener('error', reject);
-    });
-    source.close();
-    expect(events.map((event) => event.ticks.i)).toEqual([0, 1]);
-    const span = serverSpanOf(remote.traceId);
-    for (const entry of allSeen(events))
-      expect(entry).toEqual({ traceId: remote.traceId, spanId: span.spanContext().spanId });
+    try {
+      const events = await new Promise<any[]>((resolve, reject) => {
+        const received: any[] = [];
+        source.addEventListener('next', (event) => received.push(JSON.parse(event.data).data));
+        source.addEventListener('complete', () => resolve(received));
+        source.addEventListener('error', reject);
+      });
+      source.close();
+      expect(events.map((event) => event.ticks.i)).toEqual([0, 1]);
+      const span = serverSpanOf(remote.traceId);
+      for (const entry of allSeen(events))
+        expect(entry).toEqual({ traceId: remote.traceId, spanId: span.spanContext().spanId });
+    } finally {
+      source.close();
+    }
   });
 
   it('ends the subscription span when the client goes away early', async () => {
     const client = createSseClient({ url: server.url });
-    const remote = caller();
-    for await (const result of client.iterate({
-      query: TICKS,
-      variables: { tag: 'early', count: 1000 },
-      extensions: { traceContext: remote.carrier },
-    })) {
-      expect((result.data as any).ticks.i).toBe(0);
-      break;
+    try {
+      const remote = caller();
+      for await (const result of client.iterate({
+        query: TICKS,
+        variables: { tag: 'early', count: 1000 },
+        extensions: { traceContext: remote.carrier },
+      })) {
+        expect((result.data as any).ticks.i).toBe(0);
+        break;
+      }
+      client.dispose();
+      await expect.poll(() => serverSpans().length, { timeout: 5000 }).toBe(1);
+      expect(serverSpanOf(remote.traceId).parentSpanContext?.spanId).toBe(remote.spanId);
+    } finally {
+      client.dispose();
     }
-    client.dispose();
-    await expect.poll(() => serverSpans().length, { timeout: 5000 }).toBe(1);
-    expect(serverSpanOf(remote.traceId).parentSpanContext?.spanId).toBe(remote.spanId);
   });
 });
 
@@ -498,41 +514,45 @@ describe('graphql-ws with Yoga recipe', () => {
 
   it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
     const client = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket, lazy: true });
-    const queryCallers = Array.from({ length: 50 }, caller);
-    const subscriptionCallers = Array.from({ length: 50 }, caller);
-    const [queries, subscriptions] = await Promise.all([
-      Promise.all(
-        queryCallers.map((remote, i) => collect(client, { ...probeBody(`w${i}`, { traceContext: remote.carrier }) })),
-      ),
-      Promise.all(
-        subscriptionCallers.map((remote, i) =>
-          collect(client, {
-            query: TICKS,
-            variables: { tag: `ws${i}`, count: 3 },
-            extensions: { traceContext: remote.carrier },
-          }),
+    try {
+      const queryCallers = Array.from({ length: 50 }, caller);
+      const subscriptionCallers = Array.from({ length: 50 }, caller);
+      const [queries, subscriptions] = await Promise.all([
+        Promise.all(
+          queryCallers.map((remote, i) => collect(client, { ...probeBody(`w${i}`, { traceContext: remote.carrier }) })),
         ),
-      ),
-    ]);
-    await client.dispose();
-    let mismatches = 0;
-    const check = (remote: ReturnType<typeof caller>, results: any[]) => {
-      const span = serverSpanOf(remote.traceId);
-      if (span.parentSpanContext?.spanId !== remote.spanId) mismatches++;
-      for (const entry of allSeen(results.map((result) => result.data))) {
-        if (entry.traceId !== remote.traceId || entry.spanId !== span.spanContext().spanId) mismatches++;
-      }
-    };
-    queryCallers.forEach((remote, i) => {
-      expect(queries[i]![0].data.probe.tag).toBe(`w${i}`);
-      check(remote, queries[i]!);
-    });
-    subscriptionCallers.forEach((remote, i) => {
-      expect(subscriptions[i]!.map((result) => result.data.ticks.i)).toEqual([0, 1, 2]);
-      check(remote, subscriptions[i]!);
-    });
-    expect(mismatches).toBe(0);
-    expect(serverSpans()).toHaveLength(100);
+        Promise.all(
+          subscriptionCallers.map((remote, i) =>
+            collect(client, {
+              query: TICKS,
+              variables: { tag: `ws${i}`, count: 3 },
+              extensions: { traceContext: remote.carrier },
+            }),
+          ),
+        ),
+      ]);
+      await client.dispose();
+      let mismatches = 0;
+      const check = (remote: ReturnType<typeof caller>, results: any[]) => {
+        const span = serverSpanOf(remote.traceId);
+        if (span.parentSpanContext?.spanId !== remote.spanId) mismatches++;
+        for (const entry of allSeen(results.map((result) => result.data))) {
+          if (entry.traceId !== remote.traceId || entry.spanId !== span.spanContext().spanId) mismatches++;
+        }
+      };
+      queryCallers.forEach((remote, i) => {
+        expect(queries[i]![0].data.probe.tag).toBe(`w${i}`);
+        check(remote, queries[i]!);
+      });
+      subscriptionCallers.forEach((remote, i) => {
+        expect(subscriptions[i]!.map((result) => result.data.ticks.i)).toEqual([0, 1, 2]);
+        check(remote, subscriptions[i]!);
+      });
+      expect(mismatches).toBe(0);
+      expect(serverSpans()).toHaveLength(100);
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('falls back to the connection_init payload when an operation carries no context', async () => {
@@ -543,32 +563,42 @@ describe('graphql-ws with Yoga recipe', () => {
       webSocketImpl: WebSocket,
       connectionParams: { traceContext: connection.carrier, token: 'secret' },
     });
-    const [fromConnection, fromOperation] = await Promise.all([
-      collect(client, probeBody('conn')),
-      collect(client, probeBody('op', { traceContext: own.carrier })),
-    ]);
-    await client.dispose();
-    expectProbeIn(fromConnection[0].data, connection.traceId, serverSpanOf(connection.traceId).spanContext().spanId);
-    expectProbeIn(fromOperation[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId);
+    try {
+      const [fromConnection, fromOperation] = await Promise.all([
+        collect(client, probeBody('conn')),
+        collect(client, probeBody('op', { traceContext: own.carrier })),
+      ]);
+      await client.dispose();
+      expectProbeIn(fromConnection[0].data, connection.traceId, serverSpanOf(connection.traceId).spanContext().spanId);
+      expectProbeIn(fromOperation[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId);
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('records a failing subscription and a validation error', async () => {
     const client = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
-    const failing = caller();
-    const invalid = caller();
-    // graphql-ws reports an iterator that throws as an `error` message.
-    await expect(
-      collect(client, {
-        query: 'subscription Failing { failing { i } }',
-        extensions: { traceContext: failing.carrier },
-      }),
-    ).rejects.toBeDefined();
-    await expect(
-      collect(client, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
-    ).rejects.toBeDefined();
-    await client.dispose();
-    expect(serverSpanOf(failing.traceId).status.code).toBe(SpanStatusCode.ERROR);
-    expect(serverSpanOf(invalid.traceId).status.code).toBe(SpanStatusCode.ERROR);
+    try {
+      const failing = caller();
+      const invalid = caller();
+      // graphql-ws reports an iterator that throws as an `error` message.
+      await expect(
+        collect(client, {
+          query: 'subscription Failing { failing { i } }',
+          extensions: { traceContext: failing.carrier },
+        }),
+      ).rejects.toEqual([{ message: 'subscription failed on purpose' }]);
+      await expect(
+        collect(client, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
+      ).rejects.toMatchObject([
+        { message: 'Cannot query field "nope" on type "Query".', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } },
+      ]);
+      await client.dispose();
+      expect(serverSpanOf(failing.traceId).status.code).toBe(SpanStatusCode.ERROR);
+      expect(serverSpanOf(invalid.traceId).status.code).toBe(SpanStatusCode.ERROR);
+    } finally {
+      await client.dispose();
+    }
   });
 });
 
@@ -587,6 +617,11 @@ describe('beside @envelop/opentelemetry', () => {
       expect(theirs?.parentSpanContext?.spanId).toBe(ours.spanContext().spanId);
       const resolverSpans = spans.filter((span) => span.name.startsWith('Probe.') || span.name.startsWith('Item.'));
       expect(resolverSpans.length).toBeGreaterThanOrEqual(5);
+      // One span per resolver of probeBody: 4 on Probe, 2 on each of the 3 items.
+      expect(resolverSpans.map((span) => span.name).sort()).toEqual([
+        ...['Item.id', 'Item.id', 'Item.id', 'Item.seen', 'Item.seen', 'Item.seen'],
+        ...['Probe.items', 'Probe.later', 'Probe.seen', 'Probe.tag'],
+      ]);
       for (const span of spans) expect(span.spanContext().traceId).toBe(remote.traceId);
       for (const entry of allSeen(json.data)) expect(entry.traceId).toBe(remote.traceId);
     } finally {
