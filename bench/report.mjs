@@ -514,6 +514,8 @@ export function renderReport(results, { linkFrom } = {}) {
     ),
   );
 
+  // Runs with the metrics variant (ours with spans and a MeterProvider) say more about it.
+  const measuredMetrics = roleColumns(results, 'metrics').length > 0;
   const loads = results.loadAverage ?? {};
   const roundLoads = loads.rounds ?? [];
   push(
@@ -551,12 +553,11 @@ export function renderReport(results, { linkFrom } = {}) {
       "- **The same SDK everywhere.** Every variant registers `NodeTracerProvider` from `@opentelemetry/sdk-trace-node` (AsyncLocalStorage context manager, W3C trace context + baggage propagators, always-on sampling) with a `BatchSpanProcessor` whose exporter counts spans and drops them: span creation and ending are measured, serialisation and network export (the same per span whoever makes it) are not. Every operation starts inside a sampled span, as after a user's click, so there is a real context to propagate.",
       "- **Propagation is checked, not assumed.** Operations come from 64 callers in turn, each a sampled span in its own trace (the ten operations of a batch come from ten callers), and send their caller's trace id in their input. Every procedure, resolver and subscription event on the server checks that it runs in that trace; the column *in caller's trace* gives the share that did. Spans per operation are counted by the exporter.",
       '- **Closed loop.** Single calls run 4 at a time, batches 2 at a time, the resolver-heavy queries 2 at a time, subscriptions one at a time (each event an operation). The core pair and the SDK floor run in a tight synchronous loop inside an active span.',
-      `- **Memory.** After the rounds, the baseline and our two variants run every scenario for up to ${int(config.memoryOps)} more operations (fewer where that would take more than about ${fmt((config.memoryBudgetMs ?? Number.NaN) / 1000, 0)} s in the baseline: the field-heavy queries) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints?.length ?? config.memoryCheckpoints} evenly spaced checkpoints. Growth per operation is the Theil–Sen slope of the heap over those checkpoints (the median of the slopes between every two of them: pools and caches step the heap up or down by a MiB or two now and then, a leak raises every slope); more than ${TARGET_HEAP_BYTES_PER_OP} B per operation above the baseline's slope counts as growth (what an operation could leave behind, a closure, a map entry with its key, a span, takes at least that), or more than a one-off 2 MiB step spread over a shorter run.`,
+      `- **Memory.** After the rounds, the baseline and our ${measuredMetrics ? 'three variants (with spans and metrics on too)' : 'two variants'} run every scenario for up to ${int(config.memoryOps)} more operations (fewer where that would take more than about ${fmt((config.memoryBudgetMs ?? Number.NaN) / 1000, 0)} s in the baseline: the field-heavy queries) and report \`heapUsed\` after a forced full GC at ${config.memoryCheckpoints?.length ?? config.memoryCheckpoints} evenly spaced checkpoints. Growth per operation is the Theil–Sen slope of the heap over those checkpoints (the median of the slopes between every two of them: pools and caches step the heap up or down by a MiB or two now and then, a leak raises every slope); more than ${TARGET_HEAP_BYTES_PER_OP} B per operation above the baseline's slope counts as growth (what an operation could leave behind, a closure, a map entry with its key, a span, takes at least that), or more than a one-off 2 MiB step spread over a shorter run.`,
       '- **Profile and calls.** After the memory runs, our variants run every scenario once more under the V8 sampling profiler ([Where our time goes](#where-our-time-goes-cpu-profile)); then a separate counting process per variant counts the OpenTelemetry calls our code makes ([Calls per operation](#calls-per-operation)).',
     ].join('\n'),
   );
 
-  const measuredMetrics = roleColumns(results, 'metrics').length > 0;
   push(
     '### Variants',
     table(
