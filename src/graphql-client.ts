@@ -10,6 +10,7 @@ import { failResult, graphqlErrorType, operationAttributes, operationSpanName } 
 
 export { documentOperationName, documentOperationType } from './graphql-shared.js';
 
+import { ATTR_GRAPHQL_OPERATION_VARIABLES, TRACE_RESPONSE } from './graphql-shared.js';
 import { type ContextCarrier, getContext } from './index.js';
 import {
   CANCELLED_ERROR_TYPE,
@@ -22,11 +23,7 @@ import {
 } from './operation.js';
 import { parseTraceResponse } from './traceresponse.js';
 
-/** The key of a result's `extensions` that a server's `traceresponse` comes under. */
-const TRACE_RESPONSE = 'traceresponse';
-
-/** The attribute `captureInput` writes on a GraphQL CLIENT span: the operation's variables, as JSON. */
-export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
+export { ATTR_GRAPHQL_OPERATION_VARIABLES };
 
 /**
  * What the Apollo link and the urql exchange tell every function option (`spans`, `spanName`, `requestHook`,

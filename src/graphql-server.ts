@@ -8,10 +8,12 @@ import { graphqlOperationMetric } from './conventions.js';
 import {
   ATTR_GRAPHQL_DOCUMENT,
   ATTR_GRAPHQL_OPERATION_TYPE,
+  ATTR_GRAPHQL_OPERATION_VARIABLES,
   failResult,
   graphqlErrorType,
   operationAttributes,
   operationSpanName,
+  TRACE_RESPONSE,
   UNKNOWN_OPERATION_SPAN_NAME,
 } from './graphql-shared.js';
 import { type IncomingOption, resolvePolicy } from './incoming.js';
@@ -46,11 +48,7 @@ export const SOURCES = {
   headers: 'headers',
 } as const satisfies Record<CarrierSource, TraceContextSource>;
 
-/** The key of `extensions` a result's `traceresponse` goes under (with `traceResponse: true`): `'traceresponse'`. */
-export const TRACE_RESPONSE = 'traceresponse';
-
-/** The attribute `captureInput` records an operation's variables under, as JSON. */
-export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
+export { ATTR_GRAPHQL_OPERATION_VARIABLES, TRACE_RESPONSE } from './graphql-shared.js';
 
 /**
  * What every span option function (`spans`, `spanName`, `requestHook`, `responseHook`, `captureInput`,

@@ -14,6 +14,11 @@ export const TRACE_CONTEXT_EXTENSION = 'traceContext';
 export const ATTR_GRAPHQL_OPERATION_NAME = 'graphql.operation.name';
 export const ATTR_GRAPHQL_OPERATION_TYPE = 'graphql.operation.type';
 export const ATTR_GRAPHQL_DOCUMENT = 'graphql.document';
+/** The attribute `captureInput` records an operation's variables under, as JSON (client and server spans). */
+export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
+
+/** The key of a result's `extensions` that the server's `traceresponse` goes under (`traceResponse: true`). */
+export const TRACE_RESPONSE = 'traceresponse';
 
 import { ATTR_ERROR_TYPE } from './conventions.js';
 import type { OperationSpan } from './operation.js';
