@@ -5,6 +5,7 @@ import {
   type Attributes,
   type AttributeValue,
   type Context,
+  createNoopMeter,
   diag,
   type Histogram,
   type Link,
@@ -194,22 +195,36 @@ export interface OperationMetric {
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 let histogramProvider: unknown;
+let providerIsNoop = true;
 const histograms = new Map<string, Histogram>();
 
-/** The histogram `name` of the global meter provider as it is now; made once per provider. */
-function histogram(metric: OperationMetric): Histogram {
+/**
+ * Whether a real MeterProvider is registered now. Without one, operations skip their clock reads and
+ * records altogether: metrics then cost nothing but this check.
+ */
+function metersActive(): boolean {
   const provider = metricsApi.getMeterProvider();
   if (provider !== histogramProvider) {
     histogramProvider = provider;
     histograms.clear();
+    providerIsNoop = provider.getMeter(TRACER_NAME) === createNoopMeter();
   }
+  return !providerIsNoop;
+}
+
+/** The histogram `name` of the global meter provider as it is now; made once per provider. */
+function histogram(metric: OperationMetric): Histogram {
+  metersActive();
   let found = histograms.get(metric.name);
   if (!found) {
-    found = provider.getMeter(TRACER_NAME).createHistogram(metric.name, {
-      unit: 's',
-      description: metric.description,
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    });
+    found = metricsApi
+      .getMeterProvider()
+      .getMeter(TRACER_NAME)
+      .createHistogram(metric.name, {
+        unit: 's',
+        description: metric.description,
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+      });
     histograms.set(metric.name, found);
   }
   return found;
@@ -262,7 +277,7 @@ export function startOperationSpan<TInfo>(
   info: TInfo,
   start: OperationStart,
 ): OperationSpan {
-  const metric = config.metrics && start.metric ? start.metric : undefined;
+  const metric = config.metrics && start.metric && metersActive() ? start.metric : undefined;
   const startedAt = metric ? performance.now() : 0;
   const spanned = callSafely('spans', config.spans, info) === true;
   if (!spanned && !metric) return NO_SPAN;
