@@ -16,3 +16,15 @@ export function importOwn(entry) {
   if (dist) return import(pathToFileURL(path.join(dist, `${entry}.js`)).href);
   return import(entry === 'index' ? 'otel-rpc-context' : `otel-rpc-context/${entry}`);
 }
+
+/**
+ * The options our variants pass to each integration: their `spans`, and with
+ * OTEL_RPC_CONTEXT_BENCH_METRICS=off also `metrics: false` (no histogram lookup or record at all), e.g. to
+ * profile what the default `metrics: true` costs when no MeterProvider is registered.
+ * @param {{ spans: boolean }} ours
+ */
+export function ownOptions(ours) {
+  return process.env.OTEL_RPC_CONTEXT_BENCH_METRICS === 'off'
+    ? { spans: ours.spans, metrics: false }
+    : { spans: ours.spans };
+}

@@ -13,7 +13,7 @@ import express from 'express';
 import { createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import { importOwn } from '../lib/own.mjs';
+import { importOwn, ownOptions } from '../lib/own.mjs';
 
 export const variants = {
   baseline: { label: 'baseline (no propagation)' },
@@ -131,9 +131,9 @@ export async function createSuite({ variant, otel }) {
       importOwn('graphql-ws'),
       importOwn('apollo'),
     ]);
-    plugins.push(traceContextPlugin({ spans: spec.ours.spans }));
-    wsOptions = withTraceContext(wsOptions, { spans: spec.ours.spans });
-    links.push(new TraceContextLink({ spans: spec.ours.spans }));
+    plugins.push(traceContextPlugin(ownOptions(spec.ours)));
+    wsOptions = withTraceContext(wsOptions, ownOptions(spec.ours));
+    links.push(new TraceContextLink(ownOptions(spec.ours)));
   }
   // OTEL_RPC_CONTEXT_BENCH_GATEWAY=1 runs our variants through traceContextGateway (the whole execution in the
   // operation's context once, resolvers unwrapped), e.g. to profile the field-heavy scenarios both ways.

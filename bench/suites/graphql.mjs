@@ -7,7 +7,7 @@ import { createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
-import { importOwn } from '../lib/own.mjs';
+import { importOwn, ownOptions } from '../lib/own.mjs';
 
 export const variants = {
   baseline: { label: 'baseline (no propagation)' },
@@ -158,7 +158,7 @@ async function serverPlugins(spec, otel) {
     const { useTraceContext } = await importOwn('yoga');
     if (typeof useTraceContext !== 'function')
       throw new Error('otel-rpc-context/yoga does not export useTraceContext yet');
-    return [useTraceContext({ spans: spec.ours.spans })];
+    return [useTraceContext(ownOptions(spec.ours))];
   }
   if (spec.plugin === 'envelop') {
     const { useOpenTelemetry } = await import('@envelop/opentelemetry');
@@ -179,7 +179,7 @@ async function clientLinks(spec) {
   const { TraceContextLink } = await importOwn('apollo');
   if (typeof TraceContextLink !== 'function')
     throw new Error('otel-rpc-context/apollo does not export TraceContextLink yet');
-  return [new TraceContextLink({ spans: spec.ours.spans })];
+  return [new TraceContextLink(ownOptions(spec.ours))];
 }
 
 /** @param {{ variant: string }} options */

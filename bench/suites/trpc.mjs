@@ -3,7 +3,7 @@ import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink } from 
 import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { EventSource } from 'eventsource';
-import { importOwn } from '../lib/own.mjs';
+import { importOwn, ownOptions } from '../lib/own.mjs';
 
 export const variants = {
   baseline: { label: 'baseline (no propagation)' },
@@ -40,7 +40,7 @@ export async function createSuite({ variant, otel }) {
   const t = initTRPC.context().create();
   // The empty variant: tRPC's own cost of one middleware and one link, with nothing in them.
   const procedure = ours
-    ? t.procedure.use(integration.traceContextMiddleware({ spans: ours.spans }))
+    ? t.procedure.use(integration.traceContextMiddleware(ownOptions(ours)))
     : empty
       ? t.procedure.use(({ next }) => next())
       : t.procedure;
@@ -70,7 +70,7 @@ export async function createSuite({ variant, otel }) {
       next(op);
   const withOurs = (terminating) =>
     ours
-      ? [integration.traceContextLink({ spans: ours.spans }), terminating]
+      ? [integration.traceContextLink(ownOptions(ours)), terminating]
       : empty
         ? [emptyLink, terminating]
         : [terminating];
