@@ -39,14 +39,15 @@ const entries = {
     external: ['@opentelemetry/api', '@urql/core'],
   },
   // The server integrations share src/graphql-server, graphql-shared and the Yoga folder's plain helpers
-  // (yoga/envelope), never the Yoga plugin itself; the Apollo Server plugin imports nothing of graphql.
+  // (yoga/envelope), never the Yoga plugin itself. The Apollo Server entry imports graphql's `execute` for
+  // traceContextGateway only (a peer: Apollo Server depends on graphql itself), so graphql stays external.
   'otel-rpc-context/apollo-server': {
     bad: [
       /graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|@apollo|graphql-ws|graphql\//,
       own('apollo', 'trpc', 'graphql-ws'),
       yogaPlugin,
     ],
-    external: ['@opentelemetry/api'],
+    external: ['@opentelemetry/api', 'graphql'],
   },
   'otel-rpc-context/graphql-ws': {
     bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|@apollo/, own('apollo', 'apollo-server', 'trpc'), yogaPlugin],
