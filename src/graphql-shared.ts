@@ -1,6 +1,6 @@
 // What the Apollo link and the Yoga plugin agree on. Only @opentelemetry/api is imported: both entry points
 // pull this in, and neither may drag the other (or graphql itself) along.
-import { type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 
 /**
  * The key under a GraphQL request's `extensions` that holds the caller's context carrier, e.g.
@@ -20,7 +20,6 @@ export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
 /** The key of a result's `extensions` that the server's `traceresponse` goes under (`traceResponse: true`). */
 export const TRACE_RESPONSE = 'traceresponse';
 
-import { ATTR_ERROR_TYPE } from './conventions.js';
 import type { OperationSpan } from './operation.js';
 
 export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from './conventions.js';
@@ -81,28 +80,6 @@ export function failResult(operation: OperationSpan, errors: unknown): void {
       typeof (error as GraphQLErrorLike)?.message === 'string' ? (error as { message: string }).message : '';
     span.recordException({ name: errorType((error as GraphQLErrorLike) ?? {}), message });
   }
-}
-
-/** Marks a span failed for the `errors` of a GraphQL result (a list of GraphQL errors, or formatted ones). */
-export function recordResultErrors(span: Span, errors: unknown): void {
-  if (!Array.isArray(errors) || errors.length === 0) return;
-  const first = errors[0] as GraphQLErrorLike;
-  span.setStatus({ code: SpanStatusCode.ERROR, message: typeof first?.message === 'string' ? first.message : '' });
-  span.setAttribute(ATTR_ERROR_TYPE, errorType(first ?? {}));
-  for (const error of errors.slice(0, MAX_RECORDED_ERRORS)) {
-    const message =
-      typeof (error as GraphQLErrorLike)?.message === 'string' ? (error as { message: string }).message : '';
-    span.recordException({ name: errorType((error as GraphQLErrorLike) ?? {}), message });
-  }
-}
-
-/** Marks a span failed for a thrown error (a network failure, a rejected phase). */
-export function recordThrown(span: Span, error: unknown): void {
-  const name = error instanceof Error ? error.name : typeof error;
-  const message = error instanceof Error ? error.message : String(error);
-  span.setStatus({ code: SpanStatusCode.ERROR, message });
-  span.setAttribute(ATTR_ERROR_TYPE, name);
-  span.recordException(error instanceof Error ? error : { name, message });
 }
 
 interface DefinitionLike {
