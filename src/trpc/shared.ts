@@ -1,4 +1,4 @@
-import { type Attributes, createContextKey } from '@opentelemetry/api';
+import { type Attributes, createContextKey, diag } from '@opentelemetry/api';
 import type { ContextCarrier } from '../carrier.js';
 import { isObject, toContextCarrier } from '../carrier.js';
 
@@ -133,6 +133,48 @@ export function procedureAttributes(path: string, type: string): Attributes {
   const attributes: Attributes = { [ATTR_RPC_SYSTEM_NAME]: TRPC_SYSTEM, [ATTR_TRPC_TYPE]: type };
   if (path) attributes[ATTR_RPC_METHOD] = path;
   return attributes;
+}
+
+let warnedTrimmed = false;
+
+/**
+ * The batch header's value: every carrier as sent while the whole fits in {@link MAX_BATCH_HEADER_LENGTH};
+ * else without baggage; else the entries past the limit as `{}`. Never longer than the limit.
+ */
+export function encodeBatchHeader(carriers: readonly ContextCarrier[]): string {
+  const full = JSON.stringify(carriers);
+  if (full.length <= MAX_BATCH_HEADER_LENGTH) return full;
+  const lean = carriers.map((carrier) => {
+    if (carrier.baggage === undefined) return JSON.stringify(carrier);
+    const { baggage: _baggage, ...rest } = carrier;
+    return JSON.stringify(rest);
+  });
+  // `[` + entries joined by `,` + `]`; an entry that does not fit costs `{}`.
+  const placeholder = 2;
+  let length = 2 + (lean.length - 1) + placeholder * lean.length;
+  let dropped = 0;
+  // Not even `{}` each fits: an empty list, which the server reads as "no context" for every operation.
+  if (length > MAX_BATCH_HEADER_LENGTH) {
+    dropped = lean.length;
+    lean.length = 0;
+  }
+  const kept = lean.map((entry) => {
+    if (length - placeholder + entry.length > MAX_BATCH_HEADER_LENGTH) {
+      dropped++;
+      return '{}';
+    }
+    length += entry.length - placeholder;
+    return entry;
+  });
+  if (!warnedTrimmed) {
+    warnedTrimmed = true;
+    diag.warn(
+      `otel-rpc-context: a batch of ${carriers.length} operations does not fit the ${MAX_BATCH_HEADER_LENGTH}-character ` +
+        `${BATCH_HEADER} header: baggage was left out${dropped > 0 ? ` and ${dropped} operations were sent without a context` : ''}. ` +
+        'Set maxItems on the batch link (said once).',
+    );
+  }
+  return `[${kept.join(',')}]`;
 }
 
 /**
