@@ -21,7 +21,7 @@ import {
   type SpanOptions,
   startOperationSpan,
 } from './operation.js';
-import { parseTraceResponse } from './traceresponse.js';
+import { linkServerSpan, parseTraceResponse } from './traceresponse.js';
 
 export { ATTR_GRAPHQL_OPERATION_VARIABLES };
 
@@ -149,8 +149,7 @@ function linkTraceResponse(span: Span, result: unknown): boolean {
     const value = (extensions as Record<string, unknown>)[TRACE_RESPONSE];
     const spanContext = parseTraceResponse(value);
     if (!spanContext) return false;
-    if (typeof (span as { addLink?: unknown }).addLink === 'function') span.addLink({ context: spanContext });
-    else span.setAttribute(ATTR_GRAPHQL_TRACERESPONSE, value as string);
+    linkServerSpan(span, spanContext, ATTR_GRAPHQL_TRACERESPONSE);
     return true;
   } catch {
     return false; // a hostile result (a throwing getter) links nothing

@@ -18,7 +18,6 @@ import {
 } from './graphql-shared.js';
 import { type IncomingOption, resolvePolicy } from './incoming.js';
 import {
-  callSafely,
   type OperationOutcome,
   type OperationSpan,
   resolveSpanOptions,
@@ -26,7 +25,7 @@ import {
   type SpanOptions,
   startOperationSpan,
 } from './operation.js';
-import { type CarrierSource, type OperationCarriers, operationParent } from './server.js';
+import { bindAsyncIterable, type CarrierSource, type OperationCarriers, operationParent } from './server.js';
 import { formatTraceResponse } from './traceresponse.js';
 import { own } from './yoga/envelope.js';
 
@@ -221,8 +220,12 @@ export interface StartedOperation {
    * copy with `extensions.traceresponse` added (other extensions kept); otherwise `value` itself.
    */
   respond<T>(value: T): T;
-  /** {@link StartedOperation.respond} for every event of a stream; the stream itself when there is nothing to add. */
-  respondStream<T>(stream: AsyncIterable<T>): AsyncIterable<T>;
+  /**
+   * A stream of events (a subscription, incremental payloads) as it goes to the caller: each `next`, `return`
+   * and `throw` runs in the operation's context, each event is a {@link StartedOperation.result} and goes out
+   * through {@link StartedOperation.respond}; `onEnd` runs once when the stream ends, fails or is returned.
+   */
+  stream<T>(source: AsyncIterable<T>, onEnd: (error?: unknown) => void): AsyncIterable<T>;
 }
 
 /** `value` (a GraphQL result) with `extensions.traceresponse`: a copy, or `value` itself when it is no object. */
@@ -236,35 +239,6 @@ export function withTraceResponse<T>(value: T, traceresponse: string | undefined
       [TRACE_RESPONSE]: traceresponse,
     },
   };
-}
-
-/** `source` with `fn` applied to each value it yields; `return` and `throw` go through to it. */
-export function mapAsyncIterable<T>(source: AsyncIterable<T>, fn: (value: T) => T): AsyncIterableIterator<T> {
-  let iterator: AsyncIterator<T> | undefined;
-  const inner = () => {
-    iterator ??= source[Symbol.asyncIterator]();
-    return iterator;
-  };
-  const map = (result: IteratorResult<T>): IteratorResult<T> =>
-    result.done ? result : { done: false, value: fn(result.value) };
-  const mapped: AsyncIterableIterator<T> = {
-    next: (...args: [] | [unknown]) =>
-      inner()
-        .next(...args)
-        .then(map),
-    return: (value?: unknown) => {
-      const it = inner();
-      return it.return ? it.return(value) : Promise.resolve({ done: true as const, value: value as T });
-    },
-    throw: (error?: unknown) => {
-      const it = inner();
-      return it.throw ? it.throw(error) : Promise.reject(error);
-    },
-    [Symbol.asyncIterator]() {
-      return mapped;
-    },
-  };
-  return mapped;
 }
 
 const everyErrorIsAnError = () => true;
@@ -311,14 +285,15 @@ export function startServerOperation<TInfo>(
     metric: graphqlOperationMetric('server', undefined),
   });
   const span = operation.span;
-  const spanName = config.span.spanName;
   let described = false;
   // Read now, while the span records: results are often sent after it ended. A span that does not record
   // (unsampled, or a no-op tracer's, whose context is the caller's own) sends nothing.
   const traceresponse =
     config.traceResponse && span?.isRecording() ? formatTraceResponse(span.spanContext()) : undefined;
-  return {
-    context: span ? trace.setSpan(parent, span) : parent,
+  const context = span ? trace.setSpan(parent, span) : parent;
+  const respond = <T>(value: T): T => withTraceResponse(value, traceresponse);
+  const started: StartedOperation = {
+    context,
     operation,
     source,
     info,
@@ -328,10 +303,8 @@ export function startServerOperation<TInfo>(
       info.operationType = type;
       info.operationName = name;
       operation.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, type);
-      if (!span) return;
-      const chosen = spanName ? callSafely('spanName', spanName, info) : undefined;
-      span.updateName(typeof chosen === 'string' && chosen ? chosen : operationSpanName(type, name));
-      span.setAttributes(operationAttributes(type, name, undefined));
+      operation.rename(operationSpanName(type, name));
+      span?.setAttributes(operationAttributes(type, name, undefined));
     },
     result(value) {
       operation.result(value);
@@ -341,10 +314,14 @@ export function startServerOperation<TInfo>(
       if (error !== undefined) operation.fail(error);
       operation.end();
     },
-    respond: (value) => withTraceResponse(value, traceresponse),
-    respondStream: (stream) =>
-      traceresponse === undefined
-        ? stream
-        : mapAsyncIterable(stream, (event) => withTraceResponse(event, traceresponse)),
+    respond,
+    stream(source, onEnd) {
+      return bindAsyncIterable(source, context, {
+        onValue: (event) => started.result(event),
+        onEnd,
+        map: traceresponse === undefined ? undefined : respond,
+      });
+    },
   };
+  return started;
 }

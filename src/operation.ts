@@ -236,6 +236,11 @@ export interface OperationSpan {
   readonly span: Span | undefined;
   /** Records the input now (for integrations that only have it after the span started). */
   captureInput(input: unknown): void;
+  /**
+   * Names the span anew once the operation is known (a GraphQL document parsed): `spanName` is asked again
+   * with the updated info, and `fallback` is the convention's name for it.
+   */
+  rename(fallback: string): void;
   /** Sets an attribute learnt after the start (a GraphQL operation's type): on the span, and on the metric if it has that key. */
   setAttribute(key: string, value: AttributeValue): void;
   /** Notes the latest result, for `responseHook`. */
@@ -252,12 +257,19 @@ export interface OperationSpan {
 const NO_SPAN: OperationSpan = {
   span: undefined,
   captureInput() {},
+  rename() {},
   setAttribute() {},
   result() {},
   fail() {},
   cancel() {},
   end() {},
 };
+
+/** `spanName`'s answer for `info` when it gives a non-empty string, else `fallback` (the convention's name). */
+function spanNameOf<TInfo>(config: SpanConfig<TInfo>, info: TInfo, fallback: string): string {
+  const chosen = config.spanName ? callSafely('spanName', config.spanName, info) : undefined;
+  return typeof chosen === 'string' && chosen ? chosen : fallback;
+}
 
 /** An error's message: `message` of an Error or of a GraphQL error object, else its text. */
 function messageOf(error: unknown): string {
@@ -283,9 +295,8 @@ export function startOperationSpan<TInfo>(
   if (!spanned && !metric) return NO_SPAN;
   let span: Span | undefined;
   if (spanned) {
-    const name = (config.spanName && callSafely('spanName', config.spanName, info)) || start.name;
     span = resolveTracer(config.tracer).startSpan(
-      typeof name === 'string' ? name : start.name,
+      spanNameOf(config, info, start.name),
       { kind: start.kind, attributes: start.attributes, links: start.links, root: start.root },
       start.parent,
     );
@@ -303,6 +314,9 @@ export function startOperationSpan<TInfo>(
   return {
     span,
     captureInput: capture,
+    rename(fallback) {
+      if (!ended) span?.updateName(spanNameOf(config, info, fallback));
+    },
     setAttribute(key, value) {
       if (ended) return;
       span?.setAttribute(key, value);

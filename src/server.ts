@@ -135,6 +135,8 @@ export interface StreamHooks<T> {
   onValue?(value: T): void;
   /** Once: the stream finished, was returned early, or failed (with the error). */
   onEnd(error?: unknown): void;
+  /** What the adapter gets instead of each event (after `onValue` saw it). @default the event itself */
+  map?(value: T): T;
 }
 
 /**
@@ -150,9 +152,12 @@ export function bindAsyncIterable<T>(source: AsyncIterable<T>, ctx: Context, hoo
         iterator ??= source[Symbol.asyncIterator]();
         return pull(iterator);
       });
-      if (result.done) hooks.onEnd();
-      else hooks.onValue?.(result.value);
-      return result;
+      if (result.done) {
+        hooks.onEnd();
+        return result;
+      }
+      hooks.onValue?.(result.value);
+      return hooks.map ? { done: false, value: hooks.map(result.value) } : result;
     } catch (error) {
       hooks.onEnd(error);
       throw error;

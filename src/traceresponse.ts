@@ -1,4 +1,4 @@
-import { type SpanContext, trace } from '@opentelemetry/api';
+import { type Span, type SpanContext, trace } from '@opentelemetry/api';
 
 /**
  * W3C Trace Context Level 2 `traceresponse`: `00-{trace-id}-{span-id}-{flags}`, the server
@@ -33,4 +33,18 @@ export function parseTraceResponse(value: unknown): SpanContext | undefined {
     isRemote: true,
   };
   return trace.isSpanContextValid(spanContext) ? spanContext : undefined;
+}
+
+/**
+ * Links a CLIENT span to the SERVER span a `traceresponse` named. `Span.addLink` arrived in
+ * @opentelemetry/api 1.9; with an older API the value is recorded as the attribute `fallbackAttribute`.
+ * Never throws.
+ */
+export function linkServerSpan(span: Span, server: SpanContext, fallbackAttribute: string): void {
+  try {
+    if (typeof (span as { addLink?: unknown }).addLink === 'function') span.addLink({ context: server });
+    else span.setAttribute(fallbackAttribute, formatTraceResponse(server) as string);
+  } catch {
+    // A span that takes neither: nothing to record.
+  }
 }

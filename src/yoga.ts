@@ -7,7 +7,7 @@ import type { Plugin } from 'graphql-yoga';
 import { isHeaders, isObject, toContextCarrier } from './carrier.js';
 import { requestInfo, type StartedOperation, startServerOperation } from './graphql-server.js';
 import { failResult, TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from './graphql-shared.js';
-import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from './server.js';
+import { isAsyncIterable, type OperationCarriers } from './server.js';
 import { type Envelope, findOperation, isPromiseLike, OPERATION_KEY, type Operation, own } from './yoga/envelope.js';
 import { type UseTraceContextOptions, withDefaults } from './yoga/options.js';
 
@@ -196,11 +196,7 @@ export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
     if (!operation) return;
     if (isAsyncIterable(result)) {
       operation.streaming = true;
-      const stream = bindAsyncIterable(result, operation.context, {
-        onValue: (event) => operation.started.result(event),
-        onEnd: (error) => finish(operation, error),
-      });
-      setResult(operation.started.respondStream(stream) as never);
+      setResult(operation.started.stream(result, (error) => finish(operation, error)) as never);
     } else {
       operation.started.result(result);
       const sent = operation.started.respond(result);

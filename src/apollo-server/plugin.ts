@@ -22,7 +22,7 @@ import {
   failResult,
   TRACE_CONTEXT_EXTENSION,
 } from '../graphql-shared.js';
-import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from '../server.js';
+import { isAsyncIterable, type OperationCarriers } from '../server.js';
 import { own } from '../yoga/envelope.js';
 import { type ResolverScope, scopes, wrapSchemaResolvers } from './resolvers.js';
 
@@ -207,12 +207,7 @@ export function traceContextPlugin(options: TraceContextPluginOptions = {}): Apo
         span.result(body.initialResult);
         flushErrors(operation);
         body.initialResult = operation.started.respond(body.initialResult);
-        body.subsequentResults = operation.started.respondStream(
-          bindAsyncIterable(body.subsequentResults, operation.context, {
-            onValue: (payload) => operation.started.result(payload),
-            onEnd: (error) => finish(operation, error),
-          }),
-        );
+        body.subsequentResults = operation.started.stream(body.subsequentResults, (error) => finish(operation, error));
         return;
       }
       if (body?.kind === 'single') {

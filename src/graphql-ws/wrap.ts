@@ -14,7 +14,7 @@ import {
   withDefaults,
 } from '../graphql-server.js';
 import { failResult, TRACE_CONTEXT_EXTENSION } from '../graphql-shared.js';
-import { bindAsyncIterable, isAsyncIterable, type OperationCarriers } from '../server.js';
+import { isAsyncIterable, type OperationCarriers } from '../server.js';
 import { findOperation, isPromiseLike, own } from '../yoga/envelope.js';
 
 /**
@@ -188,12 +188,7 @@ export function withTraceContext<TOptions extends object>(
     describe(operation, execArgs as { document?: unknown; operationName?: unknown });
     const settle = (result: unknown) => {
       if (isAsyncIterable(result)) {
-        return operation.started.respondStream(
-          bindAsyncIterable(result, operation.context, {
-            onValue: (event) => operation.started.result(event),
-            onEnd: (error) => finish(operation, error),
-          }),
-        );
+        return operation.started.stream(result, (error) => finish(operation, error));
       }
       operation.started.result(result);
       finish(operation);

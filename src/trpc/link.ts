@@ -16,7 +16,7 @@ import { rpcCallMetric } from '../conventions.js';
 import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../fetch.js';
 import { getContext } from '../index.js';
 import { callSafely, resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
-import { formatTraceResponse, parseTraceResponse } from '../traceresponse.js';
+import { linkServerSpan, parseTraceResponse } from '../traceresponse.js';
 import {
   ATTR_TRPC_INPUT,
   ATTR_TRPC_TRACERESPONSE,
@@ -139,16 +139,10 @@ function serverSpanOf(opContext: object, response: unknown): SpanContext | undef
  * Links the CLIENT span to the SERVER span its response names. Without `Span.addLink` (@opentelemetry/api < 1.9)
  * the value is recorded as {@link ATTR_TRPC_TRACERESPONSE} instead.
  */
-function linkServerSpan(span: Span | undefined, opContext: object, response: unknown): void {
+function linkResponse(span: Span | undefined, opContext: object, response: unknown): void {
   if (!span) return;
   const server = serverSpanOf(opContext, response);
-  if (!server) return;
-  try {
-    if (typeof (span as { addLink?: unknown }).addLink === 'function') span.addLink({ context: server });
-    else span.setAttribute(ATTR_TRPC_TRACERESPONSE, formatTraceResponse(server) as string);
-  } catch {
-    // A span that takes neither: nothing to record.
-  }
+  if (server) linkServerSpan(span, server, ATTR_TRPC_TRACERESPONSE);
 }
 
 /** The `Response` tRPC's HTTP links put in a result's `context` (or a `TRPCClientError`'s `meta`). */
@@ -253,7 +247,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
         const subscription = context.with(downstream, () =>
           next(nextOp).subscribe({
             next(value) {
-              if (op.type !== 'subscription') linkServerSpan(span, nextOp.context, responseOf(value.context));
+              if (op.type !== 'subscription') linkResponse(span, nextOp.context, responseOf(value.context));
               const data = resultData(value);
               if (data !== undefined || op.type !== 'subscription') operationSpan.result(data);
               if (op.type !== 'subscription') settled = true;
@@ -267,7 +261,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
             },
             error(error) {
               settled = true;
-              linkServerSpan(span, nextOp.context, responseOf(isObject(error) ? error.meta : undefined));
+              linkResponse(span, nextOp.context, responseOf(isObject(error) ? error.meta : undefined));
               if (isAbortError(error)) operationSpan.cancel('AbortError');
               else if (op.signal?.aborted) operationSpan.cancel();
               else operationSpan.fail(error);
