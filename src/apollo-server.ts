@@ -19,15 +19,15 @@ export {
   type TraceContextGateway,
   type TraceContextGatewayOptions,
   traceContextGateway,
-} from './apollo-server/gateway.js';
+} from './graphql/apollo-server/gateway.js';
 export {
   type ApolloServerIncomingInfo,
   type TraceContextPluginOptions,
   traceContextPlugin,
-} from './apollo-server/plugin.js';
+} from './graphql/apollo-server/plugin.js';
 export {
   ATTR_GRAPHQL_OPERATION_VARIABLES,
   type GraphQLServerOperationInfo,
   type TraceContextSource,
-} from './graphql-server.js';
-export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
+} from './graphql/server.js';
+export { TRACE_CONTEXT_EXTENSION } from './graphql/shared.js';

@@ -16,9 +16,13 @@
  */
 
 export {
+  type GraphQLWsIncomingInfo,
+  type WithTraceContextOptions,
+  withTraceContext,
+} from './graphql/graphql-ws/wrap.js';
+export {
   ATTR_GRAPHQL_OPERATION_VARIABLES,
   type GraphQLServerOperationInfo,
   type TraceContextSource,
-} from './graphql-server.js';
-export { TRACE_CONTEXT_EXTENSION } from './graphql-shared.js';
-export { type GraphQLWsIncomingInfo, type WithTraceContextOptions, withTraceContext } from './graphql-ws/wrap.js';
+} from './graphql/server.js';
+export { TRACE_CONTEXT_EXTENSION } from './graphql/shared.js';

@@ -5,6 +5,8 @@
  * `otel-rpc-context/yoga`).
  * @module
  */
+
+export type { OperationOutcome } from './core/operation.js';
 export {
   ATTR_GRAPHQL_OPERATION_VARIABLES,
   ATTR_GRAPHQL_TRACERESPONSE,
@@ -13,11 +15,10 @@ export {
   type HeadersMode,
   type TraceContextFetchOptions,
   traceContextFetch,
-} from './graphql-client.js';
-export type { OperationOutcome } from './operation.js';
+} from './graphql/client.js';
 export {
   type GetRequestCarrier,
   TRACE_CONTEXT_EXTENSION,
   type TraceContextExchangeOptions,
   traceContextExchange,
-} from './urql/exchange.js';
+} from './graphql/urql/exchange.js';

@@ -21,7 +21,7 @@ import { initTRPC } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ContextCarrier } from '../src/carrier.js';
+import type { ContextCarrier } from '../src/core/carrier.js';
 import { getContext } from '../src/index.js';
 import { encodeBatchHeader } from '../src/trpc/shared.js';
 import {

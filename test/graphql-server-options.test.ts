@@ -21,7 +21,7 @@ import { useTraceContext, ATTR_GRAPHQL_OPERATION_VARIABLES as YOGA_VARIABLES } f
 import { startApollo } from './apollo-server-harness.js';
 import { seen, setupGraphqlTracing, startServer, traceparentOf } from './graphql-fixture.js';
 
-// As in graphql-ws.test.ts: src/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
+// As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
 vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
 
 const { exporter, openSpans } = setupGraphqlTracing();

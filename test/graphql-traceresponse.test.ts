@@ -20,13 +20,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { ATTR_GRAPHQL_TRACERESPONSE, TraceContextLink, type TraceContextLinkOptions } from '../src/apollo.js';
 import type { TraceContextPluginOptions } from '../src/apollo-server.js';
-import { formatTraceResponse, parseTraceResponse } from '../src/traceresponse.js';
+import { formatTraceResponse, parseTraceResponse } from '../src/core/traceresponse.js';
 import { type TraceContextExchangeOptions, traceContextExchange } from '../src/urql.js';
 import { useTraceContext } from '../src/yoga.js';
 import { startApollo } from './apollo-server-harness.js';
 import { setupGraphqlTracing, startServer, traceparentOf } from './graphql-fixture.js';
 
-// As in graphql-ws.test.ts: src/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
+// As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
 vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
 
 const { exporter, openSpans, tracer } = setupGraphqlTracing();

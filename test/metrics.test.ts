@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
-// The duration histograms every integration records through the global MeterProvider (src/operation.ts with
-// the descriptors of src/conventions.ts), read with the SDK's MetricReader, against real servers and clients
+// The duration histograms every integration records through the global MeterProvider (src/core/operation.ts with
+// the descriptors of src/core/conventions.ts), read with the SDK's MetricReader, against real servers and clients
 // over loopback: tRPC (standalone server + traceContextMiddleware, traceContextLink + httpBatchLink), Yoga
 // (useTraceContext) with Apollo Client 4 and urql, Apollo Server (traceContextPlugin) and graphql-ws
 // (withTraceContext). A fresh MeterProvider and reader per test; every test also checks the exported spans.
@@ -17,7 +17,7 @@ import { createClient as createWsClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { TraceContextLink } from '../src/apollo.js';
-import { DURATION_BUCKETS } from '../src/operation.js';
+import { DURATION_BUCKETS } from '../src/core/operation.js';
 import {
   type TraceContextLinkOptions,
   type TraceContextMiddlewareOptions,
@@ -31,7 +31,7 @@ import { PROBE_SOURCE, TICKS_SOURCE } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
 import { type AppRouter, makeRouter } from './trpc-harness.js';
 
-// As in graphql-ws.test.ts: src/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
+// As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
 vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
 
 const { exporter, openSpans } = setupGraphqlTracing();

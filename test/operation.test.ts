@@ -1,4 +1,4 @@
-// The one operation span every integration starts (src/operation.ts), alone: options resolved once, hooks
+// The one operation span every integration starts (src/core/operation.ts), alone: options resolved once, hooks
 // called at the right moments, throwing options reported once and never rethrown, the error rule.
 import {
   type DiagLogger,
@@ -18,7 +18,7 @@ import {
   resolveSpanOptions,
   type SpanOptions,
   startOperationSpan,
-} from '../src/operation.js';
+} from '../src/core/operation.js';
 import { setupTracing } from './support/otel.js';
 
 const { exporter } = setupTracing();

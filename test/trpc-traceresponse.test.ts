@@ -21,7 +21,7 @@ import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { type CreateHTTPContextOptions, createHTTPServer } from '@trpc/server/adapters/standalone';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { formatTraceResponse, parseTraceResponse } from '../src/traceresponse.js';
+import { formatTraceResponse, parseTraceResponse } from '../src/core/traceresponse.js';
 import {
   ATTR_TRPC_TRACERESPONSE,
   BATCH_RESPONSE_HEADER,

@@ -10,13 +10,13 @@ import {
 import type { getFetch, Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
-import { callerContext, resumeCaller } from '../action.js';
-import { type CarrierInput, type ContextCarrier, carrierGetter, isHeaders } from '../carrier.js';
-import { rpcCallMetric } from '../conventions.js';
-import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../fetch.js';
-import { getContext } from '../index.js';
-import { callSafely, resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
-import { linkServerSpan, parseTraceResponse } from '../traceresponse.js';
+import { callerContext, resumeCaller } from '../core/action.js';
+import { type CarrierInput, type ContextCarrier, carrierGetter, isHeaders } from '../core/carrier.js';
+import { getContext } from '../core/context.js';
+import { rpcCallMetric } from '../core/conventions.js';
+import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../core/fetch.js';
+import { callSafely, resolveSpanOptions, type SpanOptions, startOperationSpan } from '../core/operation.js';
+import { linkServerSpan, parseTraceResponse } from '../core/traceresponse.js';
 import {
   ATTR_TRPC_INPUT,
   ATTR_TRPC_TRACERESPONSE,

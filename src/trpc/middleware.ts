@@ -6,12 +6,12 @@ import {
   type TextMapPropagator,
   trace,
 } from '@opentelemetry/api';
-import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../carrier.js';
-import { rpcCallMetric } from '../conventions.js';
-import { type IncomingOption, resolvePolicy } from '../incoming.js';
-import { resolveSpanOptions, type SpanOptions, startOperationSpan } from '../operation.js';
-import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../server.js';
-import { formatTraceResponse } from '../traceresponse.js';
+import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../core/carrier.js';
+import { rpcCallMetric } from '../core/conventions.js';
+import { type IncomingOption, resolvePolicy } from '../core/incoming.js';
+import { resolveSpanOptions, type SpanOptions, startOperationSpan } from '../core/operation.js';
+import { bindAsyncIterable, isAsyncIterable, type OperationCarriers, operationParent } from '../core/server.js';
+import { formatTraceResponse } from '../core/traceresponse.js';
 import {
   ATTR_TRPC_INPUT,
   BATCH_HEADER,

@@ -1,6 +1,6 @@
 import { type Attributes, createContextKey, diag } from '@opentelemetry/api';
-import type { ContextCarrier } from '../carrier.js';
-import { isObject, toContextCarrier } from '../carrier.js';
+import type { ContextCarrier } from '../core/carrier.js';
+import { isObject, toContextCarrier } from '../core/carrier.js';
 
 export { isObject };
 
@@ -10,7 +10,7 @@ export const ATTR_RPC_SYSTEM_NAME = 'rpc.system.name';
 /** The `rpc.system.name` of tRPC calls. */
 export const TRPC_SYSTEM = 'trpc';
 export const ATTR_RPC_METHOD = 'rpc.method';
-export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from '../conventions.js';
+export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from '../core/conventions.js';
 /** The tRPC operation type: `query`, `mutation` or `subscription`. */
 export const ATTR_TRPC_TYPE = 'trpc.procedure.type';
 

@@ -1,5 +1,5 @@
-import type { ContextCarrier } from '../carrier.js';
-import { toContextCarrier } from '../carrier.js';
+import type { ContextCarrier } from '../core/carrier.js';
+import { toContextCarrier } from '../core/carrier.js';
 import { isObject, WS_FIELD } from './shared.js';
 
 /**

@@ -14,43 +14,54 @@ mkdirSync(dir, { recursive: true });
 
 // Per entry point: what its bundle must not contain, and the peers left external (an app bundles those anyway;
 // the sizes then measure only what this package adds).
-const own = (...names) => new RegExp(`otel-rpc-context/dist/esm/(${names.join('|')})(\\.js|/)`);
-const yogaPlugin = /otel-rpc-context\/dist\/esm\/yoga(\.js|\/options)/;
+// Our own modules, by integration: the entry file and the folder that holds its implementation.
+const own = (...names) => new RegExp(`otel-rpc-context/dist/esm/(${names.join('|')})`);
+const APOLLO = ['apollo\\.js', 'graphql/apollo/'];
+const YOGA = ['yoga\\.js', 'graphql/yoga/'];
+const TRPC = ['trpc\\.js', 'trpc/'];
+const URQL = ['urql\\.js', 'graphql/urql/'];
+const APOLLO_SERVER = ['apollo-server\\.js', 'graphql/apollo-server/'];
+const GRAPHQL_WS = ['graphql-ws\\.js', 'graphql/graphql-ws/'];
 const entries = {
   'otel-rpc-context': {
-    bad: [/@apollo|graphql|@envelop|@trpc|rxjs|@urql|wonka/, own('apollo', 'yoga', 'trpc', 'urql')],
+    bad: [/@apollo|graphql|@envelop|@trpc|rxjs|@urql|wonka/, own(...APOLLO, ...YOGA, ...TRPC, ...URQL, 'graphql/')],
     external: ['@opentelemetry/api'],
   },
   'otel-rpc-context/trpc': {
-    bad: [/@apollo|graphql|@envelop|@whatwg-node|rxjs/, own('apollo', 'yoga', 'graphql-shared')],
+    bad: [/@apollo|graphql|@envelop|@whatwg-node|rxjs/, own(...APOLLO, ...YOGA, 'graphql/')],
     external: ['@opentelemetry/api', '@trpc/*'],
   },
   'otel-rpc-context/yoga': {
-    bad: [/@apollo|@trpc|rxjs/, own('apollo', 'trpc')],
+    bad: [/@apollo|@trpc|rxjs/, own(...APOLLO, ...TRPC, ...APOLLO_SERVER, ...GRAPHQL_WS)],
     external: ['@opentelemetry/api', 'graphql-yoga', 'graphql', '@envelop/*'],
   },
   'otel-rpc-context/apollo': {
-    bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node|@urql|wonka/, own('yoga', 'trpc', 'urql')],
+    bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node|@urql|wonka/, own(...YOGA, ...TRPC, ...URQL, 'graphql/server')],
     external: ['@opentelemetry/api', '@apollo/client', '@apollo/client/*', 'rxjs', 'graphql'],
   },
   // urql: nothing of Apollo, tRPC or Yoga; only @urql/core (left external), never wonka directly.
   'otel-rpc-context/urql': {
-    bad: [/@apollo|graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|wonka/, own('apollo', 'yoga', 'trpc'), yogaPlugin],
+    bad: [
+      /@apollo|graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|wonka/,
+      own(...APOLLO, ...YOGA, ...TRPC, 'graphql/server'),
+    ],
     external: ['@opentelemetry/api', '@urql/core'],
   },
-  // The server integrations share src/graphql-server, graphql-shared and the Yoga folder's plain helpers
-  // (yoga/envelope), never the Yoga plugin itself. The Apollo Server entry imports graphql's `execute` for
-  // traceContextGateway only (a peer: Apollo Server depends on graphql itself), so graphql stays external.
+  // The server integrations share src/graphql/server.ts and graphql/shared.ts, never another server's folder.
+  // The Apollo Server entry imports graphql's `execute` for traceContextGateway only (a peer: Apollo Server
+  // depends on graphql itself), so graphql stays external.
   'otel-rpc-context/apollo-server': {
     bad: [
-      /graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|@apollo|graphql-ws|graphql\//,
-      own('apollo', 'trpc', 'graphql-ws'),
-      yogaPlugin,
+      /graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|@apollo|graphql-ws|node_modules\/graphql\//,
+      own(...APOLLO, ...TRPC, ...GRAPHQL_WS, ...YOGA, 'graphql/client'),
     ],
     external: ['@opentelemetry/api', 'graphql'],
   },
   'otel-rpc-context/graphql-ws': {
-    bad: [/graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|@apollo/, own('apollo', 'apollo-server', 'trpc'), yogaPlugin],
+    bad: [
+      /graphql-yoga|@envelop|@trpc|@whatwg-node|rxjs|@apollo/,
+      own(...APOLLO, ...APOLLO_SERVER, ...TRPC, ...YOGA, 'graphql/client'),
+    ],
     external: ['@opentelemetry/api', 'graphql'],
   },
 };

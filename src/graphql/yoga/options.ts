@@ -1,6 +1,6 @@
 // The public options and types of the Yoga plugin, with every default in one place.
-import type { GraphQLServerTraceOptions, TraceContextSource } from '../graphql-server.js';
-import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../graphql-shared.js';
+import type { GraphQLServerTraceOptions, TraceContextSource } from '../server.js';
+import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../shared.js';
 
 /**
  * The `extensions` key the plugin reads each operation's context carrier from: `'traceContext'`.
@@ -17,7 +17,7 @@ import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../graphql-shar
  */
 export const TRACE_CONTEXT_EXTENSION = SHARED_EXTENSION_KEY;
 
-export { SOURCES, type TraceContextSource, withDefaults } from '../graphql-server.js';
+export { SOURCES, type TraceContextSource, withDefaults } from '../server.js';
 
 /**
  * What an `incoming` decider function is given, once per operation that arrives with a context.

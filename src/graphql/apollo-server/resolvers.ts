@@ -3,7 +3,7 @@
 // schema's resolvers are wrapped once: each call finds its operation by the GraphQL context value and runs
 // inside the operation's context. Module-level, so two plugins (or two servers) on one schema share one wrap.
 import { type Context, context as contextApi } from '@opentelemetry/api';
-import { isObject } from '../carrier.js';
+import { isObject } from '../../core/carrier.js';
 
 /** What a wrapped resolver needs of an operation: the context to run in. */
 export interface ResolverScope {

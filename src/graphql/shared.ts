@@ -20,9 +20,9 @@ export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
 /** The key of a result's `extensions` that the server's `traceresponse` goes under (`traceResponse: true`). */
 export const TRACE_RESPONSE = 'traceresponse';
 
-import type { OperationSpan } from './operation.js';
+import type { OperationSpan } from '../core/operation.js';
 
-export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from './conventions.js';
+export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from '../core/conventions.js';
 
 /** Fallback span name while (or when) the operation's type is unknown, e.g. a document that fails to parse. */
 export const UNKNOWN_OPERATION_SPAN_NAME = 'GraphQL Operation';
@@ -122,4 +122,22 @@ export function documentOperationName(
     return typeof name === 'string' && name.length > 0 ? name : undefined;
   }
   return undefined;
+}
+
+interface DocumentLike {
+  definitions?: readonly { kind?: string; operation?: string; name?: { value?: string } }[];
+}
+
+/**
+ * The operation a document runs: the one named `operationName`, or its only operation. A tiny stand-in for
+ * graphql's `getOperationAST`, so that the Yoga and graphql-ws entry points import nothing from graphql at runtime.
+ */
+export function findOperation(document: unknown, operationName: unknown) {
+  const definitions = (document as DocumentLike | undefined)?.definitions;
+  if (!Array.isArray(definitions)) return undefined;
+  const operations = definitions.filter((definition) => definition?.kind === 'OperationDefinition');
+  if (typeof operationName === 'string' && operationName) {
+    return operations.find((definition) => definition.name?.value === operationName);
+  }
+  return operations.length === 1 ? operations[0] : undefined;
 }

@@ -3,15 +3,15 @@
 // client entry point pulls in nothing of the others.
 
 import { type Context, diag, type Span, SpanKind, type TextMapPropagator, trace } from '@opentelemetry/api';
-import { resumeCaller } from './action.js';
-import { graphqlOperationMetric } from './conventions.js';
-import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from './fetch.js';
-import { failResult, graphqlErrorType, operationAttributes, operationSpanName } from './graphql-shared.js';
+import { resumeCaller } from '../core/action.js';
+import { graphqlOperationMetric } from '../core/conventions.js';
+import { fetchInOperationContext, type TraceContextFetchOptions as SharedFetchOptions } from '../core/fetch.js';
+import { failResult, graphqlErrorType, operationAttributes, operationSpanName } from './shared.js';
 
-export { documentOperationName, documentOperationType } from './graphql-shared.js';
+export { documentOperationName, documentOperationType } from './shared.js';
 
-import { ATTR_GRAPHQL_OPERATION_VARIABLES, TRACE_RESPONSE } from './graphql-shared.js';
-import { type ContextCarrier, getContext } from './index.js';
+import type { ContextCarrier } from '../core/carrier.js';
+import { getContext } from '../core/context.js';
 import {
   CANCELLED_ERROR_TYPE,
   callSafely,
@@ -20,8 +20,9 @@ import {
   type SpanConfig,
   type SpanOptions,
   startOperationSpan,
-} from './operation.js';
-import { linkServerSpan, parseTraceResponse } from './traceresponse.js';
+} from '../core/operation.js';
+import { linkServerSpan, parseTraceResponse } from '../core/traceresponse.js';
+import { ATTR_GRAPHQL_OPERATION_VARIABLES, TRACE_RESPONSE } from './shared.js';
 
 export { ATTR_GRAPHQL_OPERATION_VARIABLES };
 

@@ -36,6 +36,17 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
 }
 
+/** Reads an own property of untrusted input, without invoking getters that could throw. */
+export function own(value: unknown, key: string): unknown {
+  if (!isObject(value) || !Object.hasOwn(value, key)) return undefined;
+  const descriptor = Object.getOwnPropertyDescriptor(value, key);
+  return descriptor && 'value' in descriptor ? descriptor.value : undefined;
+}
+
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return isObject(value) && typeof value.then === 'function';
+}
+
 const hasOwn = (target: object, key: string): boolean => Object.hasOwn(target, key);
 
 /** A Fetch `Headers` or anything with its read methods. */

@@ -7,7 +7,8 @@ import type {
   GraphQLRequestContext,
   GraphQLRequestListener,
 } from '@apollo/server';
-import { isHeaders, toContextCarrier } from '../carrier.js';
+import { isHeaders, own, toContextCarrier } from '../../core/carrier.js';
+import { isAsyncIterable, type OperationCarriers } from '../../core/server.js';
 import {
   type GraphQLServerTraceOptions,
   requestInfo,
@@ -15,15 +16,8 @@ import {
   startServerOperation,
   type TraceContextSource,
   withDefaults,
-} from '../graphql-server.js';
-import {
-  documentOperationName,
-  documentOperationType,
-  failResult,
-  TRACE_CONTEXT_EXTENSION,
-} from '../graphql-shared.js';
-import { isAsyncIterable, type OperationCarriers } from '../server.js';
-import { own } from '../yoga/envelope.js';
+} from '../server.js';
+import { documentOperationName, documentOperationType, failResult, TRACE_CONTEXT_EXTENSION } from '../shared.js';
 import { type ResolverScope, scopes, wrapSchemaResolvers } from './resolvers.js';
 
 /**

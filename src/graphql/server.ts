@@ -4,7 +4,19 @@
 // operation's `OperationSpan` (src/operation.ts), so the error rule and the hooks live in one place. Imports
 // nothing of any GraphQL server or of graphql itself.
 import { type Context, type Span, SpanKind, type TextMapPropagator, type Tracer, trace } from '@opentelemetry/api';
-import { graphqlOperationMetric } from './conventions.js';
+import { own } from '../core/carrier.js';
+import { graphqlOperationMetric } from '../core/conventions.js';
+import { type IncomingOption, resolvePolicy } from '../core/incoming.js';
+import {
+  type OperationOutcome,
+  type OperationSpan,
+  resolveSpanOptions,
+  type SpanConfig,
+  type SpanOptions,
+  startOperationSpan,
+} from '../core/operation.js';
+import { bindAsyncIterable, type CarrierSource, type OperationCarriers, operationParent } from '../core/server.js';
+import { formatTraceResponse } from '../core/traceresponse.js';
 import {
   ATTR_GRAPHQL_DOCUMENT,
   ATTR_GRAPHQL_OPERATION_TYPE,
@@ -15,19 +27,7 @@ import {
   operationSpanName,
   TRACE_RESPONSE,
   UNKNOWN_OPERATION_SPAN_NAME,
-} from './graphql-shared.js';
-import { type IncomingOption, resolvePolicy } from './incoming.js';
-import {
-  type OperationOutcome,
-  type OperationSpan,
-  resolveSpanOptions,
-  type SpanConfig,
-  type SpanOptions,
-  startOperationSpan,
-} from './operation.js';
-import { bindAsyncIterable, type CarrierSource, type OperationCarriers, operationParent } from './server.js';
-import { formatTraceResponse } from './traceresponse.js';
-import { own } from './yoga/envelope.js';
+} from './shared.js';
 
 /**
  * Where an operation's carrier was found: its `extensions.traceContext`, the graphql-ws `connection_init`
@@ -47,7 +47,7 @@ export const SOURCES = {
   headers: 'headers',
 } as const satisfies Record<CarrierSource, TraceContextSource>;
 
-export { ATTR_GRAPHQL_OPERATION_VARIABLES, TRACE_RESPONSE } from './graphql-shared.js';
+export { ATTR_GRAPHQL_OPERATION_VARIABLES, TRACE_RESPONSE } from './shared.js';
 
 /**
  * What every span option function (`spans`, `spanName`, `requestHook`, `responseHook`, `captureInput`,

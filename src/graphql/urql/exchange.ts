@@ -3,7 +3,8 @@
 // is a dependency of @urql/core and not of the app: with strict package managers it may not resolve from here.
 import { context as contextApi, type TextMapPropagator } from '@opentelemetry/api';
 import { type Exchange, makeOperation, type Operation, stringifyDocument } from '@urql/core';
-import { callerContext } from '../action.js';
+import { callerContext } from '../../core/action.js';
+import type { ContextCarrier } from '../../core/carrier.js';
 import {
   type ClientOperation,
   type ClientOperationConfig,
@@ -14,9 +15,8 @@ import {
   resolveClientOptions,
   sendsHeaders,
   startClientOperation,
-} from '../graphql-client.js';
-import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../graphql-shared.js';
-import type { ContextCarrier } from '../index.js';
+} from '../client.js';
+import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../shared.js';
 
 /**
  * The `extensions` key that carries each operation's context carrier: `'traceContext'`.

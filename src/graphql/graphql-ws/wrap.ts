@@ -4,7 +4,8 @@
 // those two objects find the operation.
 import { type Context, context as contextApi } from '@opentelemetry/api';
 import { execute as graphqlExecute, subscribe as graphqlSubscribe } from 'graphql';
-import { isObject, toContextCarrier } from '../carrier.js';
+import { isObject, isPromiseLike, own, toContextCarrier } from '../../core/carrier.js';
+import { isAsyncIterable, type OperationCarriers } from '../../core/server.js';
 import {
   type GraphQLServerTraceOptions,
   requestInfo,
@@ -12,10 +13,8 @@ import {
   startServerOperation,
   type TraceContextSource,
   withDefaults,
-} from '../graphql-server.js';
-import { failResult, TRACE_CONTEXT_EXTENSION } from '../graphql-shared.js';
-import { isAsyncIterable, type OperationCarriers } from '../server.js';
-import { findOperation, isPromiseLike, own } from '../yoga/envelope.js';
+} from '../server.js';
+import { failResult, findOperation, TRACE_CONTEXT_EXTENSION } from '../shared.js';
 
 /**
  * What an `incoming` decider function is given, once per operation that arrives with a context.
