@@ -1,9 +1,10 @@
 // What the GraphQL client tests (Apollo Client 4 and 3, urql) check against the real Yoga fixture: each
 // caller's chain caller span → CLIENT span → SERVER span → every resolver, and what went on the wire.
-import { type Span, SpanKind } from '@opentelemetry/api';
+import type { Span, SpanKind } from '@opentelemetry/api';
 import type { InMemorySpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { expect } from 'vitest';
 import type { setupGraphqlTracing } from './graphql-fixture.js';
+import { operationsOutsideCallerTrace } from './support/otel.js';
 
 export const PROBE_SOURCE = /* GraphQL */ `
   query Probe($tag: String!) {
@@ -67,24 +68,16 @@ export function clientChecks(tracing: ReturnType<typeof setupGraphqlTracing>) {
   }
 
   /**
-   * Checks one operation's whole chain: caller span → CLIENT span → SERVER span → every resolver, and
-   * returns the number of mismatches.
+   * Checks one operation's whole chain: caller span → CLIENT span → SERVER span → every resolver (`resolvers`
+   * of them reported in `data`), and says what is not in the caller's trace (`[]` when all of it is).
    */
-  function mismatchesOf(caller: Span, data: unknown, expectedResolvers: number): number {
-    let mismatches = 0;
-    const callerContext = caller.spanContext();
-    const client = spansOf(SpanKind.CLIENT).find((span) => span.parentSpanContext?.spanId === callerContext.spanId);
-    const server =
-      client && spansOf(SpanKind.SERVER).find((span) => span.parentSpanContext?.spanId === client.spanContext().spanId);
-    if (!client || !server) return 1;
-    if (client.spanContext().traceId !== callerContext.traceId) mismatches++;
-    if (server.spanContext().traceId !== callerContext.traceId) mismatches++;
-    const seen = allSeen(data);
-    if (seen.length !== expectedResolvers) mismatches++;
-    for (const entry of seen) {
-      if (entry.traceId !== callerContext.traceId || entry.spanId !== server.spanContext().spanId) mismatches++;
-    }
-    return mismatches;
+  function mismatchesOf(caller: Span, data: unknown, resolvers: number): string[] {
+    const ours = exporter.getFinishedSpans().filter((span) => span.instrumentationScope.name === 'otel-rpc-context');
+    // The SDK's spans are readable: the caller's name says which operation failed.
+    const label = (caller as Partial<ReadableSpan>).name;
+    return operationsOutsideCallerTrace(ours, [
+      { label, caller: caller.spanContext(), seen: allSeen(data), expectedSeen: resolvers },
+    ]);
   }
 
   return { spansOf, childOf, asCaller, mismatchesOf };
