@@ -11,6 +11,7 @@ import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { type TraceContextMiddlewareOptions, traceContextEncoder, traceContextMiddleware } from '../src/trpc.js';
+import { fetchAdapterHandler, listenOnLoopback } from './support/trpc-servers.js';
 
 /** What a procedure saw: the span context and baggage active while it ran. */
 export interface Seen {
@@ -89,36 +90,19 @@ export interface Servers {
 
 /** The standalone, fetch and WebSocket adapters, each on its own loopback port. */
 export async function startServers(router: AppRouter, wsOptions: { encoder?: boolean } = {}): Promise<Servers> {
-  const standalone = createHTTPServer({
-    router,
-    createContext: ({ req, info }: CreateHTTPContextOptions) => ({ req, info }),
-  });
-  standalone.listen(0, '127.0.0.1');
-  await once(standalone, 'listening');
-
-  const fetchServer = http.createServer(async (req, res) => {
-    const url = `http://${req.headers.host}${req.url}`;
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    const request = new Request(url, {
-      method: req.method,
-      headers: req.headers as Record<string, string>,
-      body: hasBody ? (req as unknown as ReadableStream) : undefined,
-      duplex: 'half',
-    } as RequestInit);
-    const response = await fetchRequestHandler({
-      endpoint: '',
-      req: request,
+  const standalone = await listenOnLoopback(
+    createHTTPServer({
       router,
-      createContext: ({ req, info }) => ({ req, info }),
-    });
-    res.writeHead(response.status, Object.fromEntries(response.headers));
-    if (response.body) {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
-    }
-    res.end();
-  });
-  fetchServer.listen(0, '127.0.0.1');
-  await once(fetchServer, 'listening');
+      createContext: ({ req, info }: CreateHTTPContextOptions) => ({ req, info }),
+    }),
+  );
+  const fetchServer = await listenOnLoopback(
+    http.createServer(
+      fetchAdapterHandler((req) =>
+        fetchRequestHandler({ endpoint: '', req, router, createContext: ({ req, info }) => ({ req, info }) }),
+      ),
+    ),
+  );
 
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(wss, 'listening');
@@ -130,22 +114,16 @@ export async function startServers(router: AppRouter, wsOptions: { encoder?: boo
     createContext: ({ req, info }) => ({ req, info }),
     experimental_encoder: wsOptions.encoder === false ? undefined : traceContextEncoder(),
   });
-  const port = (server: { address(): unknown }) => (server.address() as AddressInfo).port;
   return {
-    standaloneUrl: `http://127.0.0.1:${port(standalone)}`,
-    fetchUrl: `http://127.0.0.1:${port(fetchServer)}`,
-    wsUrl: `ws://127.0.0.1:${port(wss)}`,
+    standaloneUrl: standalone.url,
+    fetchUrl: fetchServer.url,
+    wsUrl: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`,
     wss,
     connections: () => connections,
     close: async () => {
       for (const client of wss.clients) client.terminate();
       await new Promise((resolve) => wss.close(resolve));
-      standalone.closeAllConnections();
-      fetchServer.closeAllConnections();
-      await Promise.all([
-        new Promise((resolve) => standalone.close(resolve)),
-        new Promise((resolve) => fetchServer.close(resolve)),
-      ]);
+      await Promise.all([standalone.close(), fetchServer.close()]);
     },
   };
 }

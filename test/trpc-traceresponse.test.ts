@@ -2,11 +2,9 @@
 // traceResponseMeta as the adapter's responseMeta sends each call's SERVER span context back (`traceresponse` on a
 // single operation, `x-trpc-trace-response` on a batch), and traceContextLink links each CLIENT span to it. Real
 // standalone and fetch-adapter servers and a real tRPC client over loopback.
-import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { context, ROOT_CONTEXT, type Span, SpanKind, type Tracer, trace } from '@opentelemetry/api';
+import { context, SpanKind, type Tracer, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import {
   createTRPCClient,
@@ -19,7 +17,7 @@ import {
 import { initTRPC, TRPCError } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { type CreateHTTPContextOptions, createHTTPServer } from '@trpc/server/adapters/standalone';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { formatTraceResponse, parseTraceResponse } from '../src/core/traceresponse.js';
 import {
@@ -32,15 +30,20 @@ import {
   traceContextMiddleware,
   traceResponseMeta,
 } from '../src/trpc.js';
-import { setupTracing } from './support/otel.js';
+import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
+import { oneSpan, asCaller as runAsCaller, spansNamed } from './support/trpc-calls.js';
+import { fetchAdapterHandler, listenOnLoopback } from './support/trpc-servers.js';
 
-let otel: ReturnType<typeof setupTracing>;
+let otel: ReturnType<typeof setupTracingWithOpenSpans>;
 beforeAll(() => {
-  otel = setupTracing();
+  otel = setupTracingWithOpenSpans();
 });
 beforeEach(() => {
   otel.exporter.reset();
 });
+// Every span a call started has ended (a failed call, a hostile response included); the exporter is reset
+// even when that check fails.
+afterEach(() => expectNoOpenSpans(otel));
 
 type Ctx = { req: unknown; info: unknown };
 
@@ -66,16 +69,11 @@ afterAll(async () => {
   await Promise.all(closers.map((close) => close()));
 });
 
-function listen(server: http.Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  closers.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return once(server, 'listening').then(() => `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+/** Listens on loopback; every server a test opens is closed after the file, whatever its tests did. */
+async function listen(server: http.Server): Promise<string> {
+  const { url, close } = await listenOnLoopback(server);
+  closers.push(close);
+  return url;
 }
 
 /** A tRPC server on loopback through `adapter`, with `traceResponseMeta` as its `responseMeta` unless told not to. */
@@ -92,27 +90,17 @@ async function serve(adapter: Adapter, options: TraceContextMiddlewareOptions, m
     );
   }
   return listen(
-    http.createServer(async (req, res) => {
-      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-      const request = new Request(`http://${req.headers.host}${req.url}`, {
-        method: req.method,
-        headers: req.headers as Record<string, string>,
-        body: hasBody ? (req as unknown as ReadableStream) : undefined,
-        duplex: 'half',
-      } as RequestInit);
-      const response = await fetchRequestHandler({
-        endpoint: '',
-        req: request,
-        router,
-        responseMeta,
-        createContext: ({ req, info }): Ctx => ({ req, info }),
-      });
-      res.writeHead(response.status, Object.fromEntries(response.headers));
-      if (response.body) {
-        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
-      }
-      res.end();
-    }),
+    http.createServer(
+      fetchAdapterHandler((req) =>
+        fetchRequestHandler({
+          endpoint: '',
+          req,
+          router,
+          responseMeta,
+          createContext: ({ req, info }): Ctx => ({ req, info }),
+        }),
+      ),
+    ),
   );
 }
 
@@ -129,28 +117,10 @@ function client(url: string, terminating: Terminating = 'httpLink') {
   return createTRPCClient<Router>({ links: [traceContextLink(), last] });
 }
 
-/** Runs `fn` under a fresh caller span in an otherwise empty context. */
-function asCaller<T>(fn: () => Promise<T>): Promise<T> {
-  return context.with(ROOT_CONTEXT, () =>
-    otel.tracer.startActiveSpan('caller', async (caller: Span) => {
-      try {
-        return await fn();
-      } finally {
-        caller.end();
-      }
-    }),
-  );
-}
-
-function spans(name: string, kind: SpanKind): ReadableSpan[] {
-  return otel.exporter.getFinishedSpans().filter((span) => span.name === name && span.kind === kind);
-}
-
-function one(name: string, kind: SpanKind): ReadableSpan {
-  const found = spans(name, kind);
-  expect(found, `${SpanKind[kind]} spans named ${name}`).toHaveLength(1);
-  return found[0] as ReadableSpan;
-}
+/** Runs `fn` under a fresh caller span in an otherwise empty context; its value. */
+const asCaller = async <T>(fn: () => Promise<T>): Promise<T> => (await runAsCaller(otel.tracer, fn)).value;
+const spans = (name: string, kind: SpanKind) => spansNamed(otel.exporter, name, kind);
+const one = (name: string, kind: SpanKind) => oneSpan(otel.exporter, name, kind);
 
 /** The span contexts a span links to, as `traceresponse` strings. */
 const linkedTo = (span: ReadableSpan) => span.links.map((link) => formatTraceResponse(link.context));
