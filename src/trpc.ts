@@ -6,30 +6,23 @@
  * to send `traceresponse` back.
  * @module
  */
+export { BATCH_HEADER } from './trpc/batch-header.js';
+export { type TraceContextFetchFunction, type TraceContextFetchOptions, traceContextFetch } from './trpc/fetch.js';
+export { traceContextHeaders } from './trpc/headers.js';
+export { traceContextLink } from './trpc/link.js';
+export type { TraceContextLinkInfo, TraceContextLinkOptions } from './trpc/link-options.js';
+export { traceContextMiddleware } from './trpc/middleware.js';
+export type {
+  TraceContextIncomingInfo,
+  TraceContextMiddlewareOptions,
+  TraceContextRequest,
+} from './trpc/middleware-options.js';
+export { ATTR_TRPC_INPUT, SERVER_ERROR_CODES, type SubscriptionSpanMode } from './trpc/shared.js';
 export {
-  type TraceContextFetchFunction,
-  type TraceContextFetchOptions,
-  type TraceContextLinkInfo,
-  type TraceContextLinkOptions,
-  traceContextFetch,
-  traceContextHeaders,
-  traceContextLink,
-  traceContextUrl,
-} from './trpc/link.js';
-export {
-  type TraceContextIncomingInfo,
-  type TraceContextMiddlewareOptions,
-  type TraceContextRequest,
-  traceContextMiddleware,
-  traceResponseMeta,
-} from './trpc/middleware.js';
-export {
-  ATTR_TRPC_INPUT,
   ATTR_TRPC_TRACERESPONSE,
-  BATCH_HEADER,
   BATCH_RESPONSE_HEADER,
-  SERVER_ERROR_CODES,
-  type SubscriptionSpanMode,
   TRACE_RESPONSE_HEADER,
-} from './trpc/shared.js';
+  traceResponseMeta,
+} from './trpc/traceresponse.js';
+export { traceContextUrl } from './trpc/url-param.js';
 export { type TraceContextEncoderOptions, traceContextEncoder, type WebSocketEncoder } from './trpc/ws.js';

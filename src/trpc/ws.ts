@@ -1,6 +1,10 @@
-import type { ContextCarrier } from '../core/carrier.js';
-import { toContextCarrier } from '../core/carrier.js';
-import { isObject, WS_FIELD } from './shared.js';
+// The WebSocket field, one wire slot: `traceContextEncoder` adds it to each outgoing message (encode) and, on
+// the server, hands each incoming frame's carriers to the middleware (decode).
+import { type ContextCarrier, isObject, toContextCarrier } from '../core/carrier.js';
+import { claimCarrier, startTrackingOperations } from './ws-pending.js';
+
+/** The top-level field of a WebSocket message that carries the operation's carrier. */
+export const WS_FIELD = 'traceContext';
 
 /**
  * The shape of tRPC's `experimental_encoder` (on `createWSClient` and the WebSocket adapter), declared
@@ -37,75 +41,20 @@ const jsonEncoder: WebSocketEncoder<string> = {
   },
 };
 
-interface PendingOp {
-  input: unknown;
-  carrier: ContextCarrier;
+/** {@link TraceContextEncoderOptions} resolved to their defaults. */
+export interface EncoderConfig<TFrame> {
+  encoder: WebSocketEncoder<TFrame>;
 }
 
-/**
- * Client side. tRPC builds the WebSocket message inside `wsLink` from `type`, `path` and `input` only, so
- * the encoder cannot see the operation a message belongs to. The link records each operation it starts
- * here (only once an encoder exists); the encoder claims the oldest record with the same type and path,
- * preferring one whose input is the very same value (true whenever no transformer copies the input).
- * tRPC creates messages synchronously, in the order operations start, so for one WebSocket client this
- * is exact. The record is gone when the operation ends, or when an HTTP link claims it.
- */
-const pending = new Map<string, PendingOp[]>();
-const MAX_PENDING = 10_000;
-let pendingCount = 0;
-let encoderInUse = false;
-const messageCarriers = new WeakMap<object, ContextCarrier>();
-
-const pendingKey = (type: string, path: string) => `${type}\0${path}`;
-
-/** Records an operation that may travel over a WebSocket; returns the function that forgets it. */
-export function trackOperation(type: string, path: string, input: unknown, carrier: ContextCarrier): () => void {
-  if (!encoderInUse) return noop;
-  if (pendingCount >= MAX_PENDING) return noop;
-  const key = pendingKey(type, path);
-  const entry: PendingOp = { input, carrier };
-  let list = pending.get(key);
-  if (!list) {
-    list = [];
-    pending.set(key, list);
-  }
-  list.push(entry);
-  pendingCount++;
-  return () => {
-    const current = pending.get(key);
-    const index = current ? current.indexOf(entry) : -1;
-    if (index < 0 || !current) return;
-    current.splice(index, 1);
-    pendingCount--;
-    if (current.length === 0) pending.delete(key);
-  };
+/** Resolves {@link TraceContextEncoderOptions} once, when the encoder is created. */
+export function resolveEncoderOptions<TFrame>(options: TraceContextEncoderOptions<TFrame>): EncoderConfig<TFrame> {
+  return { encoder: (options.encoder ?? jsonEncoder) as WebSocketEncoder<TFrame> };
 }
 
-/** What {@link trackOperation} returns when it recorded nothing. */
-export function noop(): void {}
-
-function claim(message: Record<string, unknown>): ContextCarrier | undefined {
-  const known = messageCarriers.get(message);
-  if (known) return known;
-  const params = message.params;
-  if (typeof message.method !== 'string' || !isObject(params) || typeof params.path !== 'string') return undefined;
-  const key = pendingKey(message.method, params.path);
-  const list = pending.get(key);
-  if (!list || list.length === 0) return undefined;
-  let index = list.findIndex((entry) => entry.input === params.input);
-  if (index < 0) index = 0;
-  const [entry] = list.splice(index, 1);
-  pendingCount--;
-  if (list.length === 0) pending.delete(key);
-  if (!entry) return undefined;
-  // The same message object is sent again after a reconnect: remember its carrier.
-  messageCarriers.set(message, entry.carrier);
-  return entry.carrier;
-}
-
+/** Encode: the message with its operation's carrier as {@link WS_FIELD}, or as it is when none is pending. */
 function withCarrier(message: unknown): unknown {
   if (!isObject(message) || Array.isArray(message)) return message;
-  const carrier = claim(message);
+  const carrier = claimCarrier(message);
   if (!carrier) return message;
   // A copy: tRPC keeps the original message to resend it after a reconnect.
   return { ...message, [WS_FIELD]: carrier };
@@ -138,6 +87,7 @@ function frameStore(): FrameStore | null {
   return frames;
 }
 
+/** Decode: puts the carriers of a decoded frame's messages where {@link takeFrameCarrier} finds them. */
 function readFrame(decoded: unknown): void {
   const messages = Array.isArray(decoded) ? decoded : [decoded];
   let carriers: (ContextCarrier | undefined)[] | undefined;
@@ -186,8 +136,8 @@ export function takeFrameCarrier(batchIndex: number | undefined): ContextCarrier
 export function traceContextEncoder<TFrame = string>(
   options: TraceContextEncoderOptions<TFrame> = {},
 ): WebSocketEncoder<TFrame> {
-  const inner = (options.encoder ?? jsonEncoder) as WebSocketEncoder<TFrame>;
-  encoderInUse = true;
+  const inner = resolveEncoderOptions(options).encoder;
+  startTrackingOperations();
   return {
     encode(data) {
       return inner.encode(Array.isArray(data) ? data.map(withCarrier) : withCarrier(data));

@@ -1,0 +1,58 @@
+// `traceContextHeaders`, the HTTP links' headers: the first operation's standard W3C headers and every
+// operation's own entry in the batch header.
+import { type ContextCarrier, isObject } from '../core/carrier.js';
+import { getContext } from '../core/context.js';
+import { BATCH_HEADER, encodeBatchHeader } from './batch-header.js';
+import { carrierOf } from './shared.js';
+import { rememberRequestSlot } from './traceresponse.js';
+import { sentOverHttp } from './ws-pending.js';
+
+/**
+ * Headers for an operation (`httpLink`) or a batch (`httpBatchLink`, `httpBatchStreamLink`). Pass it as
+ * the link's `headers` option. The standard `traceparent`/`tracestate`/`baggage` headers carry the
+ * first operation's context, so HTTP instrumentation on the server joins that trace. Every operation also
+ * gets its own entry in `x-trpc-trace-context`, a JSON array aligned with the batch (`{}` for an operation
+ * without a context): the server prefers it, because other instrumentations append to or overwrite
+ * `traceparent`, and a batch's standard headers belong to one operation only. An operation that
+ * {@link traceContextLink}'s `propagate` said no to sends `{}` as its entry, and when it is the first of its
+ * batch the request has no standard headers at all (never the context active when the headers are built).
+ *
+ * The array stays within 8,192 characters: past that, baggage is left out of its entries, then the entries
+ * that still do not fit are sent as `{}` (those operations start their own traces on the server) and this
+ * says so once through `diag`. Batches of more than about 100 operations do not fit: set `maxItems` on the
+ * batch link.
+ *
+ * @example
+ * ```ts
+ * import { httpBatchLink } from '@trpc/client';
+ * import { traceContextHeaders } from 'otel-rpc-context/trpc';
+ *
+ * httpBatchLink({ url, maxItems: 50, headers: traceContextHeaders });
+ * // with your own headers:
+ * httpBatchLink({ url, headers: (opts) => ({ ...traceContextHeaders(opts), authorization: `Bearer ${token}` }) });
+ * ```
+ */
+export function traceContextHeaders(opts: {
+  op?: { context?: unknown };
+  opList?: readonly { context?: unknown }[];
+}): Record<string, string> {
+  const ops = opts.opList ?? (opts.op ? [opts.op] : []);
+  ops.forEach((op, index) => {
+    if (!isObject(op.context)) return;
+    sentOverHttp(op.context);
+    rememberRequestSlot(op.context, index, ops.length);
+  });
+  const carriers = ops.map((op) => carrierOf(op) ?? getContext());
+  const first = carriers[0];
+  if (!first) return getContext();
+  const headers: Record<string, string> = { ...first };
+  // A lone operation without a context has nothing to say in its slot.
+  if (carriers.length > 1 || !isEmpty(first)) headers[BATCH_HEADER] = encodeBatchHeader(carriers);
+  return headers;
+}
+
+/** Whether a carrier has no entry at all. */
+function isEmpty(carrier: ContextCarrier): boolean {
+  for (const _ in carrier) return false;
+  return true;
+}
