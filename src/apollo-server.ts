@@ -20,14 +20,7 @@ export {
   type TraceContextGatewayOptions,
   traceContextGateway,
 } from './graphql/apollo-server/gateway.js';
-export {
-  type ApolloServerIncomingInfo,
-  type TraceContextPluginOptions,
-  traceContextPlugin,
-} from './graphql/apollo-server/plugin.js';
-export {
-  ATTR_GRAPHQL_OPERATION_VARIABLES,
-  type GraphQLServerOperationInfo,
-  type TraceContextSource,
-} from './graphql/server.js';
-export { TRACE_CONTEXT_EXTENSION } from './graphql/shared.js';
+export type { ApolloServerIncomingInfo, TraceContextPluginOptions } from './graphql/apollo-server/options.js';
+export { traceContextPlugin } from './graphql/apollo-server/plugin.js';
+export type { GraphQLServerOperationInfo, TraceContextSource } from './graphql/server-options.js';
+export { ATTR_GRAPHQL_OPERATION_VARIABLES, TRACE_CONTEXT_EXTENSION } from './graphql/shared.js';

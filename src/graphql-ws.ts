@@ -15,14 +15,7 @@
  * @module
  */
 
-export {
-  type GraphQLWsIncomingInfo,
-  type WithTraceContextOptions,
-  withTraceContext,
-} from './graphql/graphql-ws/wrap.js';
-export {
-  ATTR_GRAPHQL_OPERATION_VARIABLES,
-  type GraphQLServerOperationInfo,
-  type TraceContextSource,
-} from './graphql/server.js';
-export { TRACE_CONTEXT_EXTENSION } from './graphql/shared.js';
+export type { GraphQLWsIncomingInfo, WithTraceContextOptions } from './graphql/graphql-ws/options.js';
+export { withTraceContext } from './graphql/graphql-ws/wrap.js';
+export type { GraphQLServerOperationInfo, TraceContextSource } from './graphql/server-options.js';
+export { ATTR_GRAPHQL_OPERATION_VARIABLES, TRACE_CONTEXT_EXTENSION } from './graphql/shared.js';

@@ -1,6 +1,10 @@
-// What the Apollo link and the Yoga plugin agree on. Only @opentelemetry/api is imported: both entry points
-// pull this in, and neither may drag the other (or graphql itself) along.
+// What every GraphQL integration, client and server, agrees on: the two slots this package uses in an
+// operation's `extensions` (each encoder beside its decoder), the semantic-convention names, and how a
+// GraphQL error is recorded. Only @opentelemetry/api and the core are imported: every GraphQL entry point
+// pulls this in, and none may drag another (or graphql itself) along.
 import type { Attributes } from '@opentelemetry/api';
+import { type ContextCarrier, own, toContextCarrier } from '../core/carrier.js';
+import type { OperationSpan } from '../core/operation.js';
 
 /**
  * The key under a GraphQL request's `extensions` that holds the caller's context carrier, e.g.
@@ -9,6 +13,60 @@ import type { Attributes } from '@opentelemetry/api';
  */
 export const TRACE_CONTEXT_EXTENSION = 'traceContext';
 
+/** Client side: `extensions` (a copy, the others kept) with the caller's carrier under `traceContext`. */
+export function withTraceContextExtension<T extends object>(
+  extensions: T | undefined,
+  carrier: ContextCarrier,
+): T & { [TRACE_CONTEXT_EXTENSION]: ContextCarrier } {
+  return { ...(extensions as T), [TRACE_CONTEXT_EXTENSION]: carrier };
+}
+
+/**
+ * Server side: the carrier an operation sent in its `extensions.traceContext` (untrusted input, read without
+ * getters): `undefined` when it sent none; `{}` when it sent one of the wrong type, so that the operation
+ * still has its own say and is never given another's context.
+ */
+export function readTraceContextExtension(extensions: unknown): ContextCarrier | undefined {
+  const sent = own(extensions, TRACE_CONTEXT_EXTENSION);
+  return sent === undefined ? undefined : (toContextCarrier(sent) ?? {});
+}
+
+/**
+ * Server side: the carrier of a graphql-ws `connection_init` payload, shared by the connection's operations:
+ * its `traceContext`, else the payload itself (`connectionParams: getContext()`).
+ */
+export function readConnectionCarrier(connectionParams: unknown): ContextCarrier | undefined {
+  const nested = own(connectionParams, TRACE_CONTEXT_EXTENSION);
+  return toContextCarrier(nested !== undefined ? nested : connectionParams);
+}
+
+/** The key of a result's `extensions` that the server's `traceresponse` goes under (`traceResponse: true`). */
+export const TRACE_RESPONSE = 'traceresponse';
+
+/** Server side: `value` (a GraphQL result) with `extensions.traceresponse`: a copy, or `value` itself when it is no object. */
+export function withTraceResponse<T>(value: T, traceresponse: string | undefined): T {
+  if (traceresponse === undefined || typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const extensions = own(value, 'extensions');
+  return {
+    ...value,
+    extensions: {
+      ...(typeof extensions === 'object' && extensions !== null ? extensions : {}),
+      [TRACE_RESPONSE]: traceresponse,
+    },
+  };
+}
+
+/**
+ * Client side: the raw `extensions.traceresponse` of a result (untrusted: parse it with `parseTraceResponse`),
+ * or `undefined`. A hostile result's getter may throw: callers catch.
+ */
+export function readTraceResponse(result: unknown): unknown {
+  const extensions = (result as { extensions?: unknown } | null)?.extensions;
+  return typeof extensions === 'object' && extensions !== null
+    ? (extensions as Record<string, unknown>)[TRACE_RESPONSE]
+    : undefined;
+}
+
 // GraphQL semantic conventions (incubating in @opentelemetry/semantic-conventions): copied, not imported,
 // so the package keeps zero runtime dependencies and does not depend on the `/incubating` entry point.
 export const ATTR_GRAPHQL_OPERATION_NAME = 'graphql.operation.name';
@@ -16,11 +74,6 @@ export const ATTR_GRAPHQL_OPERATION_TYPE = 'graphql.operation.type';
 export const ATTR_GRAPHQL_DOCUMENT = 'graphql.document';
 /** The attribute `captureInput` records an operation's variables under, as JSON (client and server spans). */
 export const ATTR_GRAPHQL_OPERATION_VARIABLES = 'graphql.operation.variables';
-
-/** The key of a result's `extensions` that the server's `traceresponse` goes under (`traceResponse: true`). */
-export const TRACE_RESPONSE = 'traceresponse';
-
-import type { OperationSpan } from '../core/operation.js';
 
 export { ATTR_ERROR_TYPE, resolveTracer, TRACER_NAME } from '../core/conventions.js';
 
@@ -32,6 +85,7 @@ export function operationSpanName(type: string, name: string | undefined): strin
   return name ? `${type} ${name}` : type;
 }
 
+/** The GraphQL convention attributes of an operation: its type, its name if any, and its document when given. */
 export function operationAttributes(type: string, name: string | undefined, document: string | undefined): Attributes {
   const attributes: Attributes = { [ATTR_GRAPHQL_OPERATION_TYPE]: type };
   if (name) attributes[ATTR_GRAPHQL_OPERATION_NAME] = name;
@@ -82,62 +136,5 @@ export function failResult(operation: OperationSpan, errors: unknown): void {
   }
 }
 
-interface DefinitionLike {
-  kind?: unknown;
-  operation?: unknown;
-  name?: { value?: unknown } | null;
-}
-
-/**
- * The type (`query`, `mutation`, `subscription`) of the operation a document runs: the definition named
- * `operationName`, else the document's only operation. `undefined` when that cannot be told.
- */
-export function documentOperationType(
-  document: { definitions?: readonly unknown[] } | null | undefined,
-  operationName: string | null | undefined,
-): string | undefined {
-  const definitions = document?.definitions;
-  if (!Array.isArray(definitions)) return undefined;
-  let found: DefinitionLike | undefined;
-  for (const definition of definitions as DefinitionLike[]) {
-    if (definition?.kind !== 'OperationDefinition') continue;
-    if (operationName ? definition.name?.value === operationName : true) {
-      if (found && !operationName) return undefined; // several operations and no name: the server rejects it
-      found = definition;
-      if (operationName) break;
-    }
-  }
-  return typeof found?.operation === 'string' ? found.operation : undefined;
-}
-
-/** The name of a document's first operation (what urql names an operation by), or `undefined`. */
-export function documentOperationName(
-  document: { definitions?: readonly unknown[] } | null | undefined,
-): string | undefined {
-  const definitions = document?.definitions;
-  if (!Array.isArray(definitions)) return undefined;
-  for (const definition of definitions as DefinitionLike[]) {
-    if (definition?.kind !== 'OperationDefinition') continue;
-    const name = definition.name?.value;
-    return typeof name === 'string' && name.length > 0 ? name : undefined;
-  }
-  return undefined;
-}
-
-interface DocumentLike {
-  definitions?: readonly { kind?: string; operation?: string; name?: { value?: string } }[];
-}
-
-/**
- * The operation a document runs: the one named `operationName`, or its only operation. A tiny stand-in for
- * graphql's `getOperationAST`, so that the Yoga and graphql-ws entry points import nothing from graphql at runtime.
- */
-export function findOperation(document: unknown, operationName: unknown) {
-  const definitions = (document as DocumentLike | undefined)?.definitions;
-  if (!Array.isArray(definitions)) return undefined;
-  const operations = definitions.filter((definition) => definition?.kind === 'OperationDefinition');
-  if (typeof operationName === 'string' && operationName) {
-    return operations.find((definition) => definition.name?.value === operationName);
-  }
-  return operations.length === 1 ? operations[0] : undefined;
-}
+// The document readers moved to document.ts; kept here for the clients' imports.
+export { documentOperationName, documentOperationType, findOperation } from './document.js';

@@ -1,68 +1,10 @@
-// The Apollo Server plugin: one SERVER span and one context per operation, by the shared rule.
-
-import type {
-  ApolloServerPlugin,
-  BaseContext,
-  GraphQLRequest,
-  GraphQLRequestContext,
-  GraphQLRequestListener,
-} from '@apollo/server';
-import { isHeaders, own, toContextCarrier } from '../../core/carrier.js';
-import { isAsyncIterable, type OperationCarriers } from '../../core/server.js';
-import {
-  type GraphQLServerTraceOptions,
-  requestInfo,
-  type StartedOperation,
-  startServerOperation,
-  type TraceContextSource,
-  withDefaults,
-} from '../server.js';
-import { documentOperationName, documentOperationType, failResult, TRACE_CONTEXT_EXTENSION } from '../shared.js';
-import { type ResolverScope, scopes, wrapSchemaResolvers } from './resolvers.js';
-
-/**
- * What an `incoming` decider function is given, once per operation that arrives with a context.
- *
- * @example
- * ```ts
- * traceContextPlugin({
- *   incoming: ({ request }) => (request.http?.headers.get('authorization') ? 'continue' : 'link'),
- * });
- * ```
- */
-export interface ApolloServerIncomingInfo {
-  /** The operation's GraphQL context value, as your `context` function built it. */
-  contextValue: BaseContext;
-  /** The GraphQL request: `query`, `operationName`, `variables`, `extensions`, and `http` (method, headers). */
-  request: GraphQLRequest;
-  /** Where the caller's context was found. */
-  source: TraceContextSource;
-}
-
-/**
- * Options for {@link traceContextPlugin}. Every field is optional; the names and defaults are those of the
- * Yoga plugin and of every GraphQL server integration of this package.
- *
- * @example
- * ```ts
- * traceContextPlugin({ incoming: 'link', spans: true, document: false, headers: true, captureInput: false });
- * ```
- */
-export interface TraceContextPluginOptions extends GraphQLServerTraceOptions<ApolloServerIncomingInfo> {}
-
-interface Operation extends ResolverScope {
-  started: StartedOperation;
-  /**
-   * The errors Apollo reported (`didEncounterErrors`), failed once the response is known: after its result,
-   * so that `responseHook` is told the error.
-   */
-  errors: unknown;
-}
-
-interface OperationDefinitionLike {
-  operation?: unknown;
-  name?: { value?: unknown } | null;
-}
+// The Apollo Server plugin: one SERVER span and one context per operation, by the shared rule
+// (operations.ts), and the schema's resolvers wrapped to run in it (resolvers.ts).
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { resolveServerOptions } from '../server-options.js';
+import { apolloOperations, type Operation } from './operations.js';
+import type { TraceContextPluginOptions } from './options.js';
+import { scopes, wrapSchemaResolvers } from './resolvers.js';
 
 /**
  * An Apollo Server plugin (`@apollo/server` 4 and 5) that runs every GraphQL operation in the context its
@@ -113,104 +55,7 @@ interface OperationDefinitionLike {
  * ```
  */
 export function traceContextPlugin(options: TraceContextPluginOptions = {}): ApolloServerPlugin<BaseContext> {
-  const config = withDefaults(options);
-
-  /** Where this operation's caller context may be, by the shared rule's names. */
-  function carriersOf(requestContext: GraphQLRequestContext<BaseContext>): OperationCarriers {
-    try {
-      const request = requestContext.request;
-      const http = request.http;
-      // Apollo's integrations always give `http`; `executeOperation` never does.
-      if (http === undefined) return { inProcess: true };
-      const sent = own(request.extensions, TRACE_CONTEXT_EXTENSION);
-      return {
-        // Sent but unusable (wrong type): still this operation's say, never another's.
-        operation: sent === undefined ? undefined : (toContextCarrier(sent) ?? {}),
-        // `requestIsBatched` arrived during 4.x (late 2022); without it a batch reads as single requests.
-        shared: (requestContext as { requestIsBatched?: unknown }).requestIsBatched === true,
-        // Apollo's HeaderMap is a Map with lowercase names: it has the `get`/`forEach` of Fetch Headers.
-        headers: config.headers && isHeaders(http.headers) ? http.headers : undefined,
-      };
-    } catch {
-      return {};
-    }
-  }
-
-  function start(requestContext: GraphQLRequestContext<BaseContext>): Operation | undefined {
-    const { request, contextValue } = requestContext;
-    const started = startServerOperation(
-      carriersOf(requestContext),
-      config,
-      (from) => ({ contextValue, request, source: from }),
-      requestInfo(request, contextValue, request),
-      request.query,
-    );
-    // Nothing to run in and nothing to record: the resolvers keep the context they already inherit.
-    if (!started.operation.span && started.source === undefined) return undefined;
-    return { context: started.context, started, errors: undefined };
-  }
-
-  /** Fails the operation for the errors Apollo reported, once. */
-  function flushErrors(operation: Operation): void {
-    const { errors } = operation;
-    operation.errors = undefined;
-    failResult(operation.started.operation, errors);
-  }
-
-  function finish(operation: Operation | undefined, error?: unknown): void {
-    if (!operation) return;
-    flushErrors(operation);
-    operation.started.finish(error);
-  }
-
-  const lookup = (requestContext: GraphQLRequestContext<BaseContext>) =>
-    scopes.get(requestContext.contextValue) as Operation | undefined;
-
-  // One listener for every request: each hook finds its operation by the request's context value.
-  const listener: GraphQLRequestListener<BaseContext> = {
-    async validationDidStart(requestContext) {
-      // Apollo resolves the operation only after validation: name it from the parsed document now, so that a
-      // document that parses but fails validation still has its type (span name, metrics).
-      const operation = lookup(requestContext);
-      if (!operation) return;
-      const document = requestContext.document as Parameters<typeof documentOperationType>[0];
-      const operationName = requestContext.request.operationName;
-      const type = documentOperationType(document, operationName);
-      if (type) operation.started.describe(type, operationName ?? documentOperationName(document));
-    },
-    async didResolveOperation(requestContext) {
-      const operation = lookup(requestContext);
-      const definition = requestContext.operation as OperationDefinitionLike | undefined;
-      if (!operation || typeof definition?.operation !== 'string') return;
-      const name = typeof definition.name?.value === 'string' ? definition.name.value : undefined;
-      operation.started.describe(definition.operation, name);
-    },
-    async didEncounterErrors(requestContext) {
-      const operation = lookup(requestContext);
-      if (operation) operation.errors = requestContext.errors;
-    },
-    async willSendResponse(requestContext) {
-      const operation = lookup(requestContext);
-      if (!operation) return;
-      const body = requestContext.response.body as
-        | { kind?: unknown; singleResult?: unknown; initialResult?: unknown; subsequentResults?: unknown }
-        | undefined;
-      const { operation: span } = operation.started;
-      if (body?.kind === 'incremental' && isAsyncIterable(body.subsequentResults)) {
-        // @defer/@stream: the span ends with the last payload, and each payload runs in the operation.
-        span.result(body.initialResult);
-        flushErrors(operation);
-        body.initialResult = operation.started.respond(body.initialResult);
-        body.subsequentResults = operation.started.stream(body.subsequentResults, (error) => finish(operation, error));
-        return;
-      }
-      if (body?.kind === 'single') {
-        span.result(body.singleResult);
-        body.singleResult = operation.started.respond(body.singleResult);
-      }
-      finish(operation);
-    },
-  };
+  const { start, finish, lookup, listener } = apolloOperations(resolveServerOptions(options));
 
   return {
     async serverWillStart() {

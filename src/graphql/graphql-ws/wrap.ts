@@ -1,74 +1,12 @@
-// graphql-ws server options that run each operation in its own caller's context and span. graphql-ws calls
-// every hook with the operation's Subscribe payload (v6: `(ctx, id, payload, …)`, v5: `(ctx, message, …)`)
-// and hands `execute`/`subscribe` the very args object that `onSubscribe` returned or `context` was given:
-// those two objects find the operation.
-import { type Context, context as contextApi } from '@opentelemetry/api';
+// graphql-ws server options that run each operation in its own caller's context and span: your hooks,
+// wrapped to run inside their operation, around the per-operation path of operations.ts.
+import { context as contextApi } from '@opentelemetry/api';
 import { execute as graphqlExecute, subscribe as graphqlSubscribe } from 'graphql';
-import { isObject, isPromiseLike, own, toContextCarrier } from '../../core/carrier.js';
-import { isAsyncIterable, type OperationCarriers } from '../../core/server.js';
-import {
-  type GraphQLServerTraceOptions,
-  requestInfo,
-  type StartedOperation,
-  startServerOperation,
-  type TraceContextSource,
-  withDefaults,
-} from '../server.js';
-import { failResult, findOperation, TRACE_CONTEXT_EXTENSION } from '../shared.js';
-
-/**
- * What an `incoming` decider function is given, once per operation that arrives with a context.
- *
- * @example
- * ```ts
- * withTraceContext({ schema }, {
- *   incoming: ({ context }) => (context.connectionParams?.token ? 'continue' : 'link'),
- * });
- * ```
- */
-export interface GraphQLWsIncomingInfo {
-  /** graphql-ws's connection context: `connectionParams`, `extra` (for `graphql-ws/use/ws`: `socket`, `request`). */
-  context: { connectionParams?: Readonly<Record<string, unknown>>; extra?: unknown };
-  /** The operation's Subscribe payload (`query`, `operationName`, `variables`, `extensions`), untrusted. */
-  payload: Record<string, unknown>;
-  /** Where the caller's context was found. */
-  source: TraceContextSource;
-}
-
-/**
- * Options for {@link withTraceContext}. Every field is optional; the names and defaults are those of every
- * GraphQL server integration of this package. `headers` reads the WebSocket upgrade request's headers
- * (`extra.request.headers`, as `graphql-ws/use/ws` and most adapters give them).
- *
- * @example
- * ```ts
- * withTraceContext({ schema }, { incoming: 'link', spans: (info) => info.operationName !== 'Heartbeat' });
- * ```
- */
-export interface WithTraceContextOptions extends GraphQLServerTraceOptions<GraphQLWsIncomingInfo> {}
-
-interface Operation {
-  context: Context;
-  started: StartedOperation;
-  connection: object;
-  ended: boolean;
-}
-
-type Hook = (this: unknown, ...args: unknown[]) => unknown;
-type Connection = GraphQLWsIncomingInfo['context'];
-
-/** graphql-ws 6 passes `(ctx, id, payload, …)`, graphql-ws 5 `(ctx, message, …)` with `message.payload`. */
-function payloadOf(second: unknown, third: unknown): object | undefined {
-  const payload = typeof second === 'string' ? third : own(second, 'payload');
-  return isObject(payload) ? payload : undefined;
-}
-
-/** The upgrade request's headers, when the adapter gives them (`extra.request.headers`). */
-function upgradeHeaders(extra: unknown): object | undefined {
-  const request = isObject(extra) ? (extra as { request?: unknown }).request : undefined;
-  const headers = isObject(request) ? (request as { headers?: unknown }).headers : undefined;
-  return isObject(headers) ? headers : undefined;
-}
+import { isObject } from '../../core/carrier.js';
+import { resolveServerOptions } from '../server-options.js';
+import { failResult } from '../shared.js';
+import { type Connection, type Hook, type Operation, payloadOf, wsOperations } from './operations.js';
+import type { WithTraceContextOptions } from './options.js';
 
 /**
  * Wraps graphql-ws server options (graphql-ws 5 and 6) so that each operation, query, mutation and
@@ -109,7 +47,9 @@ export function withTraceContext<TOptions extends object>(
   serverOptions: TOptions,
   options: WithTraceContextOptions = {},
 ): TOptions {
-  const config = withDefaults(options);
+  const { start, finish, endConnection, operationOf, bindArgs, inOperation, run } = wsOperations(
+    resolveServerOptions(options),
+  );
   const user = serverOptions as Record<string, unknown>;
   const hook = (name: string) => (typeof user[name] === 'function' ? (user[name] as Hook) : undefined);
   const userOnSubscribe = hook('onSubscribe');
@@ -120,92 +60,6 @@ export function withTraceContext<TOptions extends object>(
   const userOnComplete = hook('onComplete');
   const userOnClose = hook('onClose');
 
-  const byPayload = new WeakMap<object, Operation>();
-  const byArgs = new WeakMap<object, Operation>();
-  const open = new WeakMap<object, Set<Operation>>();
-
-  function carriersOf(connection: Connection, payload: object): OperationCarriers {
-    try {
-      const sent = own(own(payload, 'extensions'), TRACE_CONTEXT_EXTENSION);
-      const params = connection.connectionParams;
-      const nested = own(params, TRACE_CONTEXT_EXTENSION);
-      return {
-        operation: sent === undefined ? undefined : (toContextCarrier(sent) ?? {}),
-        shared: true,
-        headers: config.headers ? (upgradeHeaders(connection.extra) as OperationCarriers['headers']) : undefined,
-        connection: toContextCarrier(nested !== undefined ? nested : params),
-      };
-    } catch {
-      return { shared: true };
-    }
-  }
-
-  function start(connection: Connection, payload: object): Operation {
-    const started = startServerOperation(
-      carriersOf(connection, payload),
-      config,
-      (source) => ({ context: connection, payload: payload as Record<string, unknown>, source }),
-      requestInfo(payload, connection, payload),
-      own(payload, 'query'),
-    );
-    const operation: Operation = { context: started.context, started, connection, ended: false };
-    const set = open.get(connection);
-    if (set) set.add(operation);
-    else open.set(connection, new Set([operation]));
-    return operation;
-  }
-
-  function finish(operation: Operation | undefined, error?: unknown): void {
-    if (!operation || operation.ended) return;
-    operation.ended = true;
-    open.get(operation.connection)?.delete(operation);
-    operation.started.finish(error);
-  }
-
-  function describe(operation: Operation, args: { document?: unknown; operationName?: unknown }): void {
-    const definition = findOperation(args.document, args.operationName);
-    if (definition?.operation) operation.started.describe(definition.operation, definition.name?.value);
-  }
-
-  /** The operation of a hook's arguments `(ctx, id, payload, …)` or `(ctx, message, …)`. */
-  const operationOf = (args: unknown[]) => {
-    const payload = payloadOf(args[1], args[2]);
-    return payload ? byPayload.get(payload) : undefined;
-  };
-
-  /** A user hook, run inside its operation's context. */
-  const inOperation = (fn: Hook): Hook =>
-    function (this: unknown, ...args) {
-      const operation = operationOf(args);
-      return operation ? contextApi.with(operation.context, fn, this, ...args) : fn.apply(this, args);
-    };
-
-  /** Runs execute or subscribe in the operation; ends it with the result unless the result is a stream. */
-  function run(fn: Hook, execArgs: unknown): unknown {
-    const operation = isObject(execArgs) ? byArgs.get(execArgs) : undefined;
-    if (!operation) return fn(execArgs);
-    describe(operation, execArgs as { document?: unknown; operationName?: unknown });
-    const settle = (result: unknown) => {
-      if (isAsyncIterable(result)) {
-        return operation.started.stream(result, (error) => finish(operation, error));
-      }
-      operation.started.result(result);
-      finish(operation);
-      return operation.started.respond(result);
-    };
-    const fail = (error: unknown) => {
-      finish(operation, error);
-      throw error;
-    };
-    let result: unknown;
-    try {
-      result = contextApi.with(operation.context, fn, undefined, execArgs);
-    } catch (error) {
-      return fail(error);
-    }
-    return isPromiseLike(result) ? Promise.resolve(result).then(settle, fail) : settle(result);
-  }
-
   const wrapped: Record<string, unknown> = {
     ...user,
     async onSubscribe(this: unknown, ...args: unknown[]) {
@@ -215,7 +69,6 @@ export function withTraceContext<TOptions extends object>(
       if (payload) {
         try {
           operation = start(connection, payload);
-          byPayload.set(payload, operation);
         } catch {
           // A propagator or tracer that throws must not fail the operation.
         }
@@ -226,7 +79,7 @@ export function withTraceContext<TOptions extends object>(
           ? contextApi.with(operation.context, userOnSubscribe, this, ...args)
           : userOnSubscribe.apply(this, args));
         // Exec args of your own: execute/subscribe will be handed this very object.
-        if (operation && isObject(result) && !Array.isArray(result)) byArgs.set(result, operation);
+        if (operation && isObject(result) && !Array.isArray(result)) bindArgs(result, operation);
         return result;
       } catch (error) {
         finish(operation, error);
@@ -237,7 +90,7 @@ export function withTraceContext<TOptions extends object>(
     context(this: unknown, ...args: unknown[]) {
       const operation = operationOf(args);
       const execArgs = args[args.length - 1];
-      if (operation && isObject(execArgs)) byArgs.set(execArgs, operation);
+      if (operation && isObject(execArgs)) bindArgs(execArgs, operation);
       if (typeof userContext !== 'function') return userContext;
       return operation
         ? contextApi.with(operation.context, userContext as Hook, this, ...args)
@@ -262,14 +115,8 @@ export function withTraceContext<TOptions extends object>(
       }
     },
     async onClose(this: unknown, ...args: unknown[]) {
-      const [connection, code, reason] = args;
-      const left = isObject(connection) ? open.get(connection) : undefined;
-      if (left) {
-        // Operations a thrown error cut short (graphql-ws closes the socket with 4500): end them here.
-        const error =
-          code === 4500 ? new Error(typeof reason === 'string' ? reason : 'Internal server error') : undefined;
-        for (const operation of [...left]) finish(operation, error);
-      }
+      // Operations a thrown error cut short (graphql-ws closes the socket with 4500) end here.
+      endConnection(args[0], args[1], args[2]);
       return userOnClose?.apply(this, args);
     },
   };

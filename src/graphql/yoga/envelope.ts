@@ -1,5 +1,9 @@
 // How the Yoga plugin reads what Envelop hands it: the GraphQL context object and untrusted params.
-import { type Context, createContextKey, type Span } from '@opentelemetry/api';
+import { type Context, createContextKey } from '@opentelemetry/api';
+import { isHeaders, isObject } from '../../core/carrier.js';
+import type { OperationCarriers } from '../../core/server.js';
+import type { StartedOperation } from '../server.js';
+import { readConnectionCarrier, readTraceContextExtension } from '../shared.js';
 
 /** One operation's state, from its first phase to the end of its result (or of its event stream). */
 export interface Operation {
@@ -7,7 +11,8 @@ export interface Operation {
   context: Context;
   /** The GraphQL params it was started for. */
   params: unknown;
-  span: Span | undefined;
+  /** The started operation every outcome goes through. */
+  started: StartedOperation;
   /** The result is a stream: the span ends with the stream, not with `execute`. */
   streaming: boolean;
   /** Validation failed: there will be no execution. */
@@ -28,3 +33,22 @@ export type Envelope = {
   request?: unknown;
   connectionParams?: unknown;
 };
+
+/**
+ * Where an operation's caller context may be, by the shared rule's names. `batched` holds the requests
+ * whose body is a batch of several operations; `headers` is the resolved `headers` option.
+ */
+export function carriersOf(envelope: Envelope, headers: boolean, batched: WeakSet<object>): OperationCarriers {
+  try {
+    const request = envelope.request as { headers?: unknown } | undefined;
+    return {
+      operation: readTraceContextExtension(envelope.params?.extensions),
+      // graphql-ws: one connection, many operations.
+      shared: !isObject(request) || batched.has(request),
+      headers: headers && isHeaders(request?.headers) ? request.headers : undefined,
+      connection: readConnectionCarrier(envelope.connectionParams),
+    };
+  } catch {
+    return {};
+  }
+}

@@ -1,5 +1,5 @@
-// The public options and types of the Yoga plugin, with every default in one place.
-import type { GraphQLServerTraceOptions, TraceContextSource } from '../server.js';
+// The public options and types of the Yoga plugin; their defaults are resolved by `resolveServerOptions`.
+import type { GraphQLServerTraceOptions, TraceContextSource } from '../server-options.js';
 import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../shared.js';
 
 /**
@@ -16,8 +16,6 @@ import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from '../shared.js';
  * ```
  */
 export const TRACE_CONTEXT_EXTENSION = SHARED_EXTENSION_KEY;
-
-export { SOURCES, type TraceContextSource, withDefaults } from '../server.js';
 
 /**
  * What an `incoming` decider function is given, once per operation that arrives with a context.

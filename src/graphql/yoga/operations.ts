@@ -1,0 +1,128 @@
+// The Yoga plugin's per-operation path: an operation starts on the first phase that sees its GraphQL context,
+// each phase runs inside it, and it ends with its result, its event stream, or the first phase that throws.
+import { context as contextApi } from '@opentelemetry/api';
+import { isObject, isPromiseLike } from '../../core/carrier.js';
+import { isAsyncIterable } from '../../core/server.js';
+import { requestInfo, startServerOperation } from '../server.js';
+import type { GraphQLServerConfig } from '../server-options.js';
+import { findOperation } from '../shared.js';
+import { carriersOf, type Envelope, OPERATION_KEY, type Operation } from './envelope.js';
+import type { YogaIncomingInfo } from './options.js';
+
+/** The operations of one plugin instance, found by their GraphQL context object. */
+export function yogaOperations(config: GraphQLServerConfig<YogaIncomingInfo>) {
+  const operations = new WeakMap<object, Operation>();
+
+  /** Requests whose body is a batch of several operations (`batching: true`). */
+  const batched = new WeakSet<object>();
+
+  function start(envelope: Envelope): Operation {
+    const request = envelope.request as Request | undefined;
+    const started = startServerOperation(
+      carriersOf(envelope, config.headers, batched),
+      config,
+      (source) => ({ context: envelope as Record<string, unknown>, request, source }),
+      requestInfo(envelope.params, envelope, request),
+      envelope.params?.query,
+    );
+    const operation: Operation = {
+      context: started.context,
+      params: envelope.params,
+      started,
+      streaming: false,
+      invalid: false,
+      described: false,
+      ended: false,
+    };
+    operation.context = started.context.setValue(OPERATION_KEY, operation);
+    return operation;
+  }
+
+  /**
+   * The operation of a GraphQL context object, started on the first phase that sees it. A context object
+   * reused for another operation (a server context passed to `yoga.fetch` twice) has new params.
+   */
+  function operationOf(envelope: Envelope): Operation {
+    let operation = operations.get(envelope);
+    if (!operation || operation.params !== envelope.params) {
+      operation = start(envelope);
+      operations.set(envelope, operation);
+    }
+    return operation;
+  }
+
+  /** Finds the operation from a hook: by its GraphQL context, else from the active context. */
+  function lookup(envelope: unknown): Operation | undefined {
+    return (
+      (isObject(envelope) ? operations.get(envelope) : undefined) ??
+      (contextApi.active().getValue(OPERATION_KEY) as Operation | undefined)
+    );
+  }
+
+  /** Names the operation once its document is known. */
+  function describe(operation: Operation | undefined, document: unknown, operationName: unknown): void {
+    if (!operation || operation.described) return;
+    const definition = findOperation(document, operationName);
+    if (!definition?.operation) return;
+    operation.described = true;
+    operation.started.describe(definition.operation, definition.name?.value);
+  }
+
+  /** Ends the operation, once. */
+  function finish(operation: Operation, error?: unknown): void {
+    if (operation.ended) return;
+    operation.ended = true;
+    operation.started.finish(error);
+  }
+
+  /** Runs a synchronous phase inside the operation; a phase that throws ends the operation. */
+  function runPhase(envelope: Envelope, wrapped: () => void, after?: (operation: Operation) => void): void {
+    const operation = operationOf(envelope);
+    try {
+      contextApi.with(operation.context, wrapped);
+    } catch (error) {
+      finish(operation, error);
+      throw error;
+    }
+    after?.(operation);
+  }
+
+  /** Runs execute or subscribe inside the operation; ends it with the result unless the result is a stream. */
+  function runExecution(envelope: Envelope, wrapped: () => unknown) {
+    const operation = operationOf(envelope);
+    const done = () => {
+      if (!operation.streaming) finish(operation);
+    };
+    let result: unknown;
+    try {
+      result = contextApi.with(operation.context, wrapped);
+    } catch (error) {
+      finish(operation, error);
+      throw error;
+    }
+    if (isPromiseLike(result)) {
+      return Promise.resolve(result).then(done, (error: unknown) => {
+        finish(operation, error);
+        throw error;
+      });
+    }
+    done();
+    return result as undefined;
+  }
+
+  /** Records a result (or binds an event stream) and sends it on with its `traceresponse`, if any. */
+  function onResult(envelope: unknown, result: unknown, setResult: (result: never) => void): void {
+    const operation = lookup(envelope);
+    if (!operation) return;
+    if (isAsyncIterable(result)) {
+      operation.streaming = true;
+      setResult(operation.started.stream(result, (error) => finish(operation, error)) as never);
+    } else {
+      operation.started.result(result);
+      const sent = operation.started.respond(result);
+      if (sent !== result) setResult(sent as never);
+    }
+  }
+
+  return { batched, lookup, describe, finish, runPhase, runExecution, onResult };
+}
