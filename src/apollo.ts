@@ -5,19 +5,11 @@
  */
 
 export type { OperationOutcome } from './core/operation.js';
-export {
-  type GetRequestCarrier,
-  TRACE_CONTEXT_EXTENSION,
-  TraceContextLink,
-  type TraceContextLinkOptions,
-  traceContextBatchKey,
-} from './graphql/apollo/link.js';
-export {
-  ATTR_GRAPHQL_OPERATION_VARIABLES,
-  ATTR_GRAPHQL_TRACERESPONSE,
-  type GraphQLClientOperationInfo,
-  type GraphQLClientOptions,
-  type HeadersMode,
-  type TraceContextFetchOptions,
-  traceContextFetch,
-} from './graphql/client.js';
+export { traceContextBatchKey } from './graphql/apollo/batch-key.js';
+export { TraceContextLink } from './graphql/apollo/link.js';
+export type { GetRequestCarrier, TraceContextLinkOptions } from './graphql/apollo/options.js';
+export { ATTR_GRAPHQL_TRACERESPONSE } from './graphql/client.js';
+export { type HeadersMode, TRACE_CONTEXT_EXTENSION } from './graphql/client-carrier.js';
+export { type TraceContextFetchOptions, traceContextFetch } from './graphql/client-fetch.js';
+export type { GraphQLClientOperationInfo, GraphQLClientOptions } from './graphql/client-options.js';
+export { ATTR_GRAPHQL_OPERATION_VARIABLES } from './graphql/shared.js';

@@ -7,18 +7,10 @@
  */
 
 export type { OperationOutcome } from './core/operation.js';
-export {
-  ATTR_GRAPHQL_OPERATION_VARIABLES,
-  ATTR_GRAPHQL_TRACERESPONSE,
-  type GraphQLClientOperationInfo,
-  type GraphQLClientOptions,
-  type HeadersMode,
-  type TraceContextFetchOptions,
-  traceContextFetch,
-} from './graphql/client.js';
-export {
-  type GetRequestCarrier,
-  TRACE_CONTEXT_EXTENSION,
-  type TraceContextExchangeOptions,
-  traceContextExchange,
-} from './graphql/urql/exchange.js';
+export { ATTR_GRAPHQL_TRACERESPONSE } from './graphql/client.js';
+export { type HeadersMode, TRACE_CONTEXT_EXTENSION } from './graphql/client-carrier.js';
+export { type TraceContextFetchOptions, traceContextFetch } from './graphql/client-fetch.js';
+export type { GraphQLClientOperationInfo, GraphQLClientOptions } from './graphql/client-options.js';
+export { ATTR_GRAPHQL_OPERATION_VARIABLES } from './graphql/shared.js';
+export { traceContextExchange } from './graphql/urql/exchange.js';
+export type { GetRequestCarrier, TraceContextExchangeOptions } from './graphql/urql/options.js';
