@@ -1,35 +1,13 @@
 // Issue #13's options on the tRPC client link and server middleware, over real loopback servers: spans
 // (predicate), spanName, requestHook, responseHook, captureInput, isError, propagate, and cancellation.
-import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  context,
-  type DiagLogger,
-  DiagLogLevel,
-  diag,
-  ROOT_CONTEXT,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-} from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import {
-  createTRPCClient,
-  createWSClient,
-  httpBatchLink,
-  httpLink,
-  httpSubscriptionLink,
-  splitLink,
-  type TRPCLink,
-  wsLink,
-} from '@trpc/client';
+import { type DiagLogger, DiagLogLevel, diag, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { createTRPCClient, createWSClient, httpBatchLink, httpLink, type TRPCLink, wsLink } from '@trpc/client';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { type CreateHTTPContextOptions, createHTTPServer } from '@trpc/server/adapters/standalone';
 import { observable } from '@trpc/server/observable';
-import { EventSource } from 'eventsource';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   ATTR_TRPC_INPUT,
@@ -42,15 +20,17 @@ import {
   traceContextHeaders,
   traceContextLink,
   traceContextMiddleware,
-  traceContextUrl,
   type WebSocketEncoder,
 } from '../src/trpc.js';
-import { setupTracing } from './support/otel.js';
+import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
+import { oneSpan, asCaller as runAsCaller, spansNamed } from './support/trpc-calls.js';
+import { sseSplitLink } from './support/trpc-clients.js';
+import { listenOnLoopback } from './support/trpc-servers.js';
 import { type AppRouter, makeRouter as makeHarnessRouter, seen, startServers } from './trpc-harness.js';
 
-let otel: ReturnType<typeof setupTracing>;
+let otel: ReturnType<typeof setupTracingWithOpenSpans>;
 beforeAll(() => {
-  otel = setupTracing();
+  otel = setupTracingWithOpenSpans();
 });
 beforeEach(() => {
   otel.exporter.reset();
@@ -95,30 +75,25 @@ function makeRouter(options: TraceContextMiddlewareOptions) {
 }
 type Router = ReturnType<typeof makeRouter>;
 
+// Every server a test opens is closed when that test ends, whether it passed or not.
 const servers: { close: () => Promise<void> }[] = [];
-afterAll(async () => {
-  await Promise.all(servers.map((server) => server.close()));
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
 /** A standalone tRPC server on loopback with the middleware configured by `options`. */
 async function serve(options: TraceContextMiddlewareOptions = {}) {
   const received: Received[] = [];
-  const server = createHTTPServer({
-    router: makeRouter(options),
-    createContext: ({ req, info }: CreateHTTPContextOptions): Ctx => {
-      received.push({ headers: req.headers, url: req.url ?? '' });
-      const tenant = req.headers['x-tenant'];
-      return { req, info, tenant: typeof tenant === 'string' ? tenant : undefined };
-    },
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  const { url, close } = await listenOnLoopback(
+    createHTTPServer({
+      router: makeRouter(options),
+      createContext: ({ req, info }: CreateHTTPContextOptions): Ctx => {
+        received.push({ headers: req.headers, url: req.url ?? '' });
+        const tenant = req.headers['x-tenant'];
+        return { req, info, tenant: typeof tenant === 'string' ? tenant : undefined };
+      },
+    }),
+  );
   servers.push({ close });
   return { url, received };
 }
@@ -133,27 +108,9 @@ function client(url: string, options: TraceContextLinkOptions = {}, batch = fals
 }
 
 /** Runs `fn` under a fresh caller span (ended once `fn` settled), in an otherwise empty context. */
-async function asCaller<T>(fn: (caller: Span) => Promise<T>): Promise<{ caller: Span; value: T }> {
-  return context.with(ROOT_CONTEXT, () =>
-    otel.tracer.startActiveSpan('caller', async (caller) => {
-      try {
-        return { caller, value: await fn(caller) };
-      } finally {
-        caller.end();
-      }
-    }),
-  );
-}
-
-function finished(name: string, kind: SpanKind): ReadableSpan[] {
-  return otel.exporter.getFinishedSpans().filter((span) => span.name === name && span.kind === kind);
-}
-
-function one(name: string, kind: SpanKind): ReadableSpan {
-  const spans = finished(name, kind);
-  expect(spans, `${SpanKind[kind]} spans named ${name}`).toHaveLength(1);
-  return spans[0] as ReadableSpan;
-}
+const asCaller = <T>(fn: (caller: Span) => Promise<T>) => runAsCaller(otel.tracer, fn);
+const finished = (name: string, kind: SpanKind) => spansNamed(otel.exporter, name, kind);
+const one = (name: string, kind: SpanKind) => oneSpan(otel.exporter, name, kind);
 
 /** Collects what `diag.warn` reports while a test runs. */
 function spyDiag() {
@@ -171,9 +128,9 @@ function spyDiag() {
   diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
   return warnings;
 }
-afterEach(() => {
-  diag.disable();
-});
+// Every span an operation started has ended (a throwing option, a cancel included); the exporter is reset and
+// diag is unhooked even when that check fails.
+afterEach(() => expectNoOpenSpans(otel, () => diag.disable()));
 
 describe('spans', () => {
   it('a predicate skips the health procedure on both sides; its server work still runs in the caller trace', async () => {
@@ -500,14 +457,7 @@ describe('propagate', () => {
     const server = await serve();
     const links = (propagate: boolean) =>
       createTRPCClient<Router>({
-        links: [
-          traceContextLink({ propagate }),
-          splitLink({
-            condition: (op) => op.type === 'subscription',
-            true: httpSubscriptionLink({ url: traceContextUrl(server.url), EventSource }),
-            false: httpLink({ url: server.url, headers: traceContextHeaders }),
-          }),
-        ],
+        links: [traceContextLink({ propagate }), sseSplitLink<Router>(server.url, 'httpLink')],
       });
     for (const propagate of [true, false]) {
       const trpc = links(propagate);
@@ -555,8 +505,9 @@ describe('propagate over a WebSocket', () => {
     const trpc = createTRPCClient<AppRouter>({
       links: [traceContextLink({ propagate: (info) => info.path !== 'b.q' }), wsLink({ client: ws })],
     });
-    const { caller, value } = await asCaller(() => Promise.all([trpc.a.q.query({ i: 1 }), trpc.b.q.query({ i: 2 })]));
-    await ws.close();
+    const { caller, value } = await asCaller(() =>
+      Promise.all([trpc.a.q.query({ i: 1 }), trpc.b.q.query({ i: 2 })]),
+    ).finally(() => ws.close());
     const messages = sent.flat() as { params?: { path?: string }; traceContext?: Record<string, string> }[];
     const byPath = (path: string) => messages.find((message) => message.params?.path === path);
     expect(byPath('a.q')?.traceContext?.traceparent).toContain(caller.spanContext().traceId);
@@ -629,11 +580,7 @@ describe('cancellation', () => {
     const trpc = createTRPCClient<Router>({
       links: [
         traceContextLink({ subscriptionSpan: 'lifetime', responseHook: (_span, info) => results.push(info.result) }),
-        splitLink({
-          condition: (op) => op.type === 'subscription',
-          true: httpSubscriptionLink({ url: traceContextUrl(server.url), EventSource }),
-          false: httpLink({ url: server.url, headers: traceContextHeaders }),
-        }),
+        sseSplitLink<Router>(server.url, 'httpLink'),
       ],
     });
     await new Promise<void>((resolve, reject) => {

@@ -17,7 +17,7 @@ import {
 import { initTRPC, TRPCError } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { type CreateHTTPContextOptions, createHTTPServer } from '@trpc/server/adapters/standalone';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { formatTraceResponse, parseTraceResponse } from '../src/core/traceresponse.js';
 import {
@@ -64,12 +64,13 @@ function makeRouter(options: TraceContextMiddlewareOptions) {
 type Router = ReturnType<typeof makeRouter>;
 type Adapter = 'standalone' | 'fetch';
 
+// Every server a test opens is closed when that test ends, whether it passed or not.
 const closers: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  await Promise.all(closers.map((close) => close()));
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-/** Listens on loopback; every server a test opens is closed after the file, whatever its tests did. */
+/** Listens on loopback, the server closed after the test. */
 async function listen(server: http.Server): Promise<string> {
   const { url, close } = await listenOnLoopback(server);
   closers.push(close);

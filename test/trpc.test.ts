@@ -1,21 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import {
-  createTRPCClient,
-  createWSClient,
-  httpBatchLink,
-  httpBatchStreamLink,
-  httpLink,
-  httpSubscriptionLink,
-  splitLink,
-  type TRPCLink,
-  wsLink,
-} from '@trpc/client';
-import { EventSource } from 'eventsource';
+import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink, type TRPCLink } from '@trpc/client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { traceContextEncoder, traceContextHeaders, traceContextLink, traceContextUrl } from '../src/trpc.js';
-import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
+import { traceContextHeaders, traceContextLink } from '../src/trpc.js';
+import { expectNoOpenSpans, operationsOutsideCallerTrace, setupTracingWithOpenSpans } from './support/otel.js';
+import { underCallers } from './support/trpc-calls.js';
+import { sseSplitLink, wsTraceClient } from './support/trpc-clients.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 
 let otel: ReturnType<typeof setupTracingWithOpenSpans>;
@@ -37,44 +27,25 @@ afterEach(() => expectNoOpenSpans(otel));
 
 const N = 60;
 
-function spansById(): Map<string, ReadableSpan> {
-  return new Map(otel.exporter.getFinishedSpans().map((span) => [span.spanContext().spanId, span]));
-}
-
-/** Counts procedure results whose SERVER span is not the child of the CLIENT span of their own caller. */
+/**
+ * The procedure results (or events) whose SERVER span is not the child of the CLIENT span of their own caller,
+ * one line each. Each result is judged on its own: a resumed subscription's later events have a SERVER span of
+ * their own under the same CLIENT span.
+ */
 function mismatches(results: Seen[], callers: Map<number, Span>): string[] {
-  const byId = spansById();
-  const wrong: string[] = [];
-  for (const result of results) {
-    const caller = callers.get(result.i)?.spanContext();
-    const server = byId.get(result.spanId);
-    const client = server?.parentSpanContext ? byId.get(server.parentSpanContext.spanId) : undefined;
-    const ok =
-      caller !== undefined &&
-      server?.kind === SpanKind.SERVER &&
-      client?.kind === SpanKind.CLIENT &&
-      client.parentSpanContext?.spanId === caller.spanId &&
-      result.traceId === caller.traceId;
-    if (!ok) wrong.push(`op ${result.i}`);
-  }
-  return wrong;
+  return operationsOutsideCallerTrace(
+    otel.exporter.getFinishedSpans(),
+    results.map((result) => ({
+      label: `op ${result.i}`,
+      caller: callers.get(result.i)?.spanContext() ?? { traceId: '', spanId: '' },
+      seen: [result],
+      expectedSeen: 1,
+    })),
+  );
 }
 
 /** Runs `call(i)` for N operations concurrently, each under its own caller span. */
-async function concurrently<T>(call: (i: number) => Promise<T>) {
-  const callers = new Map<number, Span>();
-  const results = await Promise.all(
-    Array.from({ length: N }, (_, i) =>
-      otel.tracer.startActiveSpan(`caller ${i}`, (span) => {
-        callers.set(i, span);
-        const promise = call(i);
-        span.end();
-        return promise;
-      }),
-    ),
-  );
-  return { callers, results };
-}
+const concurrently = <T>(call: (i: number) => Promise<T>) => underCallers(otel.tracer, N, call);
 
 function mixed(client: ReturnType<typeof createTRPCClient<AppRouter>>, i: number): Promise<Seen> {
   const input = { i, delay: i % 7 };
@@ -131,17 +102,7 @@ async function collect(
 describe('httpSubscriptionLink', () => {
   it('gives each of many concurrent subscriptions, and every event after timers, its caller', async () => {
     const client = createTRPCClient<AppRouter>({
-      links: [
-        traceContextLink(),
-        splitLink({
-          condition: (op) => op.type === 'subscription',
-          true: httpSubscriptionLink({
-            url: traceContextUrl(servers.standaloneUrl),
-            EventSource,
-          }),
-          false: httpBatchLink({ url: servers.standaloneUrl, headers: traceContextHeaders }),
-        }),
-      ],
+      links: [traceContextLink(), sseSplitLink<AppRouter>(servers.standaloneUrl)],
     });
     const { callers, events } = await collect((i, onData, done) => {
       const sub = client.sub.subscribe(
@@ -167,14 +128,7 @@ describe('httpSubscriptionLink', () => {
 });
 
 describe('wsLink', () => {
-  function wsClient(options: { retryDelayMs?: () => number } = {}) {
-    const client = createWSClient({
-      url: servers.wsUrl,
-      experimental_encoder: traceContextEncoder(),
-      retryDelayMs: options.retryDelayMs ?? (() => 10),
-    });
-    return { ws: client, trpc: createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] }) };
-  }
+  const wsClient = () => wsTraceClient<AppRouter>(servers.wsUrl, { retryDelayMs: () => 10 });
 
   it('gives each of many concurrent queries and mutations its own caller', async () => {
     const { ws, trpc } = wsClient();
@@ -252,9 +206,8 @@ describe('wsLink', () => {
   it('works against a server without the encoder or the middleware (WebSocket, batch, SSE)', async () => {
     const { startServers: start } = await import('./trpc-harness.js');
     const stock = await start(makeRouter({ middleware: false }), { encoder: false });
-    const client = createWSClient({ url: stock.wsUrl, experimental_encoder: traceContextEncoder() });
+    const { ws: client, trpc } = wsTraceClient<AppRouter>(stock.wsUrl);
     try {
-      const trpc = createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] });
       const result = await trpc.a.q.query({ i: 1 });
       expect(result.i).toBe(1);
       const events: number[] = [];
@@ -264,14 +217,7 @@ describe('wsLink', () => {
       expect(events).toEqual([0, 1]);
       // The HTTP links too: a stock server ignores the batch header and the URL parameter.
       const http = createTRPCClient<AppRouter>({
-        links: [
-          traceContextLink(),
-          splitLink({
-            condition: (op) => op.type === 'subscription',
-            true: httpSubscriptionLink({ url: traceContextUrl(stock.standaloneUrl), EventSource }),
-            false: httpBatchLink({ url: stock.standaloneUrl, headers: traceContextHeaders }),
-          }),
-        ],
+        links: [traceContextLink(), sseSplitLink<AppRouter>(stock.standaloneUrl)],
       });
       let x = '';
       const batch = await otel.tracer.startActiveSpan('x', (span) => {
@@ -352,17 +298,7 @@ describe('spans', () => {
           httpBatchLink({ url: own.standaloneUrl, headers: traceContextHeaders }),
         ],
       });
-      const callers = new Map<number, Span>();
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) =>
-          otel.tracer.startActiveSpan(`caller ${i}`, (span) => {
-            callers.set(i, span);
-            const promise = client.a.q.query({ i });
-            span.end();
-            return promise;
-          }),
-        ),
-      );
+      const { callers, results } = await underCallers(otel.tracer, 20, (i) => client.a.q.query({ i }));
       for (const result of results) expect(result.spanId).toBe(callers.get(result.i)?.spanContext().spanId);
       expect(otel.exporter.getFinishedSpans().filter((s) => s.name === 'a.q')).toEqual([]);
     } finally {
@@ -373,11 +309,8 @@ describe('spans', () => {
   it("subscriptionSpan: 'lifetime' keeps the spans open until the subscription ends", async () => {
     const own = await startServers(makeRouter({ subscriptionSpan: 'lifetime' }));
 
-    const client = createWSClient({ url: own.wsUrl, experimental_encoder: traceContextEncoder() });
+    const { ws: client, trpc } = wsTraceClient<AppRouter>(own.wsUrl, { link: { subscriptionSpan: 'lifetime' } });
     try {
-      const trpc = createTRPCClient<AppRouter>({
-        links: [traceContextLink({ subscriptionSpan: 'lifetime' }), wsLink({ client })],
-      });
       let firstEventAt = 0;
       await new Promise<void>((resolve) =>
         trpc.sub.subscribe(
@@ -404,10 +337,7 @@ describe('spans', () => {
   });
 
   it('ends subscription spans once established by default', async () => {
-    const { ws, trpc } = (() => {
-      const client = createWSClient({ url: servers.wsUrl, experimental_encoder: traceContextEncoder() });
-      return { ws: client, trpc: createTRPCClient<AppRouter>({ links: [traceContextLink(), wsLink({ client })] }) };
-    })();
+    const { ws, trpc } = wsTraceClient<AppRouter>(servers.wsUrl);
     const sub = trpc.sub.subscribe({ i: 1, count: 1000 }, { onData: () => undefined });
     try {
       // Both spans end while the subscription (1,000 events, several seconds) still runs. Polled, not a fixed
