@@ -1,5 +1,5 @@
-// Reading a parsed GraphQL document by shape: which operation it runs, its type and name. A tiny stand-in
-// for graphql's `getOperationAST`, so that no entry point imports graphql at runtime for it.
+// Reading a parsed GraphQL document by shape (graphql is never imported for it): which operation it runs,
+// and that operation's type and name.
 
 interface DefinitionLike {
   kind?: unknown;
