@@ -11,9 +11,10 @@ import { traceContextGateway } from '../src/apollo-server.js';
 import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
 import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
 import { schema, setupGraphqlTracing } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
-const { exporter, tracer, openSpans } = tracing;
+const { tracer } = tracing;
 const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
 const PROBE = gql(PROBE_SOURCE);
 const FAIL = gql`
@@ -30,13 +31,7 @@ function apolloClient(link: ApolloLink) {
   });
 }
 
-afterEach(async () => {
-  try {
-    await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  } finally {
-    exporter.reset();
-  }
-});
+afterEach(() => expectNoOpenSpans(tracing));
 
 describe.each(INTEGRATIONS)('traceContextGateway via %s', (integration) => {
   let server: ApolloTestServer;

@@ -13,9 +13,10 @@ import type { ApolloServerIncomingInfo, TraceContextPluginOptions } from '../src
 import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
 import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
 import { setupGraphqlTracing, traceparentOf } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
-const { exporter, tracer, openSpans } = tracing;
+const { exporter, tracer } = tracing;
 const { spansOf, asCaller, mismatchesOf } = clientChecks(tracing);
 
 const PROBE = gql(PROBE_SOURCE);
@@ -74,11 +75,8 @@ function apolloClient(link: ApolloLink) {
   });
 }
 
-afterEach(async () => {
-  // Every span an operation started has ended: none is left open by an error, a bad carrier or a batch.
-  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  exporter.reset();
-});
+// Every span an operation started has ended: none is left open by an error, a bad carrier or a batch.
+afterEach(() => expectNoOpenSpans(tracing));
 
 describe.each(INTEGRATIONS)('Apollo Server via %s', (integration) => {
   let server: ApolloTestServer;

@@ -21,9 +21,10 @@ import {
 import { useTraceContext } from '../src/yoga.js';
 import { allSeen, clientChecks, PROBE_SOURCE, TICKS_SOURCE, traceparentOf } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
-const { exporter, tracer, openSpans } = tracing;
+const { exporter, tracer } = tracing;
 const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
 
 const PROBE = gql(PROBE_SOURCE);
@@ -81,13 +82,13 @@ beforeAll(async () => {
   server = await startServer([useTraceContext()], { batching: { limit: 50 } });
 });
 afterAll(() => server.close());
-afterEach(async () => {
-  // Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
-  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  exporter.reset();
-  bodies.length = 0;
-  sent.length = 0;
-});
+// Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
+afterEach(() =>
+  expectNoOpenSpans(tracing, () => {
+    bodies.length = 0;
+    sent.length = 0;
+  }),
+);
 
 describe('HttpLink', () => {
   it('sends the carrier in extensions.traceContext and names the CLIENT span {type} {name}', async () => {

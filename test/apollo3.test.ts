@@ -24,6 +24,7 @@ import {
   traceparentOf,
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 
 vi.mock('@apollo/client/core', async () => {
   const apollo3: any = await import('apollo-client-3/core');
@@ -31,7 +32,7 @@ vi.mock('@apollo/client/core', async () => {
 });
 
 const tracing = setupGraphqlTracing();
-const { exporter, openSpans } = tracing;
+const { exporter } = tracing;
 const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
 
 const PROBE = gql(PROBE_SOURCE);
@@ -81,17 +82,14 @@ beforeAll(async () => {
   server = await startServer([useTraceContext()], { batching: { limit: 50 } });
 });
 afterAll(() => server.close());
-afterEach(async () => {
-  // Every span an operation started has ended; whatever that check says, nothing of this test's spans or
-  // requests reaches the next one.
-  try {
-    await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  } finally {
-    exporter.reset();
+// Every span an operation started has ended; whatever that check says, nothing of this test's spans or
+// requests reaches the next one.
+afterEach(() =>
+  expectNoOpenSpans(tracing, () => {
     bodies.length = 0;
     sent.length = 0;
-  }
-});
+  }),
+);
 
 describe('Apollo Client 3: HttpLink', () => {
   it('is an Apollo Client 3 link: extends its ApolloLink and returns its Observable', () => {

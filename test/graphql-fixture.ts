@@ -4,11 +4,10 @@ import { EventEmitter, on } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga, type Plugin, type YogaServerInstance, type YogaServerOptions } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import { setupTracing } from './support/otel.js';
+import { setupTracingWithOpenSpans } from './support/otel.js';
 
 export const typeDefs = /* GraphQL */ `
   type Seen {
@@ -197,16 +196,7 @@ export async function startServer(
  * Real tracing (BasicTracerProvider, in-memory exporter, AsyncLocalStorage, W3C propagators), plus a count
  * of spans started and not yet ended, so tests can show that no operation leaves a span open.
  */
-export function setupGraphqlTracing() {
-  const open = new Set<object>();
-  const counting: SpanProcessor = {
-    onStart: (span) => void open.add(span),
-    onEnd: (span) => void open.delete(span),
-    forceFlush: async () => {},
-    shutdown: async () => {},
-  };
-  return { ...setupTracing([counting]), openSpans: () => open.size };
-}
+export const setupGraphqlTracing = () => setupTracingWithOpenSpans();
 
 /** A W3C traceparent for a span context. */
 export const traceparentOf = (traceId: string, spanId: string) => `00-${traceId}-${spanId}-01`;

@@ -20,11 +20,13 @@ import { ATTR_GRAPHQL_OPERATION_VARIABLES as WS_VARIABLES } from '../src/graphql
 import { useTraceContext, ATTR_GRAPHQL_OPERATION_VARIABLES as YOGA_VARIABLES } from '../src/yoga.js';
 import { startApollo } from './apollo-server-harness.js';
 import { seen, setupGraphqlTracing, startServer, traceparentOf } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
 vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
 
-const { exporter, openSpans } = setupGraphqlTracing();
+const tracing = setupGraphqlTracing();
+const { exporter } = tracing;
 
 const schema = createSchema({
   typeDefs: /* GraphQL */ `
@@ -187,11 +189,10 @@ function spyOnDiag() {
   return warnings;
 }
 
-afterEach(async () => {
+// Every span an operation started has ended, whatever the options did.
+afterEach(() => {
   diag.disable();
-  // Every span an operation started has ended, whatever the options did.
-  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  exporter.reset();
+  return expectNoOpenSpans(tracing);
 });
 
 describe.each(KINDS)('%s span options', (kind) => {

@@ -25,11 +25,13 @@ import { type TraceContextExchangeOptions, traceContextExchange } from '../src/u
 import { useTraceContext } from '../src/yoga.js';
 import { startApollo } from './apollo-server-harness.js';
 import { setupGraphqlTracing, startServer, traceparentOf } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
 vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
 
-const { exporter, openSpans, tracer } = setupGraphqlTracing();
+const tracing = setupGraphqlTracing();
+const { exporter, tracer } = tracing;
 
 const schema = createSchema({
   typeDefs: /* GraphQL */ `
@@ -179,11 +181,8 @@ function withCaller(body: Body) {
 const HELLO: Body = { query: 'query Hello($name: String) { hello(name: $name) }', operationName: 'Hello' };
 const COUNT: Body = { query: 'subscription Count { count(to: 3) }', operationName: 'Count' };
 
-afterEach(async () => {
-  // Every span an operation started has ended, whatever the options did.
-  await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  exporter.reset();
-});
+// Every span an operation started has ended, whatever the options did.
+afterEach(() => expectNoOpenSpans(tracing));
 
 describe('traceresponse values', () => {
   it('formats a span context and parses only strict version-00 values', () => {

@@ -27,9 +27,10 @@ import {
   traceparentOf,
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
-const { exporter, tracer, openSpans } = tracing;
+const { exporter, tracer } = tracing;
 const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
 
 const PROBE = gql(PROBE_SOURCE);
@@ -111,16 +112,12 @@ beforeAll(async () => {
   server = await startServer([useTraceContext()], { batching: { limit: 50 } });
 });
 afterAll(() => server.close());
-afterEach(async () => {
-  // Every span an operation started has ended: none is left open by an error, a cancel or a cache hit.
-  try {
-    await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  } finally {
-    // A failure here must not carry this test's spans into the next one.
-    exporter.reset();
+// Every span an operation started has ended: none is left open by an error, a cancel or a cache hit.
+afterEach(() =>
+  expectNoOpenSpans(tracing, () => {
     sent.length = 0;
-  }
-});
+  }),
+);
 
 describe('fetchExchange, POST', () => {
   it('sends the carrier in extensions.traceContext and names the CLIENT span as the Apollo link does', async () => {

@@ -15,8 +15,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TRACE_CONTEXT_EXTENSION, useTraceContext, type YogaIncomingInfo } from '../src/yoga.js';
 import { schema, setupGraphqlTracing, startServer, type TestServer, traceparentOf } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 
-const { exporter, provider, openSpans } = setupGraphqlTracing();
+const tracing = setupGraphqlTracing();
+const { exporter, provider } = tracing;
 
 const PROBE = /* GraphQL */ `
   query Probe($tag: String!) {
@@ -93,15 +95,8 @@ function expectProbeIn(data: any, traceId: string, spanId: string) {
   for (const entry of seen) expect(entry).toEqual({ traceId, spanId });
 }
 
-afterEach(async () => {
-  // Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
-  try {
-    await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
-  } finally {
-    // A failure here must not carry this test's spans into the next one.
-    exporter.reset();
-  }
-});
+// Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
+afterEach(() => expectNoOpenSpans(tracing));
 
 describe('Yoga over HTTP', () => {
   let server: TestServer;
