@@ -6,7 +6,7 @@ import { context, diag, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client, createRequest, type Exchange, type Operation, type OperationResult } from '@urql/core';
 import { Observable } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fromValue, makeSubject, pipe, type Source, subscribe, toArray } from 'wonka';
 import { TraceContextLink, type TraceContextLinkOptions } from '../src/apollo.js';
 import { type TraceContextExchangeOptions, traceContextExchange } from '../src/urql.js';
@@ -335,5 +335,75 @@ describe('traceContextExchange (urql, fake forward)', () => {
     const span = clientSpan();
     expect(span.links).toEqual([]);
     expect(span.name).toBe('mutation Touch');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Apollo Client 3: the same link module loaded again with `@apollo/client/core` resolving to Apollo Client 3
+// (installed as `apollo-client-3`), as test/apollo3.test.ts does for the whole file.
+
+describe('TraceContextLink (Apollo Client 3, stub terminating link)', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: Apollo Client 3 is typed apart
+  let apollo3: any;
+  let Link3: typeof TraceContextLink;
+  beforeAll(async () => {
+    vi.resetModules();
+    vi.doMock('@apollo/client/core', async () => {
+      const module: Record<string, unknown> & { default?: object } = await import('apollo-client-3/core');
+      return { ...(module.default ?? {}), ...module };
+    });
+    apollo3 = await import('apollo-client-3/core');
+    ({ TraceContextLink: Link3 } = await import('../src/apollo.js'));
+    vi.doUnmock('@apollo/client/core');
+  });
+
+  /** A terminating link (Apollo Client 3, zen-observable) that records each operation and answers `answer`, if given. */
+  function stubLink3(answer?: unknown) {
+    const seen: Seen[] = [];
+    const link = new apollo3.ApolloLink(
+      (operation: { extensions: Record<string, unknown>; getContext(): Record<string, unknown> }) =>
+        new apollo3.Observable((observer: { next(v: unknown): void; complete(): void }) => {
+          seen.push({ extensions: operation.extensions, context: operation.getContext() });
+          if (answer === undefined) return;
+          observer.next(answer);
+          observer.complete();
+        }),
+    );
+    return { link, seen };
+  }
+
+  it('extends Apollo Client 3’s ApolloLink and turns http.includeExtensions on for the carrier', async () => {
+    expect(new Link3()).toBeInstanceOf(apollo3.ApolloLink);
+    const { link, seen } = stubLink3({ data: { probe: 'ok' } });
+    const chain = apollo3.ApolloLink.from([new Link3({ headers: false }), link]);
+    const caller = tracer.startSpan('caller');
+    const values = await context.with(
+      trace.setSpan(ROOT_CONTEXT, caller),
+      () =>
+        new Promise<unknown[]>((resolve, reject) => {
+          const out: unknown[] = [];
+          apollo3.execute(chain, { query: PROBE, variables: { tag: 'x' } }).subscribe({
+            next: (value: unknown) => out.push(value),
+            error: reject,
+            complete: () => resolve(out),
+          });
+        }),
+    );
+    caller.end();
+    expect(values).toEqual([{ data: { probe: 'ok' } }]);
+    expect(seen[0]!.context.http).toEqual({ includeExtensions: true });
+    const span = clientSpan(caller, seen[0]!.extensions.traceContext as Record<string, string>);
+    expect(span.name).toBe('query Probe');
+    expect(span.attributes).toEqual({ 'graphql.operation.type': 'query', 'graphql.operation.name': 'Probe' });
+  });
+
+  it('reads the type from the document and cancels a mutation unsubscribed before its result', () => {
+    const { link } = stubLink3();
+    const chain = apollo3.ApolloLink.from([new Link3(), link]);
+    apollo3.execute(chain, { query: TOUCH }).subscribe({}).unsubscribe();
+    const span = clientSpan();
+    expect(span.name).toBe('mutation Touch');
+    expect(span.attributes['error.type']).toBe('cancelled');
+    expect(span.status).toEqual({ code: SpanStatusCode.UNSET });
   });
 });
