@@ -350,15 +350,24 @@ describe('traceresponse headers', () => {
     expect(() => decodeBatchResponseHeader('not json', undefined)).toThrow();
   });
 
-  it('sends null for the calls past the size limit, and no header when even those do not fit', () => {
-    const values = Array.from({ length: 143 }, (_, i) => value(i + 1));
-    const encoded = encodeBatchResponseHeader(values) as string;
-    expect(encoded.length).toBeLessThanOrEqual(MAX_BATCH_HEADER_LENGTH);
-    const decoded = JSON.parse(encoded) as (string | null)[];
-    expect(decoded).toHaveLength(143);
-    expect(decoded[140]).toBe(value(141));
-    expect(decoded.slice(141)).toEqual([null, null]);
-    expect(encodeBatchResponseHeader(Array.from({ length: 400 }, (_, i) => value(i + 1)))).toBeUndefined();
+  it('sends null for the calls past the size limit, aligned with the batch, and no header past 1,638 calls', () => {
+    for (const size of [143, 160, 400, 1638]) {
+      const values = Array.from({ length: size }, (_, i) => value(i + 1));
+      const encoded = encodeBatchResponseHeader(values) as string;
+      expect(encoded.length).toBeLessThanOrEqual(MAX_BATCH_HEADER_LENGTH);
+      const decoded = JSON.parse(encoded) as (string | null)[];
+      expect(decoded).toHaveLength(size);
+      const kept = decoded.filter((entry) => entry !== null).length;
+      // Every value that fits is kept, in order, before the first null: one more would pass the limit.
+      expect(decoded.slice(0, kept)).toEqual(values.slice(0, kept));
+      expect(decoded.slice(kept).every((entry) => entry === null)).toBe(true);
+      if (kept < size) expect(encoded.length + value(1).length - 2).toBeGreaterThan(MAX_BATCH_HEADER_LENGTH);
+      expect(decodeBatchResponseHeader(encoded, { index: 0, size })).toBe(kept > 0 ? value(1) : null);
+    }
+    expect(
+      JSON.parse(encodeBatchResponseHeader(Array.from({ length: 143 }, (_, i) => value(i + 1))) as string)[140],
+    ).toBe(value(141));
+    expect(encodeBatchResponseHeader(Array.from({ length: 1639 }, (_, i) => value(i + 1)))).toBeUndefined();
   });
 
   it('traceResponseMeta never throws on hostile info and sends nothing without recorded spans', () => {

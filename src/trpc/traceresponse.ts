@@ -56,7 +56,8 @@ export function recordServerSpan(call: object, spanContext: SpanContext): void {
  * Streamed batches (`httpBatchStreamLink`) send their headers before any procedure has finished: a slot is filled
  * only if the call's span had already started, which holds when nothing before the middleware awaits (put
  * `traceContextMiddleware` first, before `.input()` and asynchronous middlewares); the other slots are `null`.
- * The array stays within 8,192 characters (about 140 operations); the calls past that get `null`.
+ * The array stays within 8,192 characters: about 140 values fit, and the calls past those get `null` (with no
+ * header at all past 1,638 calls).
  * Never throws; returns `{ headers: {} }` when there is nothing to send.
  *
  * @example
@@ -94,20 +95,22 @@ export function traceResponseMeta(opts: { info?: unknown }): { headers: Record<s
   return { headers };
 }
 
-/** The {@link BATCH_RESPONSE_HEADER} value: the values that fit the size limit, `null` for the rest. */
+/**
+ * The {@link BATCH_RESPONSE_HEADER} value: the values that fit the size limit, in order, `null` for the rest,
+ * so the array always stays aligned with the batch. `undefined` only when even an array of `null`s would not
+ * fit (over 1,638 calls).
+ */
 export function encodeBatchResponseHeader(values: readonly (string | null)[]): string | undefined {
-  // `[` + `]`, and per entry its JSON plus a comma: an entry that does not fit is `null`.
-  let length = 1;
+  // Room for every entry as `null` first (`[`, and `null` plus a comma or the closing `]` each); a value then
+  // takes the room its JSON needs beyond that, while there is room left.
+  let length = 1 + 5 * values.length;
+  if (length > MAX_BATCH_HEADER_LENGTH) return undefined;
   const kept = values.map((value) => {
-    if (value !== null && length + value.length + 3 <= MAX_BATCH_HEADER_LENGTH) {
-      length += value.length + 3;
-      return value;
-    }
-    length += 5;
-    return null;
+    if (value === null || length + value.length - 2 > MAX_BATCH_HEADER_LENGTH) return null;
+    length += value.length - 2;
+    return value;
   });
-  const encoded = JSON.stringify(kept);
-  return encoded.length <= MAX_BATCH_HEADER_LENGTH ? encoded : undefined;
+  return JSON.stringify(kept);
 }
 
 /** Where an operation sits in its HTTP request, by its `op.context`: its index and the request's size. */
