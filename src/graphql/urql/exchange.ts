@@ -94,6 +94,10 @@ export function traceContextExchange(options: TraceContextExchangeOptions = {}):
     };
 }
 
+/**
+ * Notes one result on its operation's span, and ends the span on a network error or on the last result of a
+ * query or mutation (`hasNext` says more parts of an incremental result follow); a subscription ends on teardown.
+ */
 function recordResult(
   result: {
     operation: Operation;
