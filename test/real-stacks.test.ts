@@ -10,14 +10,26 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
+/** One operation as the fixture's judge() saw it; the ids let each check be exact, not merely same-trace. */
 interface Judged {
   i: number;
+  callerTrace: string;
+  /** Our CLIENT spans under this operation's caller span: exactly one, the operation's own. */
+  clientSpanIds: string[];
+  serverTraceId: string;
+  serverParentSpanId: string | null;
+  /** The span the procedure or resolver ran in is a SERVER span of ours. */
+  serverIsOurs: boolean;
   sameTrace: boolean;
   chain: string[] | null;
+  /** The top of `chain`: the caller's child the SERVER span descends from. */
+  chainTopSpanId: string | null;
 }
 interface Seen {
   traceId: string;
   tenant: string | null;
+  /** The parent of the span the procedure ran in (null: a root). */
+  parentSpanId: string | null;
 }
 type Report = Record<string, unknown>;
 
@@ -54,11 +66,17 @@ describe.each(['', 'undici', 'http', 'undici,http'])('instrumentations: [%s]', (
     report = JSON.parse(stdout) as Report;
   }, 120_000);
 
-  const judged = (name: string) => {
+  const judged = (name: string, count = 50) => {
     const value = report[name] as Judged[] | { error: string };
     if (!Array.isArray(value)) throw new Error(`${name}: ${value.error}`);
-    expect(value).toHaveLength(50);
+    expect(value).toHaveLength(count);
     return value;
+  };
+
+  /** The operation's one CLIENT span (fails when its caller has none, or more than one). */
+  const ownClient = (operation: Judged) => {
+    expect(operation.clientSpanIds, `operation ${operation.i}: CLIENT spans under its caller`).toHaveLength(1);
+    return operation.clientSpanIds[0];
   };
 
   it.each(single)(
@@ -70,6 +88,9 @@ describe.each(['', 'undici', 'http', 'undici,http'])('instrumentations: [%s]', (
         expect(chain?.[0]).toBe(SERVER);
         expect(chain?.at(-1)).toBe(CLIENT);
         for (const between of chain?.slice(1, -1) ?? []) expect(HTTP_SPANS).toContain(between);
+        // The CLIENT span the walk ended on is this operation's own, not merely one in the same trace.
+        expect(operation.serverIsOurs, `operation ${operation.i}`).toBe(true);
+        expect(operation.chainTopSpanId, `operation ${operation.i}`).toBe(ownClient(operation));
       }
     },
   );
@@ -78,26 +99,34 @@ describe.each(['', 'undici', 'http', 'undici,http'])('instrumentations: [%s]', (
     for (const operation of judged(name)) {
       expect(operation.sameTrace, `operation ${operation.i}`).toBe(true);
       expect(operation.chain).toEqual([SERVER, CLIENT]);
+      // Its SERVER span's parent is exactly its own CLIENT span, whatever the batch did.
+      expect(operation.serverParentSpanId, `operation ${operation.i}`).toBe(ownClient(operation));
     }
   });
 
   it('a route span that continued the same caller is the parent of a single operation', () => {
-    const chains = judged('trpc httpLink, fetch adapter under a route span').map((operation) => operation.chain);
     // With undici the request's traceparent holds two values, which the route's own extract rejects: the
     // route starts a trace of its own, and the operation keeps its CLIENT span as the parent.
     const expected = instrument.includes('undici') ? [SERVER, CLIENT] : [SERVER, 'app:1', CLIENT];
-    for (const chain of chains) expect(chain).toEqual(expected);
+    for (const operation of judged('trpc httpLink, fetch adapter under a route span')) {
+      expect(operation.chain).toEqual(expected);
+      expect(operation.chainTopSpanId, `operation ${operation.i}`).toBe(ownClient(operation));
+    }
   });
 
   it.each(['mixed: trpc httpBatchLink', 'mixed: trpc httpBatchStreamLink', 'mixed: apollo BatchHttpLink'])(
     '%s: an operation without a span never gets another operation trace or baggage',
     (name) => {
-      const { traceA, a, b, c } = report[name] as { traceA: string; a: Seen; b: Seen; c: Seen };
-      expect(a).toMatchObject({ traceId: traceA, tenant: 'a' });
+      const { traceA, spanA, a, b, c } = report[name] as { traceA: string; spanA: string; a: Seen; b: Seen; c: Seen };
+      // A ran directly under its caller span (no CLIENT spans here); B and C in SERVER spans that are roots of
+      // the server's own, not merely outside A's trace.
+      expect(a).toMatchObject({ traceId: traceA, tenant: 'a', parentSpanId: spanA });
       expect(b.tenant).toBe('b');
       expect(b.traceId).not.toBe(traceA);
+      expect(b.parentSpanId).toBeNull();
       expect(c.tenant).toBeNull();
       expect(c.traceId).not.toBe(traceA);
+      expect(c.parentSpanId).toBeNull();
     },
   );
 
@@ -108,11 +137,33 @@ describe.each(['', 'undici', 'http', 'undici,http'])('instrumentations: [%s]', (
     },
   );
 
+  /**
+   * Of 200 operations: how many ran under their own CLIENT span, in their caller's trace; how many under
+   * another operation's CLIENT span or in another caller's trace; how many in a root SERVER span.
+   */
+  const tally = (name: string) => {
+    const operations = judged(name, 200);
+    const ownClientOf = new Map(operations.map((operation) => [operation.i, ownClient(operation)]));
+    const clients = new Set(ownClientOf.values());
+    const traces = new Set(operations.map((operation) => operation.callerTrace));
+    let own = 0;
+    let another = 0;
+    let roots = 0;
+    for (const operation of operations) {
+      const parent = operation.serverParentSpanId;
+      if (parent === ownClientOf.get(operation.i) && operation.serverTraceId === operation.callerTrace) own++;
+      else if ((parent !== null && clients.has(parent)) || traces.has(operation.serverTraceId)) another++;
+      else if (parent === null && operation.serverIsOurs) roots++;
+    }
+    return { own, another, roots };
+  };
+
   it('200 calls in one batch: no operation runs in another caller trace; maxItems keeps every one', () => {
-    const unbounded = report['large: httpBatchLink default maxItems'] as { own: number; another: number };
+    const unbounded = tally('large: httpBatchLink default maxItems');
     expect(unbounded.another).toBe(0);
     // About 110 full carriers fit in the header's 8 KiB; the rest start traces of their own.
     expect(unbounded.own).toBeGreaterThanOrEqual(100);
-    expect(report['large: httpBatchLink maxItems 50']).toEqual({ own: 200, another: 0 });
+    expect(unbounded.own + unbounded.roots).toBe(200);
+    expect(tally('large: httpBatchLink maxItems 50')).toEqual({ own: 200, another: 0, roots: 0 });
   });
 });
