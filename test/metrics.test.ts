@@ -4,9 +4,7 @@
 // over loopback: tRPC (standalone server + traceContextMiddleware, traceContextLink + httpBatchLink), Yoga
 // (useTraceContext) with Apollo Client 4 and urql, Apollo Server (traceContextPlugin) and graphql-ws
 // (withTraceContext). A fresh MeterProvider and reader per test; every test also checks the exported spans.
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { ApolloClient, ApolloLink, gql as apolloGql, HttpLink, InMemoryCache } from '@apollo/client';
 import { type Attributes, metrics, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { type Histogram, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -29,6 +27,7 @@ import { useTraceContext } from '../src/yoga.js';
 import { type ApolloTestServer, startApollo } from './apollo-server-harness.js';
 import { PROBE_SOURCE, TICKS_SOURCE } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { type Listening, listenOnLoopback } from './support/trpc-servers.js';
 import { type AppRouter, makeRouter } from './trpc-harness.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
@@ -145,26 +144,22 @@ async function expectHistogram(name: string, entries: [Attributes, number][]) {
 // tRPC
 // ---------------------------------------------------------------------------------------------------------
 
-const trpcServers: { close: () => Promise<void> }[] = [];
-afterAll(async () => {
-  await Promise.all(trpcServers.map((server) => server.close()));
+// Every tRPC server a test opens is closed when that test ends, whether it passed or not.
+const trpcServers: Listening[] = [];
+afterEach(async () => {
+  await Promise.all(trpcServers.splice(0).map((server) => server.close()));
 });
 
 /** A standalone tRPC server on loopback whose procedures use traceContextMiddleware(options). */
 async function serveTrpc(options: TraceContextMiddlewareOptions = {}) {
-  const server = createHTTPServer({
-    router: makeRouter(options),
-    createContext: ({ req, info }: CreateHTTPContextOptions) => ({ req, info }),
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  trpcServers.push({ close });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await listenOnLoopback(
+    createHTTPServer({
+      router: makeRouter(options),
+      createContext: ({ req, info }: CreateHTTPContextOptions) => ({ req, info }),
+    }),
+  );
+  trpcServers.push(server);
+  return server.url;
 }
 
 function trpcClient(url: string, options: TraceContextLinkOptions = {}) {
