@@ -1,71 +1,33 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
 // The Apollo Server plugin against real Apollo Client 4 (TraceContextLink + HttpLink / BatchHttpLink) and
 // hand-made wire messages, over loopback, through startStandaloneServer, Express and a Fetch-style handler.
-import { randomBytes } from 'node:crypto';
 import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TraceContextLink, traceContextBatchKey } from '../src/apollo.js';
 import type { ApolloServerIncomingInfo, TraceContextPluginOptions } from '../src/apollo-server.js';
 import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
 import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
-import { setupGraphqlTracing, traceparentOf } from './graphql-fixture.js';
+import { setupGraphqlTracing } from './graphql-fixture.js';
+import {
+  expectResolversIn,
+  hostileCarrierBodies,
+  ourServerSpans,
+  postJson,
+  probeBody,
+  remoteCaller,
+} from './support/graphql-probe.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
 const { exporter, tracer } = tracing;
-const { spansOf, asCaller, mismatchesOf } = clientChecks(tracing);
+const { asCaller, mismatchesOf } = clientChecks(tracing);
 
 const PROBE = gql(PROBE_SOURCE);
-const newTraceId = () => randomBytes(16).toString('hex');
-const newSpanId = () => randomBytes(8).toString('hex');
-
-/** A fabricated remote caller: the ids its carrier names. */
-function caller() {
-  const traceId = newTraceId();
-  const spanId = newSpanId();
-  return { traceId, spanId, carrier: { traceparent: traceparentOf(traceId, spanId) } };
-}
-
-const serverSpans = () => spansOf(SpanKind.SERVER);
-const serverSpanOf = (traceId: string) => {
-  const spans = serverSpans().filter((span) => span.spanContext().traceId === traceId);
-  expect(spans).toHaveLength(1);
-  return spans[0] as ReadableSpan;
-};
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: response.status, json };
-}
-
-const probeBody = (tag: string, extensions?: unknown) => ({
-  query: PROBE_SOURCE,
-  operationName: 'Probe',
-  variables: { tag },
-  ...(extensions === undefined ? {} : { extensions }),
-});
-
-/** Every resolver of a Probe result ran in `traceId`, under the server span `spanId`. */
-function expectProbeIn(data: any, traceId: string, spanId: string) {
-  const seen = allSeen(data);
-  expect(seen).toHaveLength(PROBE_RESOLVERS);
-  for (const entry of seen) expect(entry).toEqual({ traceId, spanId });
-}
+const { serverSpans, serverSpanOf } = ourServerSpans(exporter);
+const post = postJson;
 
 function apolloClient(link: ApolloLink) {
   return new ApolloClient({
@@ -135,30 +97,34 @@ describe('where the context comes from', () => {
   afterAll(() => server.close());
 
   it('falls back to W3C request headers (Apollo HeaderMap), and prefers the extensions carrier', async () => {
-    const fromHeader = caller();
+    const fromHeader = remoteCaller();
     const first = await post(server.url, probeBody('h'), { traceparent: fromHeader.carrier.traceparent });
     const headerSpan = serverSpanOf(fromHeader.traceId);
     expect(headerSpan.parentSpanContext?.spanId).toBe(fromHeader.spanId);
-    expectProbeIn(first.json.data, fromHeader.traceId, headerSpan.spanContext().spanId);
+    expectResolversIn(first.json.data, fromHeader.traceId, headerSpan.spanContext().spanId);
 
-    const fromExtensions = caller();
-    const other = caller();
+    const fromExtensions = remoteCaller();
+    const other = remoteCaller();
     const second = await post(server.url, probeBody('e', { traceContext: fromExtensions.carrier }), {
       traceparent: other.carrier.traceparent,
     });
-    expectProbeIn(second.json.data, fromExtensions.traceId, serverSpanOf(fromExtensions.traceId).spanContext().spanId);
+    expectResolversIn(
+      second.json.data,
+      fromExtensions.traceId,
+      serverSpanOf(fromExtensions.traceId).spanContext().spanId,
+    );
     expect(serverSpans().filter((span) => span.spanContext().traceId === other.traceId)).toHaveLength(0);
   });
 
   it('a batched operation with an empty carrier never borrows the request headers', async () => {
-    const headerOwner = caller();
-    const own = caller();
+    const headerOwner = remoteCaller();
+    const own = remoteCaller();
     const { json } = await post(
       server.url,
       [probeBody('own', { traceContext: own.carrier }), probeBody('empty', { traceContext: {} })],
       { traceparent: headerOwner.carrier.traceparent },
     );
-    expectProbeIn(json[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId);
+    expectResolversIn(json[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId);
     const empty = allSeen(json[1].data);
     expect(empty[0]!.traceId).not.toBe(headerOwner.traceId);
     expect(empty[0]!.traceId).not.toBe(own.traceId);
@@ -166,7 +132,7 @@ describe('where the context comes from', () => {
   });
 
   it('executeOperation inside an active span is its child, whatever the extensions or headers say', async () => {
-    const foreign = caller();
+    const foreign = remoteCaller();
     const { span: parent, result } = await asCaller('render', () =>
       server.apollo.executeOperation({
         query: PROBE_SOURCE,
@@ -180,14 +146,14 @@ describe('where the context comes from', () => {
     expect(serverSpans()).toHaveLength(1);
     expect(span.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
     expect(span.spanContext().traceId).toBe(parent.spanContext().traceId);
-    expectProbeIn(body.singleResult.data, parent.spanContext().traceId, span.spanContext().spanId);
+    expectResolversIn(body.singleResult.data, parent.spanContext().traceId, span.spanContext().spanId);
   });
 
   it('runs in the active server span when nothing is sent', async () => {
     const { json } = await context.with(ROOT_CONTEXT, () => post(server.url, probeBody('nothing')));
     const span = serverSpans()[0]!;
     expect(span.parentSpanContext).toBeUndefined();
-    expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+    expectResolversIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
   });
 });
 
@@ -198,40 +164,8 @@ describe('hostile and malformed carriers', () => {
   });
   afterAll(() => server.close());
 
-  const good = caller();
-  const bad: [string, string][] = [
-    ['a string', JSON.stringify(probeBody('s', { traceContext: good.carrier.traceparent }))],
-    ['an array', JSON.stringify(probeBody('a', { traceContext: [good.carrier.traceparent] }))],
-    ['a number', JSON.stringify(probeBody('n', { traceContext: 42 }))],
-    ['null', JSON.stringify(probeBody('z', { traceContext: null }))],
-    ['a nested object', JSON.stringify(probeBody('o', { traceContext: { traceparent: { value: 'x' } } }))],
-    [
-      'an oversized traceparent',
-      JSON.stringify(probeBody('big', { traceContext: { traceparent: `00-${'a'.repeat(20_000)}` } })),
-    ],
-    [
-      'ten thousand keys',
-      JSON.stringify(
-        probeBody('keys', {
-          traceContext: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 'v'])),
-        }),
-      ),
-    ],
-    ['a malformed traceparent', JSON.stringify(probeBody('m', { traceContext: { traceparent: '00-zzzz-yyyy-01' } }))],
-    [
-      'an all-zero trace id',
-      JSON.stringify(probeBody('0', { traceContext: { traceparent: traceparentOf('0'.repeat(32), newSpanId()) } })),
-    ],
-    // Raw JSON: JSON.parse makes `__proto__` an own key, the way an attacker would send it.
-    [
-      '__proto__ keys',
-      `{"query":${JSON.stringify(PROBE_SOURCE)},"variables":{"tag":"p"},"extensions":{"traceContext":{"__proto__":{"traceparent":"${good.carrier.traceparent}"},"constructor":"${good.carrier.traceparent}"}}}`,
-    ],
-    [
-      '__proto__ as the carrier',
-      `{"query":${JSON.stringify(PROBE_SOURCE)},"variables":{"tag":"q"},"extensions":{"__proto__":{"traceContext":{"traceparent":"${good.carrier.traceparent}"}}}}`,
-    ],
-  ];
+  const good = remoteCaller();
+  const bad = hostileCarrierBodies(good);
 
   it.each(bad)(
     'executes an operation whose carrier is %s, as a new trace, and nothing leaks into the next',
@@ -244,7 +178,7 @@ describe('hostile and malformed carriers', () => {
       const span = spans[0]!;
       expect(span.parentSpanContext).toBeUndefined();
       expect(span.spanContext().traceId).not.toBe(good.traceId);
-      expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+      expectResolversIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
       expect(({} as Record<string, unknown>).traceparent).toBeUndefined();
       expect(Object.prototype).not.toHaveProperty('traceContext');
       // The next operation, with nothing sent, shares nothing with the bad one.
@@ -252,20 +186,20 @@ describe('hostile and malformed carriers', () => {
       const nextSpan = serverSpans().find((candidate) => candidate !== span && candidate.name === 'query Probe')!;
       expect(nextSpan.spanContext().traceId).not.toBe(span.spanContext().traceId);
       expect(nextSpan.parentSpanContext).toBeUndefined();
-      expectProbeIn(next.json.data, nextSpan.spanContext().traceId, nextSpan.spanContext().spanId);
+      expectResolversIn(next.json.data, nextSpan.spanContext().traceId, nextSpan.spanContext().spanId);
     },
   );
 
   it('keeps a bad carrier in one batched operation from touching its neighbours', async () => {
-    const neighbours = [caller(), caller()];
+    const neighbours = [remoteCaller(), remoteCaller()];
     const { json } = await post(server.url, [
       probeBody('ok1', { traceContext: neighbours[0]!.carrier }),
       JSON.parse(bad[0]![1]),
       probeBody('ok2', { traceContext: neighbours[1]!.carrier }),
     ]);
     expect(json).toHaveLength(3);
-    expectProbeIn(json[0].data, neighbours[0]!.traceId, serverSpanOf(neighbours[0]!.traceId).spanContext().spanId);
-    expectProbeIn(json[2].data, neighbours[1]!.traceId, serverSpanOf(neighbours[1]!.traceId).spanContext().spanId);
+    expectResolversIn(json[0].data, neighbours[0]!.traceId, serverSpanOf(neighbours[0]!.traceId).spanContext().spanId);
+    expectResolversIn(json[2].data, neighbours[1]!.traceId, serverSpanOf(neighbours[1]!.traceId).spanContext().spanId);
     const middle = allSeen(json[1].data)[0]!;
     expect([neighbours[0]!.traceId, neighbours[1]!.traceId, good.traceId]).not.toContain(middle.traceId);
     expect(serverSpans()).toHaveLength(3);
@@ -276,7 +210,7 @@ describe('hostile and malformed carriers', () => {
     expect(status).toBe(200);
     const span = serverSpans()[0]!;
     expect(span.parentSpanContext).toBeUndefined();
-    expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+    expectResolversIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
   });
 });
 
@@ -286,7 +220,7 @@ describe('trust policy and options', () => {
   async function run(plugin: TraceContextPluginOptions | false, headers: Record<string, string> = {}) {
     const server = await startApollo({ integration: 'fetch', plugin });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const carrier = { ...remote.carrier, baggage: 'tenant=acme' };
       const { json } = await post(
         server.url,
@@ -358,12 +292,12 @@ describe('trust policy and options', () => {
   it('document: true records the source text; headers: false ignores the headers', async () => {
     const server = await startApollo({ integration: 'standalone', plugin: { document: true, headers: false } });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const { json } = await post(server.url, probeBody('d'), { traceparent: remote.carrier.traceparent });
       const span = serverSpans()[0]!;
       expect(span.attributes['graphql.document']).toBe(PROBE_SOURCE);
       expect(span.spanContext().traceId).not.toBe(remote.traceId);
-      expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+      expectResolversIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
     } finally {
       await server.close();
     }
@@ -372,7 +306,7 @@ describe('trust policy and options', () => {
   it('without the plugin, resolvers lose the caller (the failure the plugin fixes)', async () => {
     const server = await startApollo({ integration: 'standalone', plugin: false });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const { json } = await post(server.url, probeBody('none', { traceContext: remote.carrier }));
       for (const entry of allSeen(json.data)) expect(entry.traceId).not.toBe(remote.traceId);
     } finally {
@@ -398,7 +332,7 @@ describe('errors and names', () => {
   afterAll(() => server.close());
 
   it('records resolver errors in the result on the server span', async () => {
-    const remote = caller();
+    const remote = remoteCaller();
     const { json } = await post(server.url, {
       query: 'query Fail { fail(tag: "x") }',
       extensions: { traceContext: remote.carrier },
@@ -411,9 +345,9 @@ describe('errors and names', () => {
   });
 
   it('records parse and validation errors, and an error a plugin throws', async () => {
-    const parse = caller();
-    const validation = caller();
-    const thrown = caller();
+    const parse = remoteCaller();
+    const validation = remoteCaller();
+    const thrown = remoteCaller();
     await post(server.url, { query: '{ probe(', extensions: { traceContext: parse.carrier } });
     await post(server.url, { query: '{ nope }', extensions: { traceContext: validation.carrier } });
     await post(server.url, {
@@ -433,8 +367,8 @@ describe('errors and names', () => {
   });
 
   it('names mutations and anonymous operations by type', async () => {
-    const mutation = caller();
-    const anonymous = caller();
+    const mutation = remoteCaller();
+    const anonymous = remoteCaller();
     await post(server.url, {
       query: 'mutation Touch { touch(tag: "m") { tag } }',
       extensions: { traceContext: mutation.carrier },
@@ -471,9 +405,9 @@ describe('beside other plugins and instrumentation', () => {
       },
     });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const { json } = await post(server.url, probeBody('wrapped', { traceContext: remote.carrier }));
-      expectProbeIn(json.data, remote.traceId, serverSpanOf(remote.traceId).spanContext().spanId);
+      expectResolversIn(json.data, remote.traceId, serverSpanOf(remote.traceId).spanContext().spanId);
       expect(fields).toContain('later');
     } finally {
       await server.close();
@@ -483,14 +417,14 @@ describe('beside other plugins and instrumentation', () => {
   it('two servers on one schema each run their own operations in their callers', async () => {
     const [a, b] = await Promise.all([startApollo({ integration: 'fetch' }), startApollo({ integration: 'fetch' })]);
     try {
-      const ra = caller();
-      const rb = caller();
+      const ra = remoteCaller();
+      const rb = remoteCaller();
       const [ja, jb] = await Promise.all([
         post(a.url, probeBody('a', { traceContext: ra.carrier })),
         post(b.url, probeBody('b', { traceContext: rb.carrier })),
       ]);
-      expectProbeIn(ja.json.data, ra.traceId, serverSpanOf(ra.traceId).spanContext().spanId);
-      expectProbeIn(jb.json.data, rb.traceId, serverSpanOf(rb.traceId).spanContext().spanId);
+      expectResolversIn(ja.json.data, ra.traceId, serverSpanOf(ra.traceId).spanContext().spanId);
+      expectResolversIn(jb.json.data, rb.traceId, serverSpanOf(rb.traceId).spanContext().spanId);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -4,42 +4,17 @@ import type { Span, SpanKind } from '@opentelemetry/api';
 import type { InMemorySpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { expect } from 'vitest';
 import type { setupGraphqlTracing } from './graphql-fixture.js';
+import {
+  allSeen,
+  PROBE_RESOLVERS,
+  PROBE_SOURCE,
+  type Seen,
+  TICKS_RESOLVERS,
+  TICKS_SOURCE,
+} from './support/graphql-probe.js';
 import { operationsOutsideCallerTrace } from './support/otel.js';
 
-export const PROBE_SOURCE = /* GraphQL */ `
-  query Probe($tag: String!) {
-    probe(tag: $tag) {
-      tag
-      seen { traceId spanId }
-      later { traceId spanId }
-      items(n: 3) { id seen { traceId spanId } }
-    }
-  }
-`;
-/** Resolvers that report what they saw in one PROBE result. */
-export const PROBE_RESOLVERS = 5;
-export const TICKS_SOURCE = /* GraphQL */ `
-  subscription Ticks($tag: String!, $count: Int!) {
-    ticks(tag: $tag, count: $count) { tag i subscribedIn { traceId spanId } atYield { traceId spanId } seen { traceId spanId } }
-  }
-`;
-/** Resolvers that report what they saw over three TICKS events. */
-export const TICKS_RESOLVERS = 9;
-
-export interface Seen {
-  traceId: string | null;
-  spanId: string | null;
-}
-
-/** Every `{ traceId, spanId }` a resolver reported, anywhere in a result. */
-export function allSeen(value: unknown, into: Seen[] = []): Seen[] {
-  if (Array.isArray(value)) for (const item of value) allSeen(item, into);
-  else if (value && typeof value === 'object') {
-    if ('traceId' in value && 'spanId' in value) into.push(value as Seen);
-    else for (const item of Object.values(value)) allSeen(item, into);
-  }
-  return into;
-}
+export { allSeen, PROBE_RESOLVERS, PROBE_SOURCE, type Seen, TICKS_RESOLVERS, TICKS_SOURCE };
 
 /** A W3C traceparent for a finished span. */
 export const traceparentOf = (span: ReadableSpan) => `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`;

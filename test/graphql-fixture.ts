@@ -198,5 +198,4 @@ export async function startServer(
  */
 export const setupGraphqlTracing = () => setupTracingWithOpenSpans();
 
-/** A W3C traceparent for a span context. */
-export const traceparentOf = (traceId: string, spanId: string) => `00-${traceId}-${spanId}-01`;
+export { traceparentOf } from './support/graphql-probe.js';

@@ -1,12 +1,10 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
 // withTraceContext for graphql-ws's useServer, on the Express + Apollo Server subscription recipe, against
 // real Apollo Client 4 (TraceContextLink + GraphQLWsLink) and the graphql-ws client, over loopback.
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { ApolloClient, ApolloLink, gql, InMemoryCache } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createClient as createWsClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -21,7 +19,8 @@ import {
   TICKS_RESOLVERS,
   TICKS_SOURCE,
 } from './graphql-client-harness.js';
-import { setupGraphqlTracing, traceparentOf } from './graphql-fixture.js';
+import { setupGraphqlTracing } from './graphql-fixture.js';
+import { expectResolversIn, ourServerSpans, remoteCaller } from './support/graphql-probe.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 // graphql 16 has no `exports`: Node (and graphql-ws, which vitest leaves to Node) loads its CJS build, while
@@ -32,23 +31,12 @@ vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
 
 const tracing = setupGraphqlTracing();
 const { exporter } = tracing;
-const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
+const { childOf, asCaller, mismatchesOf } = clientChecks(tracing);
 
 const PROBE = gql(PROBE_SOURCE);
 const TICKS = gql(TICKS_SOURCE);
 
-function caller() {
-  const traceId = randomBytes(16).toString('hex');
-  const spanId = randomBytes(8).toString('hex');
-  return { traceId, spanId, carrier: { traceparent: traceparentOf(traceId, spanId) } };
-}
-
-const serverSpans = () => spansOf(SpanKind.SERVER);
-const serverSpanOf = (traceId: string) => {
-  const spans = serverSpans().filter((span) => span.spanContext().traceId === traceId);
-  expect(spans).toHaveLength(1);
-  return spans[0] as ReadableSpan;
-};
+const { serverSpans, serverSpanOf } = ourServerSpans(exporter);
 
 const wsClient = (server: ApolloTestServer, connectionParams?: Record<string, unknown>) =>
   createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0 });
@@ -69,12 +57,6 @@ const probe = (tag: string, extensions?: unknown) => ({
   variables: { tag },
   ...(extensions === undefined ? {} : { extensions }),
 });
-
-function expectIn(data: unknown, traceId: string, spanId: string, resolvers: number) {
-  const seen = allSeen(data);
-  expect(seen).toHaveLength(resolvers);
-  for (const entry of seen) expect(entry).toEqual({ traceId, spanId });
-}
 
 // Every span an operation started has ended: none is left open by an error, a cancel or a closed socket.
 afterEach(() => expectNoOpenSpans(tracing));
@@ -133,8 +115,8 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
   });
 
   it('falls back to the connection_init payload, then keeps an operation with its own slot apart', async () => {
-    const connection = caller();
-    const own = caller();
+    const connection = remoteCaller();
+    const own = remoteCaller();
     const ws = wsClient(server, { traceContext: connection.carrier, token: 'secret' });
     const [fromConnection, fromOperation, empty] = await Promise.all([
       collect(ws, probe('conn')),
@@ -142,13 +124,18 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
       collect(ws, probe('empty', { traceContext: {} })),
     ]);
     await ws.dispose();
-    expectIn(
+    expectResolversIn(
       fromConnection[0].data,
       connection.traceId,
       serverSpanOf(connection.traceId).spanContext().spanId,
       PROBE_RESOLVERS,
     );
-    expectIn(fromOperation[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId, PROBE_RESOLVERS);
+    expectResolversIn(
+      fromOperation[0].data,
+      own.traceId,
+      serverSpanOf(own.traceId).spanContext().spanId,
+      PROBE_RESOLVERS,
+    );
     // An operation that sends an empty slot says "no context": it never borrows the connection's.
     const emptySeen = allSeen(empty[0].data);
     expect(emptySeen[0]!.traceId).not.toBe(connection.traceId);
@@ -156,18 +143,18 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
   });
 
   it('reads connectionParams itself as a carrier, and the upgrade request headers before it', async () => {
-    const params = caller();
+    const params = remoteCaller();
     const ws = wsClient(server, params.carrier);
     const [result] = await collect(ws, probe('params'));
     await ws.dispose();
-    expectIn(result.data, params.traceId, serverSpanOf(params.traceId).spanContext().spanId, PROBE_RESOLVERS);
+    expectResolversIn(result.data, params.traceId, serverSpanOf(params.traceId).spanContext().spanId, PROBE_RESOLVERS);
     exporter.reset();
 
-    const header = caller();
+    const header = remoteCaller();
     const headerWs = createWsClient({
       url: server.wsUrl,
       retryAttempts: 0,
-      connectionParams: caller().carrier,
+      connectionParams: remoteCaller().carrier,
       webSocketImpl: class extends WebSocket {
         constructor(url: string, protocols: string[]) {
           super(url, protocols, { headers: { traceparent: header.carrier.traceparent } });
@@ -176,12 +163,17 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
     });
     const [fromHeader] = await collect(headerWs, probe('header'));
     await headerWs.dispose();
-    expectIn(fromHeader.data, header.traceId, serverSpanOf(header.traceId).spanContext().spanId, PROBE_RESOLVERS);
+    expectResolversIn(
+      fromHeader.data,
+      header.traceId,
+      serverSpanOf(header.traceId).spanContext().spanId,
+      PROBE_RESOLVERS,
+    );
   });
 
   const bad: [string, unknown][] = [
     ['a string', 'traceparent'],
-    ['an array', [caller().carrier.traceparent]],
+    ['an array', [remoteCaller().carrier.traceparent]],
     ['a number', 42],
     ['a malformed traceparent', { traceparent: '00-zzzz-yyyy-01' }],
     ['an oversized traceparent', { traceparent: `00-${'a'.repeat(20_000)}` }],
@@ -191,7 +183,7 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
   it.each(bad)(
     'executes an operation whose carrier is %s in a new trace; the next one shares nothing',
     async (_label, carrier) => {
-      const connection = caller();
+      const connection = remoteCaller();
       const ws = wsClient(server, { traceContext: connection.carrier });
       const [result] = await collect(ws, probe('bad', { traceContext: carrier }));
       const [next] = await collect(ws, probe('next'));
@@ -202,14 +194,19 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
       expect(seen[0]!.traceId).not.toBe(connection.traceId);
       const span = serverSpans().find((candidate) => candidate.spanContext().traceId === seen[0]!.traceId)!;
       expect(span.parentSpanContext).toBeUndefined();
-      expectIn(result.data, span.spanContext().traceId, span.spanContext().spanId, PROBE_RESOLVERS);
+      expectResolversIn(result.data, span.spanContext().traceId, span.spanContext().spanId, PROBE_RESOLVERS);
       // The next operation (no slot) falls back to the connection's context, untouched by the bad one.
-      expectIn(next.data, connection.traceId, serverSpanOf(connection.traceId).spanContext().spanId, PROBE_RESOLVERS);
+      expectResolversIn(
+        next.data,
+        connection.traceId,
+        serverSpanOf(connection.traceId).spanContext().spanId,
+        PROBE_RESOLVERS,
+      );
     },
   );
 
   it('__proto__ keys in a raw Subscribe message reach nothing', async () => {
-    const good = caller();
+    const good = remoteCaller();
     const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
     const messages: any[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -230,15 +227,15 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
     const result = messages.find((message) => message.type === 'next').payload;
     const span = serverSpans()[0]!;
     expect(span.spanContext().traceId).not.toBe(good.traceId);
-    expectIn(result.data, span.spanContext().traceId, span.spanContext().spanId, PROBE_RESOLVERS);
+    expectResolversIn(result.data, span.spanContext().traceId, span.spanContext().spanId, PROBE_RESOLVERS);
     expect(Object.prototype).not.toHaveProperty('traceparent');
   });
 
   it('records a failing subscription, a validation error and a resolver error', async () => {
     const ws = wsClient(server);
-    const failing = caller();
-    const invalid = caller();
-    const resolverError = caller();
+    const failing = remoteCaller();
+    const invalid = remoteCaller();
+    const resolverError = remoteCaller();
     await expect(
       collect(ws, { query: 'subscription Failing { failing { i } }', extensions: { traceContext: failing.carrier } }),
     ).rejects.toBeDefined();
@@ -261,14 +258,14 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
   });
 
   it('ends the span of a parse error (graphql-ws closes the socket) and of a subscription the client completes early', async () => {
-    const parse = caller();
+    const parse = remoteCaller();
     const ws = wsClient(server);
     await expect(collect(ws, { query: '{ probe(', extensions: { traceContext: parse.carrier } })).rejects.toBeDefined();
     await ws.dispose();
     await expect.poll(() => serverSpans().length).toBe(1);
     expect(serverSpanOf(parse.traceId).status.code).toBe(SpanStatusCode.ERROR);
 
-    const early = caller();
+    const early = remoteCaller();
     const ws2 = wsClient(server);
     await new Promise<void>((resolve, reject) => {
       const unsubscribe = ws2.subscribe(
@@ -308,7 +305,7 @@ describe('withTraceContext options and hooks', () => {
     };
     const server = await startApollo({ integration: 'express', wsServerOptions });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const ws = wsClient(server);
       await collect(ws, {
         query: TICKS_SOURCE,
@@ -340,8 +337,8 @@ describe('withTraceContext options and hooks', () => {
       },
     });
     try {
-      const connection = caller();
-      const own = caller();
+      const connection = remoteCaller();
+      const own = remoteCaller();
       const ws = wsClient(server, { traceContext: connection.carrier });
       const [[linked], [continued]] = await Promise.all([
         collect(ws, probe('linked', { traceContext: own.carrier })),
@@ -352,8 +349,13 @@ describe('withTraceContext options and hooks', () => {
       expect(infos.find((info) => info.source === 'extensions')!.payload.variables).toEqual({ tag: 'linked' });
       const linkedSpan = serverSpans().find((span) => span.links[0]?.context.spanId === own.spanId)!;
       expect(linkedSpan.spanContext().traceId).not.toBe(own.traceId);
-      expectIn(linked.data, linkedSpan.spanContext().traceId, linkedSpan.spanContext().spanId, PROBE_RESOLVERS);
-      expectIn(
+      expectResolversIn(
+        linked.data,
+        linkedSpan.spanContext().traceId,
+        linkedSpan.spanContext().spanId,
+        PROBE_RESOLVERS,
+      );
+      expectResolversIn(
         continued.data,
         connection.traceId,
         serverSpanOf(connection.traceId).spanContext().spanId,
@@ -367,7 +369,7 @@ describe('withTraceContext options and hooks', () => {
   it('spans: false runs resolvers and every event directly in the caller context', async () => {
     const server = await startApollo({ integration: 'express', ws: { spans: false } });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const ws = wsClient(server);
       const events = await collect(ws, {
         query: TICKS_SOURCE,
@@ -376,7 +378,7 @@ describe('withTraceContext options and hooks', () => {
       });
       await ws.dispose();
       expect(serverSpans()).toHaveLength(0);
-      expectIn(
+      expectResolversIn(
         events.map((event) => event.data),
         remote.traceId,
         remote.spanId,
@@ -390,7 +392,7 @@ describe('withTraceContext options and hooks', () => {
   it('without the wrapper, subscription events lose the caller (the failure the wrapper fixes)', async () => {
     const server = await startApollo({ integration: 'express', ws: false });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const ws = wsClient(server);
       const events = await collect(ws, {
         query: TICKS_SOURCE,

@@ -1,12 +1,10 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
 // The Yoga plugin against hand-made wire messages: exactly what a client sends, over real loopback
 // HTTP, SSE (graphql-sse client) and graphql-ws (Yoga's recipe).
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { envelop, useEngine, useSchema } from '@envelop/core';
 import { useOpenTelemetry } from '@envelop/opentelemetry';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { EventSource } from 'eventsource';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
@@ -14,86 +12,27 @@ import type { Plugin } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TRACE_CONTEXT_EXTENSION, useTraceContext, type YogaIncomingInfo } from '../src/yoga.js';
-import { schema, setupGraphqlTracing, startServer, type TestServer, traceparentOf } from './graphql-fixture.js';
+import { schema, setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import {
+  allSeen,
+  expectResolversIn,
+  hostileCarrierBodies,
+  ourServerSpans,
+  PROBE_SOURCE,
+  postJson,
+  probeBody,
+  remoteCaller,
+  TICKS_SOURCE,
+} from './support/graphql-probe.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
 const { exporter, provider } = tracing;
 
-const PROBE = /* GraphQL */ `
-  query Probe($tag: String!) {
-    probe(tag: $tag) {
-      tag
-      seen { traceId spanId }
-      later { traceId spanId }
-      items(n: 3) { id seen { traceId spanId } }
-    }
-  }
-`;
-const TICKS = /* GraphQL */ `
-  subscription Ticks($tag: String!, $count: Int!) {
-    ticks(tag: $tag, count: $count) { tag i subscribedIn { traceId spanId } atYield { traceId spanId } seen { traceId spanId } }
-  }
-`;
-
-interface Seen {
-  traceId: string | null;
-  spanId: string | null;
-}
-
-const newTraceId = () => randomBytes(16).toString('hex');
-const newSpanId = () => randomBytes(8).toString('hex');
-
-/** A fabricated caller: the trace and span ids its carrier names. */
-function caller() {
-  const traceId = newTraceId();
-  const spanId = newSpanId();
-  return { traceId, spanId, carrier: { traceparent: traceparentOf(traceId, spanId) } };
-}
-
-/** Every `{ traceId, spanId }` a result holds, however deeply nested. */
-function allSeen(value: unknown, into: Seen[] = []): Seen[] {
-  if (Array.isArray(value)) for (const item of value) allSeen(item, into);
-  else if (value && typeof value === 'object') {
-    if ('traceId' in value && 'spanId' in value) into.push(value as Seen);
-    else for (const item of Object.values(value)) allSeen(item, into);
-  }
-  return into;
-}
-
-// Only this package's spans: @envelop/opentelemetry makes SERVER spans too.
-const serverSpans = () =>
-  exporter
-    .getFinishedSpans()
-    .filter((span) => span.kind === SpanKind.SERVER && span.instrumentationScope.name === 'otel-rpc-context');
-const serverSpanOf = (traceId: string) => {
-  const spans = serverSpans().filter((span) => span.spanContext().traceId === traceId);
-  expect(spans).toHaveLength(1);
-  return spans[0] as ReadableSpan;
-};
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  return { status: response.status, json: (await response.json()) as any };
-}
-
-const probeBody = (tag: string, extensions?: unknown) => ({
-  query: PROBE,
-  operationName: 'Probe',
-  variables: { tag },
-  ...(extensions === undefined ? {} : { extensions }),
-});
-
-/** Asserts that every resolver of a Probe result ran in `traceId`, under the server span `spanId`. */
-function expectProbeIn(data: any, traceId: string, spanId: string) {
-  const seen = allSeen(data);
-  expect(seen.length).toBe(5); // seen, later, and 3 nested list items
-  for (const entry of seen) expect(entry).toEqual({ traceId, spanId });
-}
+const { serverSpans, serverSpanOf } = ourServerSpans(exporter);
+// Yoga answers in the GraphQL-over-HTTP media type when asked for it, as its own clients do.
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  postJson(url, body, { accept: 'application/graphql-response+json', ...headers });
 
 // Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
 afterEach(() => expectNoOpenSpans(tracing));
@@ -106,7 +45,7 @@ describe('Yoga over HTTP', () => {
   afterAll(() => server.close());
 
   it('runs every resolver of a single operation under a SERVER span that is a child of the carrier', async () => {
-    const remote = caller();
+    const remote = remoteCaller();
     const { status, json } = await post(server.url, probeBody('one', { [TRACE_CONTEXT_EXTENSION]: remote.carrier }));
     expect(status).toBe(200);
     const span = serverSpanOf(remote.traceId);
@@ -114,11 +53,11 @@ describe('Yoga over HTTP', () => {
     expect(span.name).toBe('query Probe');
     expect(span.attributes).toEqual({ 'graphql.operation.type': 'query', 'graphql.operation.name': 'Probe' });
     expect(span.status.code).toBe(SpanStatusCode.UNSET);
-    expectProbeIn(json.data, remote.traceId, span.spanContext().spanId);
+    expectResolversIn(json.data, remote.traceId, span.spanContext().spanId);
   });
 
   it('keeps 50 concurrent single operations apart', async () => {
-    const callers = Array.from({ length: 50 }, caller);
+    const callers = Array.from({ length: 50 }, remoteCaller);
     const results = await Promise.all(
       callers.map((remote, i) => post(server.url, probeBody(`c${i}`, { traceContext: remote.carrier }))),
     );
@@ -136,7 +75,7 @@ describe('Yoga over HTTP', () => {
   });
 
   it('gives each operation of one batched request its own context (batching: true)', async () => {
-    const callers = Array.from({ length: 50 }, caller);
+    const callers = Array.from({ length: 50 }, remoteCaller);
     const before = server.requests();
     const { status, json } = await post(
       server.url,
@@ -149,13 +88,13 @@ describe('Yoga over HTTP', () => {
       const span = serverSpanOf(remote.traceId);
       expect(span.parentSpanContext?.spanId).toBe(remote.spanId);
       expect(json[i].data.probe.tag).toBe(`b${i}`);
-      expectProbeIn(json[i].data, remote.traceId, span.spanContext().spanId);
+      expectResolversIn(json[i].data, remote.traceId, span.spanContext().spanId);
     });
   });
 
   it('falls back to W3C request headers, and prefers the extensions carrier over them', async () => {
-    const fromHeader = caller();
-    const fromExtensions = caller();
+    const fromHeader = remoteCaller();
+    const fromExtensions = remoteCaller();
     await post(server.url, probeBody('h'), { traceparent: fromHeader.carrier.traceparent });
     expect(serverSpanOf(fromHeader.traceId).parentSpanContext?.spanId).toBe(fromHeader.spanId);
     exporter.reset();
@@ -163,12 +102,12 @@ describe('Yoga over HTTP', () => {
       traceparent: fromHeader.carrier.traceparent,
     });
     const span = serverSpanOf(fromExtensions.traceId);
-    expectProbeIn(json.data, fromExtensions.traceId, span.spanContext().spanId);
+    expectResolversIn(json.data, fromExtensions.traceId, span.spanContext().spanId);
     expect(serverSpans().filter((s) => s.spanContext().traceId === fromHeader.traceId)).toHaveLength(0);
   });
 
   it('records resolver errors on the server span', async () => {
-    const remote = caller();
+    const remote = remoteCaller();
     const { json } = await post(server.url, {
       query: 'query Broken($tag: String!) { fail(tag: $tag) }',
       variables: { tag: 'x' },
@@ -183,8 +122,8 @@ describe('Yoga over HTTP', () => {
   });
 
   it('ends the span of an operation that fails to parse or to validate', async () => {
-    const parseFails = caller();
-    const invalid = caller();
+    const parseFails = remoteCaller();
+    const invalid = remoteCaller();
     const a = await post(server.url, { query: 'query {', extensions: { traceContext: parseFails.carrier } });
     const b = await post(server.url, { query: '{ nope }', extensions: { traceContext: invalid.carrier } });
     expect(a.json.errors).toHaveLength(1);
@@ -198,7 +137,7 @@ describe('Yoga over HTTP', () => {
   });
 
   it('names mutations and anonymous operations by type', async () => {
-    const remote = caller();
+    const remote = remoteCaller();
     await post(server.url, {
       query: 'mutation { touch(tag: "m") { tag } }',
       extensions: { traceContext: remote.carrier },
@@ -216,40 +155,8 @@ describe('hostile and malformed carriers', () => {
   });
   afterAll(() => server.close());
 
-  const good = caller();
-  const bad: [string, string][] = [
-    ['a string', JSON.stringify(probeBody('s', { traceContext: good.carrier.traceparent }))],
-    ['an array', JSON.stringify(probeBody('a', { traceContext: [good.carrier.traceparent] }))],
-    ['a number', JSON.stringify(probeBody('n', { traceContext: 42 }))],
-    ['null', JSON.stringify(probeBody('z', { traceContext: null }))],
-    ['a nested object', JSON.stringify(probeBody('o', { traceContext: { traceparent: { value: 'x' } } }))],
-    [
-      'an oversized traceparent',
-      JSON.stringify(probeBody('big', { traceContext: { traceparent: `00-${'a'.repeat(20_000)}` } })),
-    ],
-    [
-      'ten thousand keys',
-      JSON.stringify(
-        probeBody('keys', {
-          traceContext: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, 'v'])),
-        }),
-      ),
-    ],
-    ['a malformed traceparent', JSON.stringify(probeBody('m', { traceContext: { traceparent: '00-zzzz-yyyy-01' } }))],
-    [
-      'an all-zero trace id',
-      JSON.stringify(probeBody('0', { traceContext: { traceparent: traceparentOf('0'.repeat(32), newSpanId()) } })),
-    ],
-    // Raw JSON: JSON.parse makes `__proto__` an own key, the way an attacker would send it.
-    [
-      '__proto__ keys',
-      `{"query":${JSON.stringify(PROBE)},"variables":{"tag":"p"},"extensions":{"traceContext":{"__proto__":{"traceparent":"${good.carrier.traceparent}"},"constructor":"${good.carrier.traceparent}"}}}`,
-    ],
-    [
-      '__proto__ as the carrier',
-      `{"query":${JSON.stringify(PROBE)},"variables":{"tag":"q"},"extensions":{"__proto__":{"traceContext":{"traceparent":"${good.carrier.traceparent}"}}}}`,
-    ],
-  ];
+  const good = remoteCaller();
+  const bad = hostileCarrierBodies(good);
 
   it.each(bad)('executes an operation whose carrier is %s, as a new trace, without throwing', async (_label, body) => {
     const { status, json } = await post(server.url, body);
@@ -260,7 +167,7 @@ describe('hostile and malformed carriers', () => {
     const span = spans[0]!;
     expect(span.parentSpanContext).toBeUndefined();
     expect(span.spanContext().traceId).not.toBe(good.traceId);
-    expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+    expectResolversIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
     expect(({} as Record<string, unknown>).traceparent).toBeUndefined();
     expect(Object.prototype).not.toHaveProperty('traceContext');
   });
@@ -272,7 +179,7 @@ describe('hostile and malformed carriers', () => {
   });
 
   it('keeps a bad carrier in one batched operation from touching its neighbours', async () => {
-    const neighbours = [caller(), caller()];
+    const neighbours = [remoteCaller(), remoteCaller()];
     const { json } = await post(server.url, [
       probeBody('ok1', { traceContext: neighbours[0]!.carrier }),
       JSON.parse(bad[0]![1]),
@@ -284,7 +191,7 @@ describe('hostile and malformed carriers', () => {
       [2, neighbours[1]!],
     ] as const) {
       const span = serverSpanOf(remote.traceId);
-      expectProbeIn(json[index].data, remote.traceId, span.spanContext().spanId);
+      expectResolversIn(json[index].data, remote.traceId, span.spanContext().spanId);
     }
     expect(serverSpans()).toHaveLength(3);
   });
@@ -294,7 +201,7 @@ describe('hostile and malformed carriers', () => {
       allowedHeaders: { request: ['content-type', 'accept', 'content-length'] },
     });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const { status, json } = await post(stripped.url, probeBody('stripped'), {
         traceparent: remote.carrier.traceparent,
       });
@@ -302,12 +209,16 @@ describe('hostile and malformed carriers', () => {
       const span = serverSpans()[0]!;
       expect(span.parentSpanContext).toBeUndefined();
       expect(span.spanContext().traceId).not.toBe(remote.traceId);
-      expectProbeIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
+      expectResolversIn(json.data, span.spanContext().traceId, span.spanContext().spanId);
       // The extensions carrier is untouched by header filtering.
       exporter.reset();
-      const viaExtensions = caller();
+      const viaExtensions = remoteCaller();
       const second = await post(stripped.url, probeBody('ext', { traceContext: viaExtensions.carrier }));
-      expectProbeIn(second.json.data, viaExtensions.traceId, serverSpanOf(viaExtensions.traceId).spanContext().spanId);
+      expectResolversIn(
+        second.json.data,
+        viaExtensions.traceId,
+        serverSpanOf(viaExtensions.traceId).spanContext().spanId,
+      );
     } finally {
       await stripped.close();
     }
@@ -316,7 +227,7 @@ describe('hostile and malformed carriers', () => {
 
 describe('trust policy and options', () => {
   const withBaggage = () => {
-    const remote = caller();
+    const remote = remoteCaller();
     return { ...remote, carrier: { ...remote.carrier, baggage: 'tenant=acme' } };
   };
   const QUERY = 'query Probe($tag: String!) { baggage(key: "tenant") probe(tag: $tag) { seen { traceId spanId } } }';
@@ -393,10 +304,10 @@ describe('trust policy and options', () => {
   it('document: true records the source text; headers: false ignores the headers', async () => {
     const server = await startServer([useTraceContext({ document: true, headers: false })]);
     try {
-      const fromHeader = caller();
+      const fromHeader = remoteCaller();
       await post(server.url, probeBody('d'), { traceparent: fromHeader.carrier.traceparent });
       const span = serverSpans()[0]!;
-      expect(span.attributes['graphql.document']).toBe(PROBE);
+      expect(span.attributes['graphql.document']).toBe(PROBE_SOURCE);
       expect(span.spanContext().traceId).not.toBe(fromHeader.traceId);
     } finally {
       await server.close();
@@ -414,12 +325,12 @@ describe('subscriptions over Yoga SSE', () => {
   it('runs 50 concurrent subscriptions, every event in its own subscription context', async () => {
     const client = createSseClient({ url: server.url });
     try {
-      const callers = Array.from({ length: 50 }, caller);
+      const callers = Array.from({ length: 50 }, remoteCaller);
       const events = await Promise.all(
         callers.map(async (remote, i) => {
           const received: any[] = [];
           for await (const result of client.iterate({
-            query: TICKS,
+            query: TICKS_SOURCE,
             variables: { tag: `s${i}`, count: 3 },
             extensions: { traceContext: remote.carrier },
           })) {
@@ -446,9 +357,9 @@ describe('subscriptions over Yoga SSE', () => {
   });
 
   it('reads the carrier from the URL of an EventSource GET subscription', async () => {
-    const remote = caller();
+    const remote = remoteCaller();
     const url = new URL(server.url);
-    url.searchParams.set('query', TICKS);
+    url.searchParams.set('query', TICKS_SOURCE);
     url.searchParams.set('variables', JSON.stringify({ tag: 'es', count: 2 }));
     url.searchParams.set('extensions', JSON.stringify({ traceContext: remote.carrier }));
     const source = new EventSource(url.toString());
@@ -472,9 +383,9 @@ describe('subscriptions over Yoga SSE', () => {
   it('ends the subscription span when the client goes away early', async () => {
     const client = createSseClient({ url: server.url });
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       for await (const result of client.iterate({
-        query: TICKS,
+        query: TICKS_SOURCE,
         variables: { tag: 'early', count: 1000 },
         extensions: { traceContext: remote.carrier },
       })) {
@@ -510,8 +421,8 @@ describe('graphql-ws with Yoga recipe', () => {
   it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
     const client = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket, lazy: true });
     try {
-      const queryCallers = Array.from({ length: 50 }, caller);
-      const subscriptionCallers = Array.from({ length: 50 }, caller);
+      const queryCallers = Array.from({ length: 50 }, remoteCaller);
+      const subscriptionCallers = Array.from({ length: 50 }, remoteCaller);
       const [queries, subscriptions] = await Promise.all([
         Promise.all(
           queryCallers.map((remote, i) => collect(client, { ...probeBody(`w${i}`, { traceContext: remote.carrier }) })),
@@ -519,7 +430,7 @@ describe('graphql-ws with Yoga recipe', () => {
         Promise.all(
           subscriptionCallers.map((remote, i) =>
             collect(client, {
-              query: TICKS,
+              query: TICKS_SOURCE,
               variables: { tag: `ws${i}`, count: 3 },
               extensions: { traceContext: remote.carrier },
             }),
@@ -528,7 +439,7 @@ describe('graphql-ws with Yoga recipe', () => {
       ]);
       await client.dispose();
       let mismatches = 0;
-      const check = (remote: ReturnType<typeof caller>, results: any[]) => {
+      const check = (remote: ReturnType<typeof remoteCaller>, results: any[]) => {
         const span = serverSpanOf(remote.traceId);
         if (span.parentSpanContext?.spanId !== remote.spanId) mismatches++;
         for (const entry of allSeen(results.map((result) => result.data))) {
@@ -551,8 +462,8 @@ describe('graphql-ws with Yoga recipe', () => {
   });
 
   it('falls back to the connection_init payload when an operation carries no context', async () => {
-    const connection = caller();
-    const own = caller();
+    const connection = remoteCaller();
+    const own = remoteCaller();
     const client = createWsClient({
       url: server.wsUrl,
       webSocketImpl: WebSocket,
@@ -564,8 +475,12 @@ describe('graphql-ws with Yoga recipe', () => {
         collect(client, probeBody('op', { traceContext: own.carrier })),
       ]);
       await client.dispose();
-      expectProbeIn(fromConnection[0].data, connection.traceId, serverSpanOf(connection.traceId).spanContext().spanId);
-      expectProbeIn(fromOperation[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId);
+      expectResolversIn(
+        fromConnection[0].data,
+        connection.traceId,
+        serverSpanOf(connection.traceId).spanContext().spanId,
+      );
+      expectResolversIn(fromOperation[0].data, own.traceId, serverSpanOf(own.traceId).spanContext().spanId);
     } finally {
       await client.dispose();
     }
@@ -574,8 +489,8 @@ describe('graphql-ws with Yoga recipe', () => {
   it('records a failing subscription and a validation error', async () => {
     const client = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
     try {
-      const failing = caller();
-      const invalid = caller();
+      const failing = remoteCaller();
+      const invalid = remoteCaller();
       // graphql-ws reports an iterator that throws as an `error` message.
       await expect(
         collect(client, {
@@ -604,7 +519,7 @@ describe('beside @envelop/opentelemetry', () => {
       useOpenTelemetry({ resolvers: true, variables: false, result: false }, provider) as Plugin,
     ]);
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       const { json } = await post(server.url, probeBody('otel', { traceContext: remote.carrier }));
       const spans = exporter.getFinishedSpans();
       const ours = serverSpanOf(remote.traceId);
@@ -630,7 +545,7 @@ describe('beside @envelop/opentelemetry', () => {
       useOpenTelemetry({ resolvers: false, variables: false, result: false }, provider) as Plugin,
     ]);
     try {
-      const remote = caller();
+      const remote = remoteCaller();
       await post(server.url, probeBody('otel', { traceContext: remote.carrier }));
       const theirs = exporter.getFinishedSpans().find((span) => span.name === 'query.Probe');
       expect(theirs?.spanContext().traceId).toBe(remote.traceId);
@@ -651,7 +566,7 @@ describe('plain Envelop', () => {
     const getEnveloped = envelop({
       plugins: [useEngine(graphql), useSchema(schema), useTraceContext()],
     });
-    const remote = caller();
+    const remote = remoteCaller();
     const {
       parse,
       validate,
@@ -661,7 +576,7 @@ describe('plain Envelop', () => {
     } = getEnveloped({
       params: { extensions: { traceContext: remote.carrier } },
     });
-    const document = parse(PROBE);
+    const document = parse(PROBE_SOURCE);
     expect(validate(enveloped, document)).toEqual([]);
     const result: any = await execute({
       schema: enveloped,
@@ -671,22 +586,22 @@ describe('plain Envelop', () => {
     });
     const span = serverSpanOf(remote.traceId);
     expect(span.parentSpanContext?.spanId).toBe(remote.spanId);
-    expectProbeIn(result.data, remote.traceId, span.spanContext().spanId);
+    expectResolversIn(result.data, remote.traceId, span.spanContext().spanId);
   });
 
   it('starts a new operation when one context object is reused with new params', async () => {
     const getEnveloped = envelop({ plugins: [useEngine(graphql), useSchema(schema), useTraceContext()] });
     const shared: Record<string, unknown> = {};
-    for (const remote of [caller(), caller()]) {
+    for (const remote of [remoteCaller(), remoteCaller()]) {
       shared.params = { extensions: { traceContext: remote.carrier } };
       const { parse, contextFactory, execute, schema: enveloped } = getEnveloped(shared);
       const result: any = await execute({
         schema: enveloped,
-        document: parse(PROBE),
+        document: parse(PROBE_SOURCE),
         variableValues: { tag: 'reuse' },
         contextValue: await contextFactory(),
       });
-      expectProbeIn(result.data, remote.traceId, serverSpanOf(remote.traceId).spanContext().spanId);
+      expectResolversIn(result.data, remote.traceId, serverSpanOf(remote.traceId).spanContext().spanId);
     }
   });
 });
