@@ -7,6 +7,8 @@ import { getContext } from '../src/index.js';
 import { URL_PARAM } from '../src/trpc/shared.js';
 import { BATCH_HEADER, traceContextEncoder, traceContextHeaders, traceContextLink } from '../src/trpc.js';
 import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
+import { asCaller } from './support/trpc-calls.js';
+import { listenOnLoopback } from './support/trpc-servers.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 
 let otel: ReturnType<typeof setupTracingWithOpenSpans>;
@@ -267,11 +269,9 @@ describe('server details', () => {
       const client = createTRPCClient<AppRouter>({
         links: [traceContextLink(), httpBatchLink({ url: server.standaloneUrl, headers: traceContextHeaders })],
       });
-      const { outer, inner } = await otel.tracer.startActiveSpan('caller', async (span) => {
-        const result = await client.nested.query({ i: 1 });
-        span.end();
-        return result;
-      });
+      const {
+        value: { outer, inner },
+      } = await asCaller(otel.tracer, () => client.nested.query({ i: 1 }));
       const inSpan = otel.exporter.getFinishedSpans().find((span) => span.spanContext().spanId === inner.spanId);
       expect(inner.traceId).toBe(outer.traceId);
       expect(inSpan?.parentSpanContext?.spanId).toBe(outer.spanId);
@@ -293,18 +293,18 @@ describe('server details', () => {
       }),
     );
     const router = t.router({ who: procedure.query(() => seen(0)) });
-    const server = createHTTPServer({
-      router,
-      createContext: ({ req }) => ({ nested: { incoming: new Headers(req.headers as Record<string, string>) } }),
-    }).listen(0, '127.0.0.1');
-    await new Promise((resolve) => server.once('listening', resolve));
+    const server = await listenOnLoopback(
+      createHTTPServer({
+        router,
+        createContext: ({ req }) => ({ nested: { incoming: new Headers(req.headers as Record<string, string>) } }),
+      }),
+    );
     try {
-      const port = (server.address() as { port: number }).port;
-      const response = await fetch(`http://127.0.0.1:${port}/who`, { headers: { traceparent: TP_A } });
+      const response = await fetch(`${server.url}/who`, { headers: { traceparent: TP_A } });
       const body = (await response.json()) as { result: { data: Seen } };
       expect(body.result.data.spanId).toBe(SPAN_A);
     } finally {
-      server.close();
+      await server.close();
     }
   });
 

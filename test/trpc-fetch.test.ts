@@ -4,7 +4,8 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@openteleme
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_HEADER, traceContextFetch, traceContextHeaders, traceContextLink } from '../src/trpc.js';
-import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
+import { expectNoOpenSpans, operationsOutsideCallerTrace, setupTracingWithOpenSpans } from './support/otel.js';
+import { underCallers } from './support/trpc-calls.js';
 import { type AppRouter, makeRouter, type Servers, startServers } from './trpc-harness.js';
 
 const A = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -153,27 +154,30 @@ describe('traceContextFetch with a real tRPC batch over loopback', () => {
       ],
     });
     tracing.exporter.reset();
-    const callers: string[] = [];
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        // The batch leaves from a timer started in the root context, as in a browser.
-        context.with(ROOT_CONTEXT, () =>
-          tracing.tracer.startActiveSpan(`caller ${i}`, (span) => {
-            callers[i] = span.spanContext().traceId;
-            const promise = client.a.q.query({ i });
-            span.end();
-            return promise;
-          }),
-        ),
-      ),
+    // The batch leaves from a timer started in the root context, as in a browser.
+    const { callers: spans, results } = await context.with(ROOT_CONTEXT, () =>
+      underCallers(tracing.tracer, 20, (i) => client.a.q.query({ i })),
     );
+    const callers = results.map((seen) => spans.get(seen.i)?.spanContext().traceId);
     expect(results.map((seen) => seen.traceId)).toEqual(callers);
+    // Each procedure ran in its own SERVER span, the child of its own CLIENT span, the child of its caller.
+    expect(
+      operationsOutsideCallerTrace(
+        tracing.exporter.getFinishedSpans(),
+        results.map((seen) => ({
+          label: `op ${seen.i}`,
+          caller: spans.get(seen.i)?.spanContext() ?? { traceId: '', spanId: '' },
+          seen: [seen],
+          expectedSeen: 1,
+        })),
+      ),
+    ).toEqual([]);
     expect(calls).toHaveLength(1);
-    // The request's fetch ran under operation 0's CLIENT span.
+    // The request's fetch ran under operation 0's CLIENT span, the child of caller 0's span itself.
     const clientSpans = tracing.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT);
     expect(clientSpans.map((span) => span.spanContext().traceId).sort()).toEqual([...callers].sort());
     const first = clientSpans.find((span) => span.spanContext().traceId === callers[0]);
-    expect(first?.parentSpanContext?.traceId).toBe(callers[0]);
+    expect(first?.parentSpanContext?.spanId).toBe(spans.get(0)?.spanContext().spanId);
     expect(calls[0]?.active).toBe(`00-${callers[0]}-${first?.spanContext().spanId}-01`);
   });
 });
