@@ -2,15 +2,16 @@
 // traceContextGateway: Apollo Server in gateway mode, whose executor runs each whole execution in the operation's
 // context, beside traceContextPlugin. Real Apollo Server (standalone, Express, Fetch-style) and real Apollo
 // Client 4 over loopback; the fixture's resolvers report the trace each one ran in.
-import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { gql, HttpLink } from '@apollo/client';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TraceContextLink, traceContextBatchKey } from '../src/apollo.js';
+import { traceContextBatchKey } from '../src/apollo.js';
 import { traceContextGateway } from '../src/apollo-server.js';
 import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
 import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
 import { schema, setupGraphqlTracing } from './graphql-fixture.js';
+import { apolloClient } from './support/graphql-clients.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
@@ -22,14 +23,6 @@ const FAIL = gql`
     fail(tag: "x")
   }
 `;
-
-function apolloClient(link: ApolloLink) {
-  return new ApolloClient({
-    link: ApolloLink.from([new TraceContextLink(), link]),
-    cache: new InMemoryCache(),
-    defaultOptions: { query: { fetchPolicy: 'no-cache' } },
-  });
-}
 
 afterEach(() => expectNoOpenSpans(tracing));
 

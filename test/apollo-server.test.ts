@@ -1,21 +1,22 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: the tests read untyped GraphQL JSON results
 // The Apollo Server plugin against real Apollo Client 4 (TraceContextLink + HttpLink / BatchHttpLink) and
 // hand-made wire messages, over loopback, through startStandaloneServer, Express and a Fetch-style handler.
-import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { gql, HttpLink } from '@apollo/client';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TraceContextLink, traceContextBatchKey } from '../src/apollo.js';
+import { traceContextBatchKey } from '../src/apollo.js';
 import type { ApolloServerIncomingInfo, TraceContextPluginOptions } from '../src/apollo-server.js';
 import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
 import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
 import { setupGraphqlTracing } from './graphql-fixture.js';
+import { apolloClient } from './support/graphql-clients.js';
 import {
   expectResolversIn,
   hostileCarrierBodies,
   ourServerSpans,
-  postJson,
+  postJsonOrText,
   probeBody,
   remoteCaller,
 } from './support/graphql-probe.js';
@@ -27,15 +28,7 @@ const { asCaller, mismatchesOf } = clientChecks(tracing);
 
 const PROBE = gql(PROBE_SOURCE);
 const { serverSpans, serverSpanOf } = ourServerSpans(exporter);
-const post = postJson;
-
-function apolloClient(link: ApolloLink) {
-  return new ApolloClient({
-    link: ApolloLink.from([new TraceContextLink(), link]),
-    cache: new InMemoryCache(),
-    defaultOptions: { query: { fetchPolicy: 'no-cache' } },
-  });
-}
+const post = postJsonOrText;
 
 // Every span an operation started has ended: none is left open by an error, a bad carrier or a batch.
 afterEach(() => expectNoOpenSpans(tracing));

@@ -7,10 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { type DiagLogger, DiagLogLevel, diag, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { createClient as createWsClient } from 'graphql-ws';
 import { createSchema } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
 import {
   ATTR_GRAPHQL_OPERATION_VARIABLES,
   type GraphQLServerOperationInfo,
@@ -20,6 +18,8 @@ import { ATTR_GRAPHQL_OPERATION_VARIABLES as WS_VARIABLES } from '../src/graphql
 import { useTraceContext, ATTR_GRAPHQL_OPERATION_VARIABLES as YOGA_VARIABLES } from '../src/yoga.js';
 import { startApollo } from './apollo-server-harness.js';
 import { seen, setupGraphqlTracing, startServer, traceparentOf } from './graphql-fixture.js';
+import { wsEvents } from './support/graphql-clients.js';
+import { GRAPHQL_RESPONSE, postJson } from './support/graphql-probe.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
@@ -88,28 +88,15 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function post(url: string, body: Body) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-    body: JSON.stringify(body),
-  });
-  return response.json();
-}
+/** One POST's JSON reply. */
+const post = async (url: string, body: Body) => (await postJson(url, body, GRAPHQL_RESPONSE)).json;
 
-function wsSend(url: string, body: Body) {
-  const client = createWsClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
-  return new Promise<any>((resolve) => {
-    let last: any;
-    client.subscribe(body as any, {
-      next: (value) => {
-        last = value;
-      },
-      error: (error) => resolve({ errors: Array.isArray(error) ? error : [error] }),
-      complete: () => resolve(last),
-    });
-  }).finally(() => client.dispose());
-}
+/** A graphql-ws operation's last event, or its error as a result's `errors`. */
+const wsSend = (url: string, body: Body) =>
+  wsEvents(url, body).then(
+    (events) => events.at(-1),
+    (error) => ({ errors: Array.isArray(error) ? error : [error] }),
+  );
 
 /** Starts one integration with `options` and the schema above. */
 async function start(kind: Kind, options: Options): Promise<Running> {

@@ -25,6 +25,8 @@ import { type TraceContextExchangeOptions, traceContextExchange } from '../src/u
 import { useTraceContext } from '../src/yoga.js';
 import { startApollo } from './apollo-server-harness.js';
 import { setupGraphqlTracing, startServer, traceparentOf } from './graphql-fixture.js';
+import { wsEvents } from './support/graphql-clients.js';
+import { GRAPHQL_RESPONSE, postJson } from './support/graphql-probe.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
@@ -74,27 +76,8 @@ interface Body {
   extensions?: Record<string, unknown>;
 }
 
-async function post(url: string, body: Body | Body[]) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-    body: JSON.stringify(body),
-  });
-  return response.json();
-}
-
-/** Every event a graphql-ws operation produced (one for a query). */
-function wsEvents(url: string, body: Body) {
-  const client = createWsClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
-  return new Promise<any[]>((resolve, reject) => {
-    const events: any[] = [];
-    client.subscribe(body as any, {
-      next: (value) => void events.push(value),
-      error: reject,
-      complete: () => resolve(events),
-    });
-  }).finally(() => client.dispose());
-}
+/** One POST's JSON reply. */
+const post = async (url: string, body: Body | Body[]) => (await postJson(url, body, GRAPHQL_RESPONSE)).json;
 
 interface Running {
   url: string;

@@ -20,6 +20,7 @@ import {
   TICKS_SOURCE,
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing } from './graphql-fixture.js';
+import { collectEvents } from './support/graphql-clients.js';
 import { expectResolversIn, ourServerSpans, remoteCaller } from './support/graphql-probe.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
@@ -40,17 +41,6 @@ const { serverSpans, serverSpanOf } = ourServerSpans(exporter);
 
 const wsClient = (server: ApolloTestServer, connectionParams?: Record<string, unknown>) =>
   createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0 });
-
-/** All results of one graphql-ws operation. */
-const collect = (client: ReturnType<typeof createWsClient>, payload: any) =>
-  new Promise<any[]>((resolve, reject) => {
-    const results: any[] = [];
-    client.subscribe(payload, {
-      next: (value) => results.push(value),
-      error: reject,
-      complete: () => resolve(results),
-    });
-  });
 
 const probe = (tag: string, extensions?: unknown) => ({
   query: PROBE_SOURCE,
@@ -119,9 +109,9 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
     const own = remoteCaller();
     const ws = wsClient(server, { traceContext: connection.carrier, token: 'secret' });
     const [fromConnection, fromOperation, empty] = await Promise.all([
-      collect(ws, probe('conn')),
-      collect(ws, probe('op', { traceContext: own.carrier })),
-      collect(ws, probe('empty', { traceContext: {} })),
+      collectEvents(ws, probe('conn')),
+      collectEvents(ws, probe('op', { traceContext: own.carrier })),
+      collectEvents(ws, probe('empty', { traceContext: {} })),
     ]);
     await ws.dispose();
     expectResolversIn(
@@ -145,7 +135,7 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
   it('reads connectionParams itself as a carrier, and the upgrade request headers before it', async () => {
     const params = remoteCaller();
     const ws = wsClient(server, params.carrier);
-    const [result] = await collect(ws, probe('params'));
+    const [result] = await collectEvents(ws, probe('params'));
     await ws.dispose();
     expectResolversIn(result.data, params.traceId, serverSpanOf(params.traceId).spanContext().spanId, PROBE_RESOLVERS);
     exporter.reset();
@@ -161,7 +151,7 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
         }
       },
     });
-    const [fromHeader] = await collect(headerWs, probe('header'));
+    const [fromHeader] = await collectEvents(headerWs, probe('header'));
     await headerWs.dispose();
     expectResolversIn(
       fromHeader.data,
@@ -185,8 +175,8 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
     async (_label, carrier) => {
       const connection = remoteCaller();
       const ws = wsClient(server, { traceContext: connection.carrier });
-      const [result] = await collect(ws, probe('bad', { traceContext: carrier }));
-      const [next] = await collect(ws, probe('next'));
+      const [result] = await collectEvents(ws, probe('bad', { traceContext: carrier }));
+      const [next] = await collectEvents(ws, probe('next'));
       await ws.dispose();
       expect(result.errors).toBeUndefined();
       const seen = allSeen(result.data);
@@ -237,12 +227,15 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
     const invalid = remoteCaller();
     const resolverError = remoteCaller();
     await expect(
-      collect(ws, { query: 'subscription Failing { failing { i } }', extensions: { traceContext: failing.carrier } }),
+      collectEvents(ws, {
+        query: 'subscription Failing { failing { i } }',
+        extensions: { traceContext: failing.carrier },
+      }),
     ).rejects.toBeDefined();
     await expect(
-      collect(ws, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
+      collectEvents(ws, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
     ).rejects.toBeDefined();
-    const [withError] = await collect(ws, {
+    const [withError] = await collectEvents(ws, {
       query: 'query Fail { fail(tag: "x") }',
       extensions: { traceContext: resolverError.carrier },
     });
@@ -260,7 +253,9 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
   it('ends the span of a parse error (graphql-ws closes the socket) and of a subscription the client completes early', async () => {
     const parse = remoteCaller();
     const ws = wsClient(server);
-    await expect(collect(ws, { query: '{ probe(', extensions: { traceContext: parse.carrier } })).rejects.toBeDefined();
+    await expect(
+      collectEvents(ws, { query: '{ probe(', extensions: { traceContext: parse.carrier } }),
+    ).rejects.toBeDefined();
     await ws.dispose();
     await expect.poll(() => serverSpans().length).toBe(1);
     expect(serverSpanOf(parse.traceId).status.code).toBe(SpanStatusCode.ERROR);
@@ -307,7 +302,7 @@ describe('withTraceContext options and hooks', () => {
     try {
       const remote = remoteCaller();
       const ws = wsClient(server);
-      await collect(ws, {
+      await collectEvents(ws, {
         query: TICKS_SOURCE,
         variables: { tag: 'hooks', count: 2 },
         extensions: { traceContext: remote.carrier },
@@ -341,8 +336,8 @@ describe('withTraceContext options and hooks', () => {
       const own = remoteCaller();
       const ws = wsClient(server, { traceContext: connection.carrier });
       const [[linked], [continued]] = await Promise.all([
-        collect(ws, probe('linked', { traceContext: own.carrier })),
-        collect(ws, probe('continued')),
+        collectEvents(ws, probe('linked', { traceContext: own.carrier })),
+        collectEvents(ws, probe('continued')),
       ]);
       await ws.dispose();
       expect(infos.map((info) => info.source).sort()).toEqual(['connectionParams', 'extensions']);
@@ -371,7 +366,7 @@ describe('withTraceContext options and hooks', () => {
     try {
       const remote = remoteCaller();
       const ws = wsClient(server);
-      const events = await collect(ws, {
+      const events = await collectEvents(ws, {
         query: TICKS_SOURCE,
         variables: { tag: 'nospan', count: 3 },
         extensions: { traceContext: remote.carrier },
@@ -394,7 +389,7 @@ describe('withTraceContext options and hooks', () => {
     try {
       const remote = remoteCaller();
       const ws = wsClient(server);
-      const events = await collect(ws, {
+      const events = await collectEvents(ws, {
         query: TICKS_SOURCE,
         variables: { tag: 'plain', count: 2 },
         extensions: { traceContext: remote.carrier },

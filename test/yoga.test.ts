@@ -13,9 +13,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TRACE_CONTEXT_EXTENSION, useTraceContext, type YogaIncomingInfo } from '../src/yoga.js';
 import { schema, setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { collectEvents } from './support/graphql-clients.js';
 import {
   allSeen,
   expectResolversIn,
+  GRAPHQL_RESPONSE,
   hostileCarrierBodies,
   ourServerSpans,
   PROBE_SOURCE,
@@ -30,9 +32,8 @@ const tracing = setupGraphqlTracing();
 const { exporter, provider } = tracing;
 
 const { serverSpans, serverSpanOf } = ourServerSpans(exporter);
-// Yoga answers in the GraphQL-over-HTTP media type when asked for it, as its own clients do.
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  postJson(url, body, { accept: 'application/graphql-response+json', ...headers });
+  postJson(url, body, { ...GRAPHQL_RESPONSE, ...headers });
 
 // Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
 afterEach(() => expectNoOpenSpans(tracing));
@@ -408,16 +409,6 @@ describe('graphql-ws with Yoga recipe', () => {
   });
   afterAll(() => server.close());
 
-  const collect = (client: ReturnType<typeof createWsClient>, payload: any) =>
-    new Promise<any[]>((resolve, reject) => {
-      const results: any[] = [];
-      client.subscribe(payload, {
-        next: (value) => results.push(value),
-        error: reject,
-        complete: () => resolve(results),
-      });
-    });
-
   it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
     const client = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket, lazy: true });
     try {
@@ -425,11 +416,13 @@ describe('graphql-ws with Yoga recipe', () => {
       const subscriptionCallers = Array.from({ length: 50 }, remoteCaller);
       const [queries, subscriptions] = await Promise.all([
         Promise.all(
-          queryCallers.map((remote, i) => collect(client, { ...probeBody(`w${i}`, { traceContext: remote.carrier }) })),
+          queryCallers.map((remote, i) =>
+            collectEvents(client, { ...probeBody(`w${i}`, { traceContext: remote.carrier }) }),
+          ),
         ),
         Promise.all(
           subscriptionCallers.map((remote, i) =>
-            collect(client, {
+            collectEvents(client, {
               query: TICKS_SOURCE,
               variables: { tag: `ws${i}`, count: 3 },
               extensions: { traceContext: remote.carrier },
@@ -471,8 +464,8 @@ describe('graphql-ws with Yoga recipe', () => {
     });
     try {
       const [fromConnection, fromOperation] = await Promise.all([
-        collect(client, probeBody('conn')),
-        collect(client, probeBody('op', { traceContext: own.carrier })),
+        collectEvents(client, probeBody('conn')),
+        collectEvents(client, probeBody('op', { traceContext: own.carrier })),
       ]);
       await client.dispose();
       expectResolversIn(
@@ -493,13 +486,13 @@ describe('graphql-ws with Yoga recipe', () => {
       const invalid = remoteCaller();
       // graphql-ws reports an iterator that throws as an `error` message.
       await expect(
-        collect(client, {
+        collectEvents(client, {
           query: 'subscription Failing { failing { i } }',
           extensions: { traceContext: failing.carrier },
         }),
       ).rejects.toEqual([{ message: 'subscription failed on purpose' }]);
       await expect(
-        collect(client, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
+        collectEvents(client, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
       ).rejects.toMatchObject([
         { message: 'Cannot query field "nope" on type "Query".', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } },
       ]);

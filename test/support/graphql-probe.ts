@@ -70,13 +70,29 @@ export const probeBody = (tag: string, extensions?: unknown) => ({
   ...(extensions === undefined ? {} : { extensions }),
 });
 
-/** POSTs a JSON body (or raw JSON text) and reads the reply as JSON, or as text when it is not JSON. */
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
+/** The GraphQL-over-HTTP media type, which Yoga answers in when asked, as its own clients ask. */
+export const GRAPHQL_RESPONSE = { accept: 'application/graphql-response+json' };
+
+async function post(url: string, body: unknown, headers: Record<string, string>) {
+  return fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** POSTs a JSON body (or raw JSON text); the reply must be JSON. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await post(url, body, headers);
+  return { status: response.status, json: (await response.json()) as any };
+}
+
+/**
+ * {@link postJson} for a server that may answer in plain text (Apollo Server refuses a bad body or a CSRF
+ * request that way): the reply as JSON, or as text when it is not JSON.
+ */
+export async function postJsonOrText(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await post(url, body, headers);
   const text = await response.text();
   let json: any;
   try {

@@ -1,0 +1,37 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: GraphQL payloads and results are untyped here
+// The clients the GraphQL tests drive servers with: Apollo Client 4 behind our link, and the graphql-ws client
+// reading every event of one operation.
+import { ApolloClient, ApolloLink, InMemoryCache } from '@apollo/client';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { TraceContextLink } from '../../src/apollo.js';
+
+/** Apollo Client 4 with TraceContextLink in front of `link`, and no cache between a query and the server. */
+export function apolloClient(link: ApolloLink) {
+  return new ApolloClient({
+    link: ApolloLink.from([new TraceContextLink(), link]),
+    cache: new InMemoryCache(),
+    defaultOptions: { query: { fetchPolicy: 'no-cache' } },
+  });
+}
+
+/** Every event of one graphql-ws operation (one for a query), once it completes; rejects on its error. */
+export const collectEvents = (client: WsClient, payload: any) =>
+  new Promise<any[]>((resolve, reject) => {
+    const events: any[] = [];
+    client.subscribe(payload, {
+      next: (value) => void events.push(value),
+      error: reject,
+      complete: () => resolve(events),
+    });
+  });
+
+/** {@link collectEvents} over a graphql-ws client of its own, disposed whatever the operation did. */
+export async function wsEvents(url: string, payload: any): Promise<any[]> {
+  const client = createWsClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  try {
+    return await collectEvents(client, payload);
+  } finally {
+    await client.dispose();
+  }
+}
