@@ -1,30 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { propagation, type Span, SpanKind } from '@opentelemetry/api';
 import { createTRPCClient, createWSClient, httpBatchLink, wsLink } from '@trpc/client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { getContext } from '../src/index.js';
-import { URL_PARAM } from '../src/trpc/shared.js';
+import { URL_PARAM } from '../src/trpc/url-param.js';
 import { BATCH_HEADER, traceContextEncoder, traceContextHeaders, traceContextLink } from '../src/trpc.js';
-import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
-import { asCaller } from './support/trpc-calls.js';
+import { asCaller, traceEveryTest } from './support/trpc-calls.js';
 import { listenOnLoopback } from './support/trpc-servers.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 
-let otel: ReturnType<typeof setupTracingWithOpenSpans>;
+// Every span a call started has ended, whatever its carrier.
+const otel = traceEveryTest();
 /** Middleware with spans off: a procedure sees exactly the caller's span, or none. */
 let plain: Servers;
 
 beforeAll(async () => {
-  otel = setupTracingWithOpenSpans();
   plain = await startServers(makeRouter({ spans: false }));
 });
 afterAll(async () => {
   await plain.close();
 });
-beforeEach(() => otel.exporter.reset());
-// Every span a call started has ended, whatever its carrier; the exporter is reset even if not.
-afterEach(() => expectNoOpenSpans(otel));
 
 const TRACE_A = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_A = 'b7ad6b7169203331';

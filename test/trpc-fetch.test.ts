@@ -2,10 +2,9 @@
 // bad input, plus a real tRPC batch over loopback. The browser proof is test/browser-instrumentation.test.ts.
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_HEADER, traceContextFetch, traceContextHeaders, traceContextLink } from '../src/trpc.js';
-import { expectNoOpenSpans, operationsOutsideCallerTrace, setupTracingWithOpenSpans } from './support/otel.js';
-import { underCallers } from './support/trpc-calls.js';
+import { resultsOutsideCallerTrace, traceEveryTest, underCallers } from './support/trpc-calls.js';
 import { type AppRouter, makeRouter, type Servers, startServers } from './trpc-harness.js';
 
 const A = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -34,12 +33,8 @@ function recordingFetch(calls: Call[]) {
   };
 }
 
-let tracing: ReturnType<typeof setupTracingWithOpenSpans>;
-beforeAll(() => {
-  tracing = setupTracingWithOpenSpans();
-});
-// Every span a call started has ended; the exporter is reset even if not.
-afterEach(() => expectNoOpenSpans(tracing));
+// Every span a call started has ended.
+const tracing = traceEveryTest();
 
 describe('traceContextFetch', () => {
   const send = async (headers: unknown, input: unknown = 'http://127.0.0.1:9/x') => {
@@ -161,17 +156,7 @@ describe('traceContextFetch with a real tRPC batch over loopback', () => {
     const callers = results.map((seen) => spans.get(seen.i)?.spanContext().traceId);
     expect(results.map((seen) => seen.traceId)).toEqual(callers);
     // Each procedure ran in its own SERVER span, the child of its own CLIENT span, the child of its caller.
-    expect(
-      operationsOutsideCallerTrace(
-        tracing.exporter.getFinishedSpans(),
-        results.map((seen) => ({
-          label: `op ${seen.i}`,
-          caller: spans.get(seen.i)?.spanContext() ?? { traceId: '', spanId: '' },
-          seen: [seen],
-          expectedSeen: 1,
-        })),
-      ),
-    ).toEqual([]);
+    expect(resultsOutsideCallerTrace(tracing.exporter.getFinishedSpans(), results, spans)).toEqual([]);
     expect(calls).toHaveLength(1);
     // The request's fetch ran under operation 0's CLIENT span, the child of caller 0's span itself.
     const clientSpans = tracing.exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT);

@@ -7,7 +7,7 @@ import { createTRPCClient, createWSClient, httpBatchLink, httpLink, type TRPCLin
 import { initTRPC, TRPCError } from '@trpc/server';
 import { type CreateHTTPContextOptions, createHTTPServer } from '@trpc/server/adapters/standalone';
 import { observable } from '@trpc/server/observable';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   ATTR_TRPC_INPUT,
@@ -22,19 +22,14 @@ import {
   traceContextMiddleware,
   type WebSocketEncoder,
 } from '../src/trpc.js';
-import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
-import { oneSpan, asCaller as runAsCaller, spansNamed } from './support/trpc-calls.js';
+import { oneSpan, asCaller as runAsCaller, spansNamed, traceEveryTest } from './support/trpc-calls.js';
 import { sseSplitLink } from './support/trpc-clients.js';
 import { listenOnLoopback } from './support/trpc-servers.js';
 import { type AppRouter, makeRouter as makeHarnessRouter, seen, startServers } from './trpc-harness.js';
 
-let otel: ReturnType<typeof setupTracingWithOpenSpans>;
-beforeAll(() => {
-  otel = setupTracingWithOpenSpans();
-});
-beforeEach(() => {
-  otel.exporter.reset();
-});
+// Every span an operation started has ended (a throwing option, a cancel included); diag is unhooked after
+// every test, whether that check passed or not.
+const otel = traceEveryTest(() => diag.disable());
 
 /** What the server's createContext saw of each request. */
 interface Received {
@@ -128,9 +123,6 @@ function spyDiag() {
   diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
   return warnings;
 }
-// Every span an operation started has ended (a throwing option, a cancel included); the exporter is reset and
-// diag is unhooked even when that check fails.
-afterEach(() => expectNoOpenSpans(otel, () => diag.disable()));
 
 describe('spans', () => {
   it('a predicate skips the health procedure on both sides; its server work still runs in the caller trace', async () => {

@@ -17,7 +17,7 @@ import {
 import { initTRPC, TRPCError } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { type CreateHTTPContextOptions, createHTTPServer } from '@trpc/server/adapters/standalone';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { formatTraceResponse, parseTraceResponse } from '../src/core/traceresponse.js';
 import {
@@ -30,20 +30,11 @@ import {
   traceContextMiddleware,
   traceResponseMeta,
 } from '../src/trpc.js';
-import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
-import { oneSpan, asCaller as runAsCaller, spansNamed } from './support/trpc-calls.js';
+import { oneSpan, asCaller as runAsCaller, spansNamed, traceEveryTest } from './support/trpc-calls.js';
 import { fetchAdapterHandler, listenOnLoopback } from './support/trpc-servers.js';
 
-let otel: ReturnType<typeof setupTracingWithOpenSpans>;
-beforeAll(() => {
-  otel = setupTracingWithOpenSpans();
-});
-beforeEach(() => {
-  otel.exporter.reset();
-});
-// Every span a call started has ended (a failed call, a hostile response included); the exporter is reset
-// even when that check fails.
-afterEach(() => expectNoOpenSpans(otel));
+// Every span a call started has ended (a failed call, a hostile response included).
+const otel = traceEveryTest();
 
 type Ctx = { req: unknown; info: unknown };
 

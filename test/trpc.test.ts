@@ -1,48 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink, type TRPCLink } from '@trpc/client';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { traceContextHeaders, traceContextLink } from '../src/trpc.js';
-import { expectNoOpenSpans, operationsOutsideCallerTrace, setupTracingWithOpenSpans } from './support/otel.js';
-import { underCallers } from './support/trpc-calls.js';
+import { resultsOutsideCallerTrace, traceEveryTest, underCallers } from './support/trpc-calls.js';
 import { sseSplitLink, wsTraceClient } from './support/trpc-clients.js';
 import { type AppRouter, makeRouter, type Seen, type Servers, startServers } from './trpc-harness.js';
 
-let otel: ReturnType<typeof setupTracingWithOpenSpans>;
+// Every span an operation started has ended (an error, an abort, a killed connection included).
+const otel = traceEveryTest();
 let servers: Servers;
 
 beforeAll(async () => {
-  otel = setupTracingWithOpenSpans();
   servers = await startServers(makeRouter());
 });
 afterAll(async () => {
   await servers.close();
 });
-beforeEach(() => {
-  otel.exporter.reset();
-});
-// Every span an operation started has ended (an error, an abort, a killed connection included); the
-// exporter is reset even when that check fails, so one test's spans never reach the next.
-afterEach(() => expectNoOpenSpans(otel));
 
 const N = 60;
 
-/**
- * The procedure results (or events) whose SERVER span is not the child of the CLIENT span of their own caller,
- * one line each. Each result is judged on its own: a resumed subscription's later events have a SERVER span of
- * their own under the same CLIENT span.
- */
-function mismatches(results: Seen[], callers: Map<number, Span>): string[] {
-  return operationsOutsideCallerTrace(
-    otel.exporter.getFinishedSpans(),
-    results.map((result) => ({
-      label: `op ${result.i}`,
-      caller: callers.get(result.i)?.spanContext() ?? { traceId: '', spanId: '' },
-      seen: [result],
-      expectedSeen: 1,
-    })),
-  );
-}
+/** The results (or events) whose SERVER span is not the child of the CLIENT span of their own caller. */
+const mismatches = (results: Seen[], callers: Map<number, Span>) =>
+  resultsOutsideCallerTrace(otel.exporter.getFinishedSpans(), results, callers);
 
 /** Runs `call(i)` for N operations concurrently, each under its own caller span. */
 const concurrently = <T>(call: (i: number) => Promise<T>) => underCallers(otel.tracer, N, call);
