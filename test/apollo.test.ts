@@ -373,84 +373,95 @@ describe('BatchHttpLink', () => {
 describe('GraphQLWsLink', () => {
   it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
     const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
-    const client = new ApolloClient({
-      link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(wsClient)]),
-      cache: new InMemoryCache(),
-      defaultOptions: { query: { fetchPolicy: 'no-cache' } },
-    });
-    const subscribe = (tag: string) =>
-      new Promise<any[]>((resolve, reject) => {
-        const events: any[] = [];
-        client
-          .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
-          .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+    try {
+      const client = new ApolloClient({
+        link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(wsClient)]),
+        cache: new InMemoryCache(),
+        defaultOptions: { query: { fetchPolicy: 'no-cache' } },
       });
-    const [queries, subscriptions] = await Promise.all([
-      Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          asCaller(`query ${i}`, () => client.query({ query: PROBE, variables: { tag: `wq${i}` } })),
+      const subscribe = (tag: string) =>
+        new Promise<any[]>((resolve, reject) => {
+          const events: any[] = [];
+          client
+            .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
+            .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+        });
+      const [queries, subscriptions] = await Promise.all([
+        Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            asCaller(`query ${i}`, () => client.query({ query: PROBE, variables: { tag: `wq${i}` } })),
+          ),
         ),
-      ),
-      Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`ws${i}`)))),
-    ]);
-    await wsClient.dispose();
-    const mismatches: string[] = [];
-    for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, 5));
-    for (const { span, result } of subscriptions) {
-      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-      mismatches.push(...mismatchesOf(span, result, 9));
+        Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`ws${i}`)))),
+      ]);
+      await wsClient.dispose();
+      const mismatches: string[] = [];
+      for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, 5));
+      for (const { span, result } of subscriptions) {
+        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+        mismatches.push(...mismatchesOf(span, result, 9));
+      }
+      expect(mismatches).toEqual([]);
+      expect(childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).name).toBe('subscription Ticks');
+    } finally {
+      await wsClient.dispose();
     }
-    expect(mismatches).toEqual([]);
-    expect(childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).name).toBe('subscription Ticks');
   });
 
   it('ends the client and server spans when a subscription is unsubscribed early', async () => {
     const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
-    const client = new ApolloClient({
-      link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(wsClient)]),
-      cache: new InMemoryCache(),
-    });
-    await new Promise<void>((resolve) => {
-      tracer.startActiveSpan('caller', (caller) => {
-        const subscription = client.subscribe({ query: TICKS, variables: { tag: 'early', count: 1000 } }).subscribe({
-          next: () => {
-            subscription.unsubscribe();
-            resolve();
-          },
-        });
-        caller.end();
+    try {
+      const client = new ApolloClient({
+        link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(wsClient)]),
+        cache: new InMemoryCache(),
       });
-    });
-    await expect.poll(() => spansOf(SpanKind.SERVER).length, { timeout: 5000 }).toBe(1);
-    expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
-    await wsClient.dispose();
+      await new Promise<void>((resolve) => {
+        tracer.startActiveSpan('caller', (caller) => {
+          const subscription = client.subscribe({ query: TICKS, variables: { tag: 'early', count: 1000 } }).subscribe({
+            next: () => {
+              subscription.unsubscribe();
+              resolve();
+            },
+          });
+          caller.end();
+        });
+      });
+      await expect.poll(() => spansOf(SpanKind.SERVER).length, { timeout: 5000 }).toBe(1);
+      expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
+    } finally {
+      await wsClient.dispose();
+    }
   });
 });
 
 describe('SSE', () => {
   it('runs 50 concurrent subscriptions, every event in its own caller trace', async () => {
     const sseClient = createSseClient({ url: server.url });
-    const client = new ApolloClient({
-      link: ApolloLink.from([new TraceContextLink(), new SseLink(sseClient)]),
-      cache: new InMemoryCache(),
-    });
-    const subscribe = (tag: string) =>
-      new Promise<any[]>((resolve, reject) => {
-        const events: any[] = [];
-        client
-          .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
-          .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+    try {
+      const client = new ApolloClient({
+        link: ApolloLink.from([new TraceContextLink(), new SseLink(sseClient)]),
+        cache: new InMemoryCache(),
       });
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`sse${i}`))),
-    );
-    sseClient.dispose();
-    const mismatches: string[] = [];
-    for (const { span, result } of runs) {
-      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-      mismatches.push(...mismatchesOf(span, result, 9));
+      const subscribe = (tag: string) =>
+        new Promise<any[]>((resolve, reject) => {
+          const events: any[] = [];
+          client
+            .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
+            .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+        });
+      const runs = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`sse${i}`))),
+      );
+      sseClient.dispose();
+      const mismatches: string[] = [];
+      for (const { span, result } of runs) {
+        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+        mismatches.push(...mismatchesOf(span, result, 9));
+      }
+      expect(mismatches).toEqual([]);
+    } finally {
+      sseClient.dispose();
     }
-    expect(mismatches).toEqual([]);
   });
 });
 

@@ -311,64 +311,75 @@ describe('fetchExchange, GET (urql sends queries as GET by default)', () => {
 describe('subscriptionExchange over graphql-ws', () => {
   it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
     const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
-    const client = new Client({
-      url: server.url,
-      exchanges: [traceContextExchange(), subscriptions(wsClient, true)],
-      requestPolicy: 'network-only',
-      preferGetMethod: false,
-    });
-    const [queries, subs] = await Promise.all([
-      Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          asCaller(`query ${i}`, () => client.query(PROBE, { tag: `wq${i}` }).toPromise()),
+    try {
+      const client = new Client({
+        url: server.url,
+        exchanges: [traceContextExchange(), subscriptions(wsClient, true)],
+        requestPolicy: 'network-only',
+        preferGetMethod: false,
+      });
+      const [queries, subs] = await Promise.all([
+        Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            asCaller(`query ${i}`, () => client.query(PROBE, { tag: `wq${i}` }).toPromise()),
+          ),
         ),
-      ),
-      Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => collect(client, `ws${i}`)))),
-    ]);
-    const mismatches: string[] = [];
-    for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
-    await expect.poll(() => spansOf(SpanKind.CLIENT).length, { timeout: 5000 }).toBe(100);
-    for (const { span, result } of subs) {
-      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-      mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
+        Promise.all(
+          Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => collect(client, `ws${i}`))),
+        ),
+      ]);
+      const mismatches: string[] = [];
+      for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
+      await expect.poll(() => spansOf(SpanKind.CLIENT).length, { timeout: 5000 }).toBe(100);
+      for (const { span, result } of subs) {
+        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+        mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
+      }
+      expect(mismatches).toEqual([]);
+      expect(childOf(SpanKind.CLIENT, subs[0]!.span.spanContext()).name).toBe('subscription Ticks');
+    } finally {
+      await wsClient.dispose();
     }
-    expect(mismatches).toEqual([]);
-    expect(childOf(SpanKind.CLIENT, subs[0]!.span.spanContext()).name).toBe('subscription Ticks');
-    await wsClient.dispose();
   });
 
   it('ends the client and server spans when a subscription is unsubscribed early', async () => {
     const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
-    const client = new Client({ url: server.url, exchanges: [traceContextExchange(), subscriptions(wsClient)] });
-    await new Promise<void>((resolve) => {
-      tracer.startActiveSpan('caller', (caller) => {
-        const { unsubscribe } = client.subscription(TICKS, { tag: 'early', count: 1000 }).subscribe(() => {
-          unsubscribe();
-          resolve();
+    try {
+      const client = new Client({ url: server.url, exchanges: [traceContextExchange(), subscriptions(wsClient)] });
+      await new Promise<void>((resolve) => {
+        tracer.startActiveSpan('caller', (caller) => {
+          const { unsubscribe } = client.subscription(TICKS, { tag: 'early', count: 1000 }).subscribe(() => {
+            unsubscribe();
+            resolve();
+          });
+          caller.end();
         });
-        caller.end();
       });
-    });
-    await expect.poll(() => spansOf(SpanKind.SERVER).length, { timeout: 5000 }).toBe(1);
-    expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
-    await wsClient.dispose();
+      await expect.poll(() => spansOf(SpanKind.SERVER).length, { timeout: 5000 }).toBe(1);
+      expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
+    } finally {
+      await wsClient.dispose();
+    }
   });
 });
 
 describe('subscriptionExchange over graphql-sse', () => {
   it('runs 50 concurrent subscriptions, every event in its own caller trace', async () => {
     const sseClient = createSseClient({ url: server.url });
-    const client = new Client({ url: server.url, exchanges: [traceContextExchange(), subscriptions(sseClient)] });
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => collect(client, `sse${i}`))),
-    );
-    await expect.poll(() => spansOf(SpanKind.CLIENT).length, { timeout: 5000 }).toBe(50);
-    const mismatches: string[] = [];
-    for (const { span, result } of runs) {
-      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-      mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
+    try {
+      const client = new Client({ url: server.url, exchanges: [traceContextExchange(), subscriptions(sseClient)] });
+      const runs = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => collect(client, `sse${i}`))),
+      );
+      await expect.poll(() => spansOf(SpanKind.CLIENT).length, { timeout: 5000 }).toBe(50);
+      const mismatches: string[] = [];
+      for (const { span, result } of runs) {
+        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+        mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
+      }
+      expect(mismatches).toEqual([]);
+    } finally {
+      sseClient.dispose();
     }
-    expect(mismatches).toEqual([]);
-    sseClient.dispose();
   });
 });
