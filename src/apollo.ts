@@ -4,7 +4,7 @@
  * @module
  */
 
-export type { OperationOutcome } from './core/operation.js';
+export type { OperationOutcome } from './core/span-options.js';
 export { traceContextBatchKey } from './graphql/apollo/batch-key.js';
 export { TraceContextLink } from './graphql/apollo/link.js';
 export type { GetRequestCarrier, TraceContextLinkOptions } from './graphql/apollo/options.js';

@@ -20,4 +20,4 @@ export {
   type GetContextOptions,
   getContext,
 } from './core/context.js';
-export type { OperationOutcome, SpanOptions } from './core/operation.js';
+export type { OperationOutcome, SpanOptions } from './core/span-options.js';

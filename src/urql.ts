@@ -6,7 +6,7 @@
  * @module
  */
 
-export type { OperationOutcome } from './core/operation.js';
+export type { OperationOutcome } from './core/span-options.js';
 export { ATTR_GRAPHQL_TRACERESPONSE } from './graphql/client.js';
 export { type HeadersMode, TRACE_CONTEXT_EXTENSION } from './graphql/client-carrier.js';
 export { type TraceContextFetchOptions, traceContextFetch } from './graphql/client-fetch.js';

@@ -7,8 +7,9 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { StackContextManager } from '@opentelemetry/sdk-trace-web';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Action, callerContext, mutationCacheActions, resumeCaller } from '../src/core/action.js';
-import { startAction, startPageAction } from '../src/index.js';
+import type { Action } from '../src/core/action.js';
+import { callerContext, resumeCaller } from '../src/core/action-scope.js';
+import { mutationCacheActions, startAction, startPageAction } from '../src/index.js';
 
 const tracer = new BasicTracerProvider().getTracer('action-test');
 const open: Action[] = [];

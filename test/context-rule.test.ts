@@ -23,7 +23,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ContextCarrier } from '../src/core/carrier.js';
 import { getContext } from '../src/index.js';
-import { encodeBatchHeader } from '../src/trpc/shared.js';
+import { encodeBatchHeader } from '../src/trpc/batch-header.js';
 import {
   BATCH_HEADER,
   type TraceContextMiddlewareOptions,

@@ -15,7 +15,7 @@ import { createClient as createWsClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { TraceContextLink } from '../src/apollo.js';
-import { DURATION_BUCKETS } from '../src/core/operation.js';
+import { DURATION_BUCKETS } from '../src/core/metrics.js';
 import {
   type TraceContextLinkOptions,
   type TraceContextMiddlewareOptions,

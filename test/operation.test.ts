@@ -11,14 +11,8 @@ import {
 } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  CANCELLED_ERROR_TYPE,
-  MAX_CAPTURED_INPUT_LENGTH,
-  type OperationStart,
-  resolveSpanOptions,
-  type SpanOptions,
-  startOperationSpan,
-} from '../src/core/operation.js';
+import { CANCELLED_ERROR_TYPE, type OperationStart, startOperationSpan } from '../src/core/operation.js';
+import { MAX_CAPTURED_INPUT_LENGTH, resolveSpanOptions, type SpanOptions } from '../src/core/span-options.js';
 import { setupTracing } from './support/otel.js';
 
 const { exporter } = setupTracing();

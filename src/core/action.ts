@@ -14,9 +14,6 @@ import { type Context, context, type Span } from '@opentelemetry/api';
 import { ActionScope, actionFor, actionsOpen, claimTask, openPageAction } from './action-scope.js';
 import { isObject } from './carrier.js';
 
-// TEMPORARY (until the adapters' imports are updated at merge): what the links call moved to action-scope.ts.
-export { callerContext, resumeCaller } from './action-scope.js';
-
 /**
  * Why an action ended, as passed to {@link ActionOptions.onEnd}: `'ended'` ({@link Action.end}), `'settled'`
  * (every operation it gave a parent to settled, where the link reports it), `'idle'` (a page action with no

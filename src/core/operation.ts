@@ -15,17 +15,6 @@ import { ATTR_ERROR_TYPE, resolveTracer } from './conventions.js';
 import { histogram, metersActive, type OperationMetric } from './metrics.js';
 import { callSafely, capturedValue, type OperationOutcome, type SpanConfig } from './span-options.js';
 
-export { DURATION_BUCKETS, type OperationMetric } from './metrics.js';
-// TEMPORARY (until the adapters' imports are updated at merge): the names that moved out of this file.
-export {
-  callSafely,
-  MAX_CAPTURED_INPUT_LENGTH,
-  type OperationOutcome,
-  resolveSpanOptions,
-  type SpanConfig,
-  type SpanOptions,
-} from './span-options.js';
-
 /** How an integration starts one operation's span. */
 export interface OperationStart {
   kind: SpanKind;

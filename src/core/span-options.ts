@@ -99,11 +99,16 @@ const always = () => true;
 const never = () => false;
 const asIs = (input: unknown) => input;
 
+/** A boolean-or-predicate option (`spans`, `propagate`) as a predicate: `true` is always, `false` never. */
+export function toPredicate<TInfo>(option: boolean | ((info: TInfo) => boolean)): (info: TInfo) => boolean {
+  return typeof option === 'function' ? option : option ? always : never;
+}
+
 /** Every span option resolved to its default, in one place. */
 export function resolveSpanOptions<TInfo>(options: SpanOptions<TInfo>): SpanConfig<TInfo> {
   const { spans = true, captureInput = false } = options;
   return {
-    spans: typeof spans === 'function' ? spans : spans ? always : never,
+    spans: toPredicate(spans),
     spanName: options.spanName,
     requestHook: options.requestHook,
     responseHook: options.responseHook,

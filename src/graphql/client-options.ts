@@ -1,7 +1,7 @@
 // The options every GraphQL client integration (the Apollo link, the urql exchange) takes, and their one
 // resolution to defaults, done once when the link or exchange is created.
 import type { TextMapPropagator } from '@opentelemetry/api';
-import { resolveSpanOptions, type SpanConfig, type SpanOptions } from '../core/operation.js';
+import { resolveSpanOptions, type SpanConfig, type SpanOptions, toPredicate } from '../core/span-options.js';
 import type { GetRequestCarrier, HeadersMode } from './client-carrier.js';
 
 /**
@@ -92,9 +92,6 @@ export interface ClientConfig {
   propagator: TextMapPropagator | undefined;
 }
 
-const always = () => true;
-const never = () => false;
-
 /** Every option of {@link GraphQLClientIntegrationOptions} resolved to its default, in one place. */
 export function resolveClientOptions(options: GraphQLClientIntegrationOptions): ClientConfig {
   const { propagate = true } = options;
@@ -102,7 +99,7 @@ export function resolveClientOptions(options: GraphQLClientIntegrationOptions): 
   return {
     // The tracer, when not given, is resolved per operation (cheaply), so a provider registered later is found.
     span: resolveSpanOptions(options),
-    propagate: typeof propagate === 'function' ? propagate : propagate ? always : never,
+    propagate: toPredicate(propagate),
     document: options.document ?? false,
     headers: options.headers ?? 'auto',
     get: options.get ?? 'headers',

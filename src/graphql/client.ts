@@ -3,11 +3,12 @@
 // client entry point pulls in nothing of the others. Options: client-options.ts; where the carrier travels:
 // client-carrier.ts.
 import { type Context, diag, type Span, SpanKind, trace } from '@opentelemetry/api';
-import { resumeCaller } from '../core/action.js';
+import { resumeCaller } from '../core/action-scope.js';
 import type { ContextCarrier } from '../core/carrier.js';
 import { getContext } from '../core/context.js';
 import { graphqlOperationMetric } from '../core/conventions.js';
-import { CANCELLED_ERROR_TYPE, callSafely, type OperationSpan, startOperationSpan } from '../core/operation.js';
+import { CANCELLED_ERROR_TYPE, type OperationSpan, startOperationSpan } from '../core/operation.js';
+import { callSafely } from '../core/span-options.js';
 import { linkServerSpan, parseTraceResponse } from '../core/traceresponse.js';
 import type { ClientConfig, GraphQLClientOperationInfo } from './client-options.js';
 import {

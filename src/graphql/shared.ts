@@ -137,4 +137,3 @@ export function failResult(operation: OperationSpan, errors: unknown): void {
 }
 
 // The document readers moved to document.ts; kept here for the clients' imports.
-export { documentOperationName, documentOperationType, findOperation } from './document.js';

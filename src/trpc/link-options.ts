@@ -1,6 +1,6 @@
 // What `traceContextLink` is configured with, and its options resolved once, when the link is created.
 import type { TextMapPropagator } from '@opentelemetry/api';
-import { resolveSpanOptions, type SpanConfig, type SpanOptions } from '../core/span-options.js';
+import { resolveSpanOptions, type SpanConfig, type SpanOptions, toPredicate } from '../core/span-options.js';
 import type { SubscriptionSpanMode } from './shared.js';
 
 /**
@@ -79,15 +79,12 @@ export interface LinkConfig {
   propagator: TextMapPropagator | undefined;
 }
 
-const always = () => true;
-const never = () => false;
-
 /** Resolves {@link TraceContextLinkOptions} once, when the link is created: every default is written here. */
 export function resolveLinkOptions(options: TraceContextLinkOptions): LinkConfig {
   const { propagate = true, subscriptionSpan = 'start' } = options;
   return {
     span: resolveSpanOptions(options),
-    propagate: typeof propagate === 'function' ? propagate : propagate ? always : never,
+    propagate: toPredicate(propagate),
     lifetime: subscriptionSpan === 'lifetime',
     propagator: options.propagator,
   };

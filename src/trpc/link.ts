@@ -4,7 +4,7 @@ import { type Context, context, SpanKind, trace } from '@opentelemetry/api';
 import type { Operation, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
-import { callerContext, resumeCaller } from '../core/action.js';
+import { callerContext, resumeCaller } from '../core/action-scope.js';
 import { type ContextCarrier, isObject } from '../core/carrier.js';
 import { getContext } from '../core/context.js';
 import { rpcCallMetric } from '../core/conventions.js';

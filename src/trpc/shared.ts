@@ -3,11 +3,6 @@
 import { type Attributes, createContextKey } from '@opentelemetry/api';
 import { type ContextCarrier, isObject, toContextCarrier } from '../core/carrier.js';
 
-// TEMPORARY (until test/context-rule.test.ts and test/trpc-edge.test.ts import them from their wire slot's file):
-// the names that moved out of this file.
-export { encodeBatchHeader } from './batch-header.js';
-export { URL_PARAM } from './url-param.js';
-
 // Semantic-convention names, copied so that the package has no runtime dependency on
 // @opentelemetry/semantic-conventions.
 export const ATTR_RPC_SYSTEM_NAME = 'rpc.system.name';

@@ -3,9 +3,10 @@
 import type { BaseContext, GraphQLRequestContext, GraphQLRequestListener } from '@apollo/server';
 import { isHeaders } from '../../core/carrier.js';
 import { isAsyncIterable, type OperationCarriers } from '../../core/server.js';
+import { documentOperationName, documentOperationType } from '../document.js';
 import { requestInfo, type StartedOperation, startServerOperation } from '../server.js';
 import type { GraphQLServerConfig } from '../server-options.js';
-import { documentOperationName, documentOperationType, failResult, readTraceContextExtension } from '../shared.js';
+import { failResult, readTraceContextExtension } from '../shared.js';
 import type { ApolloServerIncomingInfo } from './options.js';
 import { type ResolverScope, scopes } from './resolvers.js';
 

@@ -4,10 +4,10 @@
 // require `react`, and apps without React import `@apollo/client/core`.
 import { ApolloLink, Observable } from '@apollo/client/core';
 import { context as contextApi } from '@opentelemetry/api';
-import { callerContext } from '../../core/action.js';
+import { callerContext } from '../../core/action-scope.js';
 import { startClientOperation } from '../client.js';
 import type { GraphQLClientOperationInfo } from '../client-options.js';
-import { documentOperationType } from '../shared.js';
+import { documentOperationType } from '../document.js';
 import { attachCarrier, type OperationLike } from './carrier.js';
 import { type LinkConfig, resolveLinkOptions, type TraceContextLinkOptions } from './options.js';
 

@@ -4,9 +4,10 @@
 import { type Context, context as contextApi } from '@opentelemetry/api';
 import { isObject, isPromiseLike, own } from '../../core/carrier.js';
 import { isAsyncIterable, type OperationCarriers } from '../../core/server.js';
+import { findOperation } from '../document.js';
 import { requestInfo, type StartedOperation, startServerOperation } from '../server.js';
 import type { GraphQLServerConfig } from '../server-options.js';
-import { findOperation, readConnectionCarrier, readTraceContextExtension } from '../shared.js';
+import { readConnectionCarrier, readTraceContextExtension } from '../shared.js';
 import type { GraphQLWsIncomingInfo } from './options.js';
 
 /** One operation, from its Subscribe message to its last result or event. */

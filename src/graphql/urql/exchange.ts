@@ -2,10 +2,10 @@
 // error, its teardown) and where its carrier goes (carrier.ts). It speaks wonka's source protocol (source.ts).
 import { context as contextApi } from '@opentelemetry/api';
 import { type Exchange, type Operation, stringifyDocument } from '@urql/core';
-import { callerContext } from '../../core/action.js';
+import { callerContext } from '../../core/action-scope.js';
 import { type ClientOperation, startClientOperation } from '../client.js';
 import { type GraphQLClientOperationInfo, resolveClientOptions } from '../client-options.js';
-import { documentOperationName } from '../shared.js';
+import { documentOperationName } from '../document.js';
 import { withCarrier } from './carrier.js';
 import type { TraceContextExchangeOptions } from './options.js';
 import { mapValues, type Signal, type Source } from './source.js';

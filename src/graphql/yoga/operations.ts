@@ -3,9 +3,9 @@
 import { context as contextApi } from '@opentelemetry/api';
 import { isObject, isPromiseLike } from '../../core/carrier.js';
 import { isAsyncIterable } from '../../core/server.js';
+import { findOperation } from '../document.js';
 import { requestInfo, startServerOperation } from '../server.js';
 import type { GraphQLServerConfig } from '../server-options.js';
-import { findOperation } from '../shared.js';
 import { carriersOf, type Envelope, OPERATION_KEY, type Operation } from './envelope.js';
 import type { YogaIncomingInfo } from './options.js';
 
