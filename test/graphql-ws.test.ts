@@ -60,105 +60,122 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
 
   it('Apollo Client over GraphQLWsLink: 50 concurrent queries and 50 subscriptions on one socket, zero mismatches', async () => {
     const ws = wsClient(server);
-    const client = new ApolloClient({
-      link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(ws)]),
-      cache: new InMemoryCache(),
-      defaultOptions: { query: { fetchPolicy: 'no-cache' } },
-    });
-    const subscribe = (tag: string) =>
-      new Promise<any[]>((resolve, reject) => {
-        const events: any[] = [];
-        client
-          .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
-          .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+    try {
+      const client = new ApolloClient({
+        link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(ws)]),
+        cache: new InMemoryCache(),
+        defaultOptions: { query: { fetchPolicy: 'no-cache' } },
       });
-    const [queries, subscriptions] = await Promise.all([
-      Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          asCaller(`query ${i}`, () => client.query({ query: PROBE, variables: { tag: `wq${i}` } })),
+      const subscribe = (tag: string) =>
+        new Promise<any[]>((resolve, reject) => {
+          const events: any[] = [];
+          client
+            .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
+            .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
+        });
+      const [queries, subscriptions] = await Promise.all([
+        Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            asCaller(`query ${i}`, () => client.query({ query: PROBE, variables: { tag: `wq${i}` } })),
+          ),
         ),
-      ),
-      Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`ws${i}`)))),
-    ]);
-    await ws.dispose();
-    const mismatches: string[] = [];
-    for (const [i, { span, result }] of queries.entries()) {
-      expect((result.data as any).probe.tag).toBe(`wq${i}`);
-      mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
+        Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`ws${i}`)))),
+      ]);
+      await ws.dispose();
+      const mismatches: string[] = [];
+      for (const [i, { span, result }] of queries.entries()) {
+        expect((result.data as any).probe.tag).toBe(`wq${i}`);
+        mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
+      }
+      for (const [i, { span, result }] of subscriptions.entries()) {
+        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
+        expect(result[0].ticks.tag).toBe(`ws${i}`);
+        mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
+      }
+      expect(mismatches).toEqual([]);
+      expect(serverSpans()).toHaveLength(100);
+      const subscriptionServer = childOf(
+        SpanKind.SERVER,
+        childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).spanContext(),
+      );
+      expect(subscriptionServer.name).toBe('subscription Ticks');
+      expect(subscriptionServer.attributes).toEqual({
+        'graphql.operation.type': 'subscription',
+        'graphql.operation.name': 'Ticks',
+      });
+    } finally {
+      await ws.dispose();
     }
-    for (const [i, { span, result }] of subscriptions.entries()) {
-      expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-      expect(result[0].ticks.tag).toBe(`ws${i}`);
-      mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
-    }
-    expect(mismatches).toEqual([]);
-    expect(serverSpans()).toHaveLength(100);
-    const subscriptionServer = childOf(
-      SpanKind.SERVER,
-      childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).spanContext(),
-    );
-    expect(subscriptionServer.name).toBe('subscription Ticks');
-    expect(subscriptionServer.attributes).toEqual({
-      'graphql.operation.type': 'subscription',
-      'graphql.operation.name': 'Ticks',
-    });
   });
 
   it('falls back to the connection_init payload, then keeps an operation with its own slot apart', async () => {
     const connection = remoteCaller();
     const own = remoteCaller();
     const ws = wsClient(server, { traceContext: connection.carrier, token: 'secret' });
-    const [fromConnection, fromOperation, empty] = await Promise.all([
-      collectEvents(ws, probe('conn')),
-      collectEvents(ws, probe('op', { traceContext: own.carrier })),
-      collectEvents(ws, probe('empty', { traceContext: {} })),
-    ]);
-    await ws.dispose();
-    expectResolversIn(
-      fromConnection[0].data,
-      connection.traceId,
-      serverSpanOf(connection.traceId).spanContext().spanId,
-      PROBE_RESOLVERS,
-    );
-    expectResolversIn(
-      fromOperation[0].data,
-      own.traceId,
-      serverSpanOf(own.traceId).spanContext().spanId,
-      PROBE_RESOLVERS,
-    );
-    // An operation that sends an empty slot says "no context": it never borrows the connection's.
-    const emptySeen = allSeen(empty[0].data);
-    expect(emptySeen[0]!.traceId).not.toBe(connection.traceId);
-    expect(serverSpans()).toHaveLength(3);
+    try {
+      const [fromConnection, fromOperation, empty] = await Promise.all([
+        collectEvents(ws, probe('conn')),
+        collectEvents(ws, probe('op', { traceContext: own.carrier })),
+        collectEvents(ws, probe('empty', { traceContext: {} })),
+      ]);
+      await ws.dispose();
+      expectResolversIn(
+        fromConnection[0].data,
+        connection.traceId,
+        serverSpanOf(connection.traceId).spanContext().spanId,
+        PROBE_RESOLVERS,
+      );
+      expectResolversIn(
+        fromOperation[0].data,
+        own.traceId,
+        serverSpanOf(own.traceId).spanContext().spanId,
+        PROBE_RESOLVERS,
+      );
+      // An operation that sends an empty slot says "no context": it never borrows the connection's.
+      const emptySeen = allSeen(empty[0].data);
+      expect(emptySeen[0]!.traceId).not.toBe(connection.traceId);
+      expect(serverSpans()).toHaveLength(3);
+    } finally {
+      await ws.dispose();
+    }
   });
 
   it('reads connectionParams itself as a carrier, and the upgrade request headers before it', async () => {
     const params = remoteCaller();
     const ws = wsClient(server, params.carrier);
-    const [result] = await collectEvents(ws, probe('params'));
-    await ws.dispose();
-    expectResolversIn(result.data, params.traceId, serverSpanOf(params.traceId).spanContext().spanId, PROBE_RESOLVERS);
-    exporter.reset();
+    try {
+      const [result] = await collectEvents(ws, probe('params'));
+      await ws.dispose();
+      expectResolversIn(
+        result.data,
+        params.traceId,
+        serverSpanOf(params.traceId).spanContext().spanId,
+        PROBE_RESOLVERS,
+      );
+      exporter.reset();
 
-    const header = remoteCaller();
-    const headerWs = createWsClient({
-      url: server.wsUrl,
-      retryAttempts: 0,
-      connectionParams: remoteCaller().carrier,
-      webSocketImpl: class extends WebSocket {
-        constructor(url: string, protocols: string[]) {
-          super(url, protocols, { headers: { traceparent: header.carrier.traceparent } });
-        }
-      },
-    });
-    const [fromHeader] = await collectEvents(headerWs, probe('header'));
-    await headerWs.dispose();
-    expectResolversIn(
-      fromHeader.data,
-      header.traceId,
-      serverSpanOf(header.traceId).spanContext().spanId,
-      PROBE_RESOLVERS,
-    );
+      const header = remoteCaller();
+      const headerWs = createWsClient({
+        url: server.wsUrl,
+        retryAttempts: 0,
+        connectionParams: remoteCaller().carrier,
+        webSocketImpl: class extends WebSocket {
+          constructor(url: string, protocols: string[]) {
+            super(url, protocols, { headers: { traceparent: header.carrier.traceparent } });
+          }
+        },
+      });
+      const [fromHeader] = await collectEvents(headerWs, probe('header'));
+      await headerWs.dispose();
+      expectResolversIn(
+        fromHeader.data,
+        header.traceId,
+        serverSpanOf(header.traceId).spanContext().spanId,
+        PROBE_RESOLVERS,
+      );
+    } finally {
+      await ws.dispose();
+    }
   });
 
   const bad: [string, unknown][] = [
@@ -223,63 +240,75 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
 
   it('records a failing subscription, a validation error and a resolver error', async () => {
     const ws = wsClient(server);
-    const failing = remoteCaller();
-    const invalid = remoteCaller();
-    const resolverError = remoteCaller();
-    await expect(
-      collectEvents(ws, {
-        query: 'subscription Failing { failing { i } }',
-        extensions: { traceContext: failing.carrier },
-      }),
-    ).rejects.toBeDefined();
-    await expect(
-      collectEvents(ws, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
-    ).rejects.toBeDefined();
-    const [withError] = await collectEvents(ws, {
-      query: 'query Fail { fail(tag: "x") }',
-      extensions: { traceContext: resolverError.carrier },
-    });
-    await ws.dispose();
-    expect(withError.errors[0].message).toBe('resolver failed on purpose');
-    expect(serverSpanOf(failing.traceId).status.code).toBe(SpanStatusCode.ERROR);
-    expect(serverSpanOf(failing.traceId).name).toBe('subscription Failing');
-    expect(serverSpanOf(invalid.traceId).status.code).toBe(SpanStatusCode.ERROR);
-    expect(serverSpanOf(resolverError.traceId).status).toEqual({
-      code: SpanStatusCode.ERROR,
-      message: 'resolver failed on purpose',
-    });
+    try {
+      const failing = remoteCaller();
+      const invalid = remoteCaller();
+      const resolverError = remoteCaller();
+      await expect(
+        collectEvents(ws, {
+          query: 'subscription Failing { failing { i } }',
+          extensions: { traceContext: failing.carrier },
+        }),
+      ).rejects.toBeDefined();
+      await expect(
+        collectEvents(ws, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
+      ).rejects.toBeDefined();
+      const [withError] = await collectEvents(ws, {
+        query: 'query Fail { fail(tag: "x") }',
+        extensions: { traceContext: resolverError.carrier },
+      });
+      await ws.dispose();
+      expect(withError.errors[0].message).toBe('resolver failed on purpose');
+      expect(serverSpanOf(failing.traceId).status.code).toBe(SpanStatusCode.ERROR);
+      expect(serverSpanOf(failing.traceId).name).toBe('subscription Failing');
+      expect(serverSpanOf(invalid.traceId).status.code).toBe(SpanStatusCode.ERROR);
+      expect(serverSpanOf(resolverError.traceId).status).toEqual({
+        code: SpanStatusCode.ERROR,
+        message: 'resolver failed on purpose',
+      });
+    } finally {
+      await ws.dispose();
+    }
   });
 
   it('ends the span of a parse error (graphql-ws closes the socket) and of a subscription the client completes early', async () => {
     const parse = remoteCaller();
     const ws = wsClient(server);
-    await expect(
-      collectEvents(ws, { query: '{ probe(', extensions: { traceContext: parse.carrier } }),
-    ).rejects.toBeDefined();
-    await ws.dispose();
-    await expect.poll(() => serverSpans().length).toBe(1);
-    expect(serverSpanOf(parse.traceId).status.code).toBe(SpanStatusCode.ERROR);
+    try {
+      await expect(
+        collectEvents(ws, { query: '{ probe(', extensions: { traceContext: parse.carrier } }),
+      ).rejects.toBeDefined();
+      await ws.dispose();
+      await expect.poll(() => serverSpans().length).toBe(1);
+      expect(serverSpanOf(parse.traceId).status.code).toBe(SpanStatusCode.ERROR);
 
-    const early = remoteCaller();
-    const ws2 = wsClient(server);
-    await new Promise<void>((resolve, reject) => {
-      const unsubscribe = ws2.subscribe(
-        { query: TICKS_SOURCE, variables: { tag: 'early', count: 1000 }, extensions: { traceContext: early.carrier } },
-        {
-          next: () => {
-            unsubscribe();
-            resolve();
+      const early = remoteCaller();
+      const ws2 = wsClient(server);
+      await new Promise<void>((resolve, reject) => {
+        const unsubscribe = ws2.subscribe(
+          {
+            query: TICKS_SOURCE,
+            variables: { tag: 'early', count: 1000 },
+            extensions: { traceContext: early.carrier },
           },
-          error: reject,
-          complete: () => {},
-        },
-      );
-    });
-    await expect
-      .poll(() => serverSpans().filter((span) => span.spanContext().traceId === early.traceId).length)
-      .toBe(1);
-    await ws2.dispose();
-    expect(serverSpanOf(early.traceId).status.code).toBe(SpanStatusCode.UNSET);
+          {
+            next: () => {
+              unsubscribe();
+              resolve();
+            },
+            error: reject,
+            complete: () => {},
+          },
+        );
+      });
+      await expect
+        .poll(() => serverSpans().filter((span) => span.spanContext().traceId === early.traceId).length)
+        .toBe(1);
+      await ws2.dispose();
+      expect(serverSpanOf(early.traceId).status.code).toBe(SpanStatusCode.UNSET);
+    } finally {
+      await ws.dispose();
+    }
   });
 });
 
