@@ -3,7 +3,8 @@
 //   node bench/profile.mjs <suite> <variant> <scenario> [ops]    e.g. node bench/profile.mjs trpc ours-nospans single 20000
 //
 // Runs the scenario in this process under the V8 sampling profiler and attributes every sample to the
-// nearest frame up its stack that is not OpenTelemetry or Node.js internals (bench/lib/profile.mjs).
+// nearest frame up its stack that is not OpenTelemetry or Node.js internals (bench/lib/profile.mjs); our
+// µs/op are our share of the busy samples times the main thread's CPU time per operation.
 // Then a child process runs it again with counting wrappers around the OpenTelemetry globals
 // (bench/lib/count.mjs) and prints how many inject, extract, context.with and startSpan calls our code
 // makes per operation (`--count` runs only that part). `npm run bench` does both for our variants after
@@ -66,12 +67,18 @@ await suite.close?.();
 await otel.shutdown();
 
 const us = (value) => value.toFixed(2).padStart(7);
+const mainCpu = p.mainCpuUs === undefined ? '' : `, ${p.mainCpuUs.toFixed(1)} µs/op main-thread CPU`;
 console.log(
-  `${suiteName}/${variant}/${scenarioName}: ${p.ops} ops, ${p.wallUs.toFixed(1)} µs/op wall, ${p.cpuUs.toFixed(1)} µs/op CPU`,
+  `${suiteName}/${variant}/${scenarioName}: ${p.ops} ops, ${p.wallUs.toFixed(1)} µs/op wall, ${p.cpuUs.toFixed(1)} µs/op CPU (process)${mainCpu}`,
 );
 console.log(
   `in otel-rpc-context (with the OpenTelemetry/Node calls it makes): ${(100 * p.share).toFixed(2)}% of the busy samples, ${p.oursUs.toFixed(2)} µs/op (${p.samples} samples)`,
 );
+if (p.mainCpuUs !== undefined) {
+  console.log(
+    `  (µs/op = share × main-thread CPU per op; share of all samples × wall time, the method before, gives ${p.wallBasedUs.toFixed(2)})`,
+  );
+}
 if (spec.metrics) console.log(`histogram records (MeterProvider registered): ${(records / p.ops).toFixed(3)} per op`);
 else console.log('no MeterProvider registered: the duration histograms are no-ops');
 console.log('\nby our function (µs/op):');

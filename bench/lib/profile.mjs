@@ -6,14 +6,22 @@
 // tRPC, GraphQL or HTTP. Our share of the main thread's busy samples is a direct measurement of what
 // our code costs, much less sensitive to the run-to-run noise that limits throughput ratios to a few
 // percent on a shared 2-core machine: a CPU-bound server would run at (1 - share) of its throughput.
+//
+// Our µs per operation are that share times the main thread's CPU time per operation
+// (process.threadCpuUsage, Node.js >= 23.9). The sampler ticks in wall time: on a loaded machine the main
+// thread waits, runnable, for a core between its slices, and every tick in that wait lands on the frame it
+// was preempted in and counts as busy. Shares stay fair (a frame is preempted about as often as it runs),
+// but the wall time per operation grows with the machine's load: share × wall time charged our code for
+// the time other processes ran (up to 3× our CPU time at a load of 6 on 2 cores). Without threadCpuUsage
+// (older Node.js) the figures fall back to share of all samples × wall time, as before.
 import { Session } from 'node:inspector/promises';
 import { pathToFileURL } from 'node:url';
 import { ownDir } from './own.mjs';
 
 /**
  * @param {() => Promise<{ ops: number, wallNs: number, cpuUs: number }>} run the measured work
- * @returns our share of the busy samples, and per-operation µs (wall time × share of samples): wall,
- *   CPU, ours, ours by function and by leaf frame
+ * @returns our share of the busy samples, and per-operation µs (the main thread's CPU time × our share of
+ *   its busy samples): wall, CPU, ours, ours by function and by leaf frame
  */
 // 500 µs: at 100 µs the sampler's own stack walks slow a deep GraphQL execution by half and skew the shares.
 export async function profileRun(run, { intervalUs = 500, top = 10 } = {}) {
@@ -23,12 +31,16 @@ export async function profileRun(run, { intervalUs = 500, top = 10 } = {}) {
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.setSamplingInterval', { interval: intervalUs });
+  const threadCpu = typeof process.threadCpuUsage === 'function' ? () => process.threadCpuUsage() : undefined;
   await session.post('Profiler.start');
+  const mainCpu0 = threadCpu?.();
   let result;
   let profile;
+  let mainCpu;
   try {
     result = await run();
   } finally {
+    mainCpu = mainCpu0 && threadCpu();
     ({ profile } = await session.post('Profiler.stop'));
     await session.post('Profiler.disable');
     session.disconnect();
@@ -77,9 +89,18 @@ export async function profileRun(run, { intervalUs = 500, top = 10 } = {}) {
     const callee = leaf.id === id ? '(own code)' : name(leaf.callFrame);
     byLeaf.set(callee, (byLeaf.get(callee) ?? 0) + dt);
   }
-  // Shares of the samples, turned into µs with the measured wall time per operation.
+  // Shares of the busy samples, turned into µs with the main thread's CPU time per operation (else shares of
+  // all samples with the wall time, where threadCpuUsage is missing).
   const wallUs = result.wallNs / 1000 / result.ops;
-  const perOp = (count) => (sampled > 0 ? (count / sampled) * wallUs : Number.NaN);
+  const mainCpuUs = mainCpu
+    ? (mainCpu.user + mainCpu.system - mainCpu0.user - mainCpu0.system) / result.ops
+    : undefined;
+  const perOp = (count) => {
+    if (mainCpuUs !== undefined) return busy > 0 ? (count / busy) * mainCpuUs : Number.NaN;
+    return sampled > 0 ? (count / sampled) * wallUs : Number.NaN;
+  };
+  // The figure the old method gave (share of all samples × wall time), to compare runs across the change.
+  const wallBasedUs = sampled > 0 ? (ours / sampled) * wallUs : Number.NaN;
   const ranked = (map) =>
     [...map]
       .sort((a, b) => b[1] - a[1])
@@ -89,11 +110,15 @@ export async function profileRun(run, { intervalUs = 500, top = 10 } = {}) {
     ops: result.ops,
     wallUs,
     cpuUs: result.cpuUs / result.ops,
+    /** The main thread's CPU time per operation while profiled: what our µs are a share of (when measured). */
+    mainCpuUs,
+    /** Our µs per operation by the method before main-thread CPU time (share of all samples × wall time). */
+    wallBasedUs,
     samples: sampled,
     /** Samples attributed to our code: the profile's precision (relative error about 1/√oursSamples). */
     oursSamples: ours,
     oursUs: perOp(ours),
-    /** Main-thread time that was not idle, per operation: the work our share is a part of. */
+    /** Main-thread time that was not idle, per operation (its CPU time, when measured): the work our share is a part of. */
     busyUs: perOp(busy),
     /** Our share of the main thread's work (GC included in the whole, not in our part). */
     share: busy > 0 ? ours / busy : Number.NaN,
