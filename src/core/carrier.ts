@@ -142,6 +142,31 @@ export function toContextCarrier(value: unknown): ContextCarrier | undefined {
   return carrier;
 }
 
+/**
+ * {@link toContextCarrier} for a value fresh from `JSON.parse` that nothing else holds (a batch header entry, a
+ * URL parameter): the value itself when it already is a carrier within the limits, as nearly every one is,
+ * else the filtered copy. Saves a copy per operation.
+ */
+export function parsedContextCarrier(value: unknown): ContextCarrier | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const keys = Object.keys(value);
+  if (keys.length > MAX_CARRIER_KEYS) return toContextCarrier(value);
+  for (const key of keys) {
+    const item = (value as Record<string, unknown>)[key];
+    if (
+      typeof item !== 'string' ||
+      item.length > MAX_VALUE_LENGTH ||
+      key.length > 256 ||
+      key === '__proto__' ||
+      key === 'constructor' ||
+      key === 'prototype'
+    ) {
+      return toContextCarrier(value);
+    }
+  }
+  return value as ContextCarrier;
+}
+
 /** Extracts `carrier` onto `base`; a propagator that throws gives `base`. */
 export function extractOnto(base: Context, carrier: CarrierInput, propagator: TextMapPropagator | undefined): Context {
   try {

@@ -1,7 +1,7 @@
 // The batch header, one wire slot: the client's encoder beside the server's decoder, and the one limit both
 // sides keep to.
 import { diag } from '@opentelemetry/api';
-import { type CarrierInput, type ContextCarrier, carrierGetter, toContextCarrier } from '../core/carrier.js';
+import { type CarrierInput, type ContextCarrier, carrierGetter, parsedContextCarrier } from '../core/carrier.js';
 
 /**
  * The request header that carries one carrier per operation of an HTTP batch, as a JSON array aligned
@@ -77,7 +77,7 @@ export function decodeBatchHeader(raw: unknown): (ContextCarrier | undefined)[] 
     return null;
   }
   return Array.isArray(list)
-    ? list.map((entry) => (entry === null ? undefined : (toContextCarrier(entry) ?? {})))
+    ? list.map((entry) => (entry === null ? undefined : (parsedContextCarrier(entry) ?? {})))
     : null;
 }
 

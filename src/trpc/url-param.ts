@@ -1,7 +1,7 @@
 // The subscription URL parameter, one wire slot: `traceContextUrl` writes it on the client, `urlCarrier` reads
 // it back on the server.
 import { context, createContextKey } from '@opentelemetry/api';
-import { type ContextCarrier, isObject, toContextCarrier } from '../core/carrier.js';
+import { type ContextCarrier, isObject, parsedContextCarrier } from '../core/carrier.js';
 import { getContext } from '../core/context.js';
 import { MAX_BATCH_HEADER_LENGTH } from './batch-header.js';
 
@@ -56,7 +56,7 @@ export function urlCarrier(info: unknown): ContextCarrier | undefined {
   const raw = info.url.searchParams.get(URL_PARAM);
   if (raw === null || raw.length > MAX_BATCH_HEADER_LENGTH) return undefined;
   try {
-    return toContextCarrier(JSON.parse(raw)) ?? {};
+    return parsedContextCarrier(JSON.parse(raw)) ?? {};
   } catch {
     return {};
   }
