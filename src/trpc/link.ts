@@ -24,7 +24,7 @@ import {
   procedureSpanName,
   TRPC_SYSTEM,
 } from './shared.js';
-import { linkResponse } from './traceresponse.js';
+import { expectRequestSlot, linkResponse } from './traceresponse.js';
 import { NO_CARRIER_KEY } from './url-param.js';
 import { trackOperation } from './ws-pending.js';
 
@@ -93,6 +93,7 @@ function startOperation(config: LinkConfig, op: Operation): StartedOperation {
   const carrier: ContextCarrier = propagating ? getContext({ context: opContext, propagator: config.propagator }) : {};
   const nextOp: Operation = { ...op, context: { ...op.context, [OP_CONTEXT_KEY]: carrier } };
   const untrack = trackOperation(op.type, op.path, op.input, carrier, nextOp.context);
+  if (span) expectRequestSlot(nextOp.context);
   let downstream = opContext.setValue(CLIENT_OPERATION_KEY, true);
   if (!propagating) downstream = downstream.setValue(NO_CARRIER_KEY, true);
   const end = () => {

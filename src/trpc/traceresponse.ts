@@ -119,11 +119,23 @@ interface RequestSlot {
   size: number;
 }
 
+/**
+ * The slots of the operations with a span (`size` 0 until their request's headers are built): only those read
+ * the response, to link to their SERVER span, so an operation without one costs no entry.
+ */
 const requestSlots = new WeakMap<object, RequestSlot>();
+
+/** Gives an operation with a span a slot, filled in when its request's headers are built. */
+export function expectRequestSlot(opContext: object): void {
+  requestSlots.set(opContext, { index: 0, size: 0 });
+}
 
 /** Notes where an operation sits in its request, for the client to find its slot of the response. */
 export function rememberRequestSlot(opContext: object, index: number, size: number): void {
-  requestSlots.set(opContext, { index, size });
+  const slot = requestSlots.get(opContext);
+  if (!slot) return;
+  slot.index = index;
+  slot.size = size;
 }
 
 /**
@@ -145,7 +157,8 @@ export function decodeBatchResponseHeader(raw: string, slot: RequestSlot | undef
 function serverSpanOf(opContext: object, response: unknown): SpanContext | undefined {
   try {
     if (!isObject(response) || !isHeaders(response.headers)) return undefined;
-    const slot = requestSlots.get(opContext);
+    const placed = requestSlots.get(opContext);
+    const slot = placed && placed.size > 0 ? placed : undefined;
     const batch = response.headers.get(BATCH_RESPONSE_HEADER);
     if (typeof batch === 'string' && batch.length <= MAX_BATCH_HEADER_LENGTH) {
       return parseTraceResponse(decodeBatchResponseHeader(batch, slot));
