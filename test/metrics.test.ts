@@ -27,13 +27,15 @@ import { useTraceContext } from '../src/yoga.js';
 import { type ApolloTestServer, startApollo } from './apollo-server-harness.js';
 import { PROBE_SOURCE, TICKS_SOURCE } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { expectNoOpenSpans } from './support/otel.js';
 import { type Listening, listenOnLoopback } from './support/trpc-servers.js';
 import { type AppRouter, makeRouter } from './trpc-harness.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
 vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
 
-const { exporter, openSpans } = setupGraphqlTracing();
+const tracing = setupGraphqlTracing();
+const { exporter } = tracing;
 
 /** Our spans of one kind. */
 const spansOf = (kind: SpanKind) =>
@@ -63,11 +65,10 @@ beforeEach(() => {
 });
 afterEach(async () => {
   try {
-    // Every span an operation started has ended.
-    await expect.poll(openSpans, { timeout: 5000 }).toBe(0);
+    // Every span an operation started has ended (a failure names the open ones); the exporter is reset either way.
+    await expectNoOpenSpans(tracing);
   } finally {
     metrics.disable();
-    exporter.reset();
     await provider.shutdown();
   }
 });
