@@ -19,12 +19,14 @@ export interface CallSlot {
 const batchCache = new WeakMap<object, (ContextCarrier | undefined)[] | null>();
 
 /**
- * The batch header's entries, parsed once per request. `null` when the header is absent or malformed. An
- * entry is the operation's carrier (`{}` when it had none), or `undefined` for `null` (older clients: "as the
- * standard headers") and anything that is not a carrier.
+ * The batch header's entries, parsed once per request; for the request's only call (`alone`) parsed without
+ * keeping them, since no other call will ask. `null` when the header is absent or malformed. An entry is the
+ * operation's carrier (`{}` when it had none), or `undefined` for `null` (older clients: "as the standard
+ * headers") and anything that is not a carrier.
  */
-function batchCarriers(headers: CarrierInput): (ContextCarrier | undefined)[] | null {
+function batchCarriers(headers: CarrierInput, alone: boolean): (ContextCarrier | undefined)[] | null {
   if (!isObject(headers)) return null;
+  if (alone) return readBatchHeader(headers);
   const cached = batchCache.get(headers);
   if (cached !== undefined) return cached;
   const parsed = readBatchHeader(headers);
@@ -50,7 +52,7 @@ export function carriersOf(call: CallSlot, request: TraceContextRequest | undefi
   if (fromFrame || (calls && calls.length === 0)) {
     return { operation: fromFrame, shared: true, headers: request?.headers, connection };
   }
-  const entries = request?.headers ? batchCarriers(request.headers) : null;
+  const entries = request?.headers ? batchCarriers(request.headers, calls?.length === 1) : null;
   const shared = (calls !== undefined && calls.length > 1) || (entries !== null && entries.length > 1);
   let operation: ContextCarrier | undefined;
   // An entry past the end of the list: the client had no room for it, and says "no context".

@@ -126,9 +126,9 @@ export function resolveMiddlewareOptions(options: TraceContextMiddlewareOptions)
 function defaultGetRequest(ctx: unknown): TraceContextRequest | undefined {
   if (!isObject(ctx)) return undefined;
   const info = ctx.info;
-  for (const candidate of [ctx.req, ctx.request]) {
-    if (isObject(candidate) && isObject(candidate.headers)) return { headers: candidate.headers as CarrierInput, info };
-  }
+  const { req, request } = ctx;
+  if (isObject(req) && isObject(req.headers)) return { headers: req.headers as CarrierInput, info };
+  if (isObject(request) && isObject(request.headers)) return { headers: request.headers as CarrierInput, info };
   if (isObject(ctx.headers)) return { headers: ctx.headers as CarrierInput, info };
   return info === undefined ? undefined : { info };
 }
