@@ -149,3 +149,26 @@ export function hostileCarrierBodies(good: { carrier: { traceparent: string } })
     ],
   ];
 }
+
+/**
+ * Asserts what a server did with one {@link hostileCarrierBodies} body: answered 200 without errors, ran it as
+ * the only operation, in a new root trace (not `good`'s) with every resolver under that SERVER span, and let
+ * nothing reach `Object.prototype`. Returns that SERVER span.
+ */
+export function expectRanAsNewTrace(
+  reply: { status: number; json: any },
+  good: { traceId: string },
+  serverSpans: () => ReadableSpan[],
+): ReadableSpan {
+  expect(reply.status).toBe(200);
+  expect(reply.json.errors).toBeUndefined();
+  const spans = serverSpans();
+  expect(spans).toHaveLength(1);
+  const span = spans[0]!;
+  expect(span.parentSpanContext).toBeUndefined();
+  expect(span.spanContext().traceId).not.toBe(good.traceId);
+  expectResolversIn(reply.json.data, span.spanContext().traceId, span.spanContext().spanId);
+  expect(({} as Record<string, unknown>).traceparent).toBeUndefined();
+  expect(Object.prototype).not.toHaveProperty('traceContext');
+  return span;
+}
