@@ -245,6 +245,8 @@ describe('options that throw', () => {
     expect(clientSpans).toHaveLength(3);
     expect(serverSpans).toHaveLength(3);
     for (const span of [...clientSpans, ...serverSpans]) expect(span.attributes[ATTR_TRPC_INPUT]).toBeUndefined();
+    expect(finished('notFound', SpanKind.CLIENT)).toHaveLength(3);
+    expect(finished('notFound', SpanKind.SERVER)).toHaveLength(3);
     for (const span of finished('notFound', SpanKind.CLIENT)) expect(span.status.code).toBe(SpanStatusCode.ERROR);
     for (const span of finished('notFound', SpanKind.SERVER)) {
       expect(span.status.code).toBe(SpanStatusCode.UNSET);
@@ -439,9 +441,15 @@ describe('propagate', () => {
       expect(health.traceId).not.toBe(callerTrace);
       expect(health.traceId).not.toBe('');
     }
+    expect(finished('health', SpanKind.SERVER)).toHaveLength(2);
     for (const span of finished('health', SpanKind.SERVER)) expect(span.parentSpanContext).toBeUndefined();
+    expect(clientSpans).toHaveLength(2);
+    expect(finished('echo', SpanKind.SERVER)).toHaveLength(2);
     for (const span of finished('echo', SpanKind.SERVER)) {
       expect(clientSpans.map((c) => c.spanContext().spanId)).toContain(span.parentSpanContext?.spanId);
+      // Exactly the echo CLIENT span of its own caller's trace, not the other batch's.
+      const own = clientSpans.find((c) => c.spanContext().traceId === span.spanContext().traceId);
+      expect(span.parentSpanContext?.spanId).toBe(own?.spanContext().spanId);
     }
   });
 
@@ -478,6 +486,11 @@ describe('propagate', () => {
     );
     expect(withCarrier?.parentSpanContext).toBeDefined();
     expect(without?.parentSpanContext).toBeUndefined();
+    // The carrier was the propagating subscription's own CLIENT span.
+    const clientSubs = finished('sub', SpanKind.CLIENT);
+    expect(clientSubs).toHaveLength(2);
+    const propagating = clientSubs.find((span) => span.spanContext().traceId === withCarrier?.spanContext().traceId);
+    expect(withCarrier?.parentSpanContext?.spanId).toBe(propagating?.spanContext().spanId);
   });
 });
 

@@ -174,6 +174,7 @@ describe('off by default', () => {
       expect(clientSpans).toHaveLength(2);
       for (const span of clientSpans) expect(span.links).toEqual([]);
       // incoming 'link': each SERVER span still links to its caller, as before.
+      expect(spans('echo', SpanKind.SERVER)).toHaveLength(2);
       for (const span of spans('echo', SpanKind.SERVER)) expect(span.links).toHaveLength(1);
     },
   );
@@ -309,6 +310,7 @@ describe('batches', () => {
     const trpc = client(url, 'httpBatchLink');
     await asCaller(() => Promise.all([trpc.save.mutate({ i: 0 }), trpc.save.mutate({ i: 1 })]));
     expect(spans('save', SpanKind.SERVER)).toEqual([]);
+    expect(spans('save', SpanKind.CLIENT)).toHaveLength(2);
     for (const span of spans('save', SpanKind.CLIENT)) expect(span.links).toEqual([]);
     otel.exporter.reset();
     await asCaller(() => Promise.all([trpc.echo.query({ i: 0 }), trpc.save.mutate({ i: 1 })]));
@@ -405,6 +407,7 @@ describe('hostile response headers', () => {
     const url = await fakeServer({ traceresponse: valid });
     const batched = client(url, 'httpBatchLink');
     await asCaller(() => Promise.all([batched.save.mutate({ i: 1 }), batched.save.mutate({ i: 2 })]));
+    expect(spans('save', SpanKind.CLIENT)).toHaveLength(2);
     for (const span of spans('save', SpanKind.CLIENT)) expect(span.links).toEqual([]);
     otel.exporter.reset();
     // Alone in its request: it is that operation's.
