@@ -89,15 +89,22 @@ export const CANCELLED_ERROR_TYPE = 'cancelled';
 /**
  * Starts one operation's span by `config` (see {@link SpanOptions}), or returns a handle that does nothing
  * when `spans` says no for `info`. Never throws: a throwing option is reported through `diag` and skipped.
+ *
+ * `describe` gives the span's name, attributes, parent and metric. Integrations pass a function, called only
+ * when the operation records something (a span, or a duration with a MeterProvider registered): with
+ * `spans: false` and no MeterProvider, an operation then builds none of those objects.
  */
 export function startOperationSpan<TInfo>(
   config: SpanConfig<TInfo>,
   info: TInfo,
-  start: OperationStart,
+  describe: OperationStart | (() => OperationStart),
 ): OperationSpan {
-  const metric = config.metrics && start.metric && metersActive() ? start.metric : undefined;
-  const startedAt = metric ? performance.now() : 0;
+  const metering = config.metrics && metersActive();
+  const clockedAt = metering ? performance.now() : 0;
   const spanned = callSafely('spans', config.spans, info) === true;
+  if (!spanned && !metering) return NO_SPAN;
+  const start = typeof describe === 'function' ? describe() : describe;
+  const metric = metering ? start.metric : undefined;
   if (!spanned && !metric) return NO_SPAN;
   let span: Span | undefined;
   if (spanned) {
@@ -107,67 +114,92 @@ export function startOperationSpan<TInfo>(
       start.parent,
     );
   }
-  const capture = (input: unknown) => {
-    if (!span || !config.captureInput) return;
-    const value = capturedValue(callSafely('captureInput', config.captureInput, input, info));
-    if (value !== undefined) span.setAttribute(start.inputAttribute, value);
-  };
-  if (span && config.captureInput && start.input) capture(start.input());
+  const operation = new RecordedOperation(config, info, start, span, metric, clockedAt);
+  if (span && config.captureInput && start.input) operation.captureInput(start.input());
   if (span && config.requestHook) callSafely('requestHook', config.requestHook, span, info);
-  let outcome: OperationOutcome | undefined;
-  let failedType: string | undefined;
-  let ended = false;
-  return {
-    span,
-    captureInput: capture,
-    rename(fallback) {
-      if (!ended) span?.updateName(spanNameOf(config, info, fallback));
-    },
-    setAttribute(key, value) {
-      if (ended) return;
-      span?.setAttribute(key, value);
-      if (metric && key in metric.attributes) metric.attributes[key] = value;
-    },
-    result(value) {
-      if (!ended && config.responseHook) outcome = { ...outcome, result: value };
-    },
-    fail(error) {
-      if (ended) return;
-      const type = start.errorType(error);
-      failedType = type;
-      if (!span) return;
-      span.setAttribute(ATTR_ERROR_TYPE, type);
-      span.recordException(error instanceof Error ? error : { name: type, message: messageOf(error) });
-      const failed = config.isError
-        ? (callSafely('isError', config.isError, error, info) ?? start.defaultIsError(error))
-        : start.defaultIsError(error);
-      if (failed) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+  return operation;
+}
+
+/**
+ * The {@link OperationSpan} of an operation that records a span, a duration or both. A class, so that an
+ * operation costs one object rather than a closure per method.
+ */
+class RecordedOperation<TInfo> implements OperationSpan {
+  private outcome: OperationOutcome | undefined;
+  private failedType: string | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly config: SpanConfig<TInfo>,
+    private readonly info: TInfo,
+    private readonly start: OperationStart,
+    readonly span: Span | undefined,
+    private readonly metric: OperationMetric | undefined,
+    private readonly startedAt: number,
+  ) {}
+
+  captureInput(input: unknown): void {
+    const { span, config } = this;
+    if (!span || !config.captureInput) return;
+    const value = capturedValue(callSafely('captureInput', config.captureInput, input, this.info));
+    if (value !== undefined) span.setAttribute(this.start.inputAttribute, value);
+  }
+
+  rename(fallback: string): void {
+    if (!this.ended) this.span?.updateName(spanNameOf(this.config, this.info, fallback));
+  }
+
+  setAttribute(key: string, value: AttributeValue): void {
+    if (this.ended) return;
+    this.span?.setAttribute(key, value);
+    const metric = this.metric;
+    if (metric && key in metric.attributes) metric.attributes[key] = value;
+  }
+
+  result(value: unknown): void {
+    if (!this.ended && this.config.responseHook) this.outcome = { ...this.outcome, result: value };
+  }
+
+  fail(error: unknown): void {
+    if (this.ended) return;
+    const { span, config, start } = this;
+    const type = start.errorType(error);
+    this.failedType = type;
+    if (!span) return;
+    span.setAttribute(ATTR_ERROR_TYPE, type);
+    span.recordException(error instanceof Error ? error : { name: type, message: messageOf(error) });
+    const failed = config.isError
+      ? (callSafely('isError', config.isError, error, this.info) ?? start.defaultIsError(error))
+      : start.defaultIsError(error);
+    if (failed) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+    }
+    // Merged: a GraphQL result with errors gives the hook both its data and the error.
+    if (config.responseHook) this.outcome = { ...this.outcome, error };
+  }
+
+  cancel(errorType = CANCELLED_ERROR_TYPE): void {
+    if (this.ended) return;
+    this.failedType = errorType;
+    this.span?.setAttribute(ATTR_ERROR_TYPE, errorType);
+    if (this.config.responseHook) this.outcome = { ...this.outcome, cancelled: true };
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { metric, span, config, failedType } = this;
+    if (metric) {
+      const attributes =
+        failedType === undefined ? metric.attributes : { ...metric.attributes, [ATTR_ERROR_TYPE]: failedType };
+      try {
+        histogram(metric).record((performance.now() - this.startedAt) / 1000, attributes);
+      } catch (error) {
+        diag.debug('otel-rpc-context: recording a duration failed', error);
       }
-      // Merged: a GraphQL result with errors gives the hook both its data and the error.
-      if (config.responseHook) outcome = { ...outcome, error };
-    },
-    cancel(errorType = CANCELLED_ERROR_TYPE) {
-      if (ended) return;
-      failedType = errorType;
-      span?.setAttribute(ATTR_ERROR_TYPE, errorType);
-      if (config.responseHook) outcome = { ...outcome, cancelled: true };
-    },
-    end() {
-      if (ended) return;
-      ended = true;
-      if (metric) {
-        const attributes =
-          failedType === undefined ? metric.attributes : { ...metric.attributes, [ATTR_ERROR_TYPE]: failedType };
-        try {
-          histogram(metric).record((performance.now() - startedAt) / 1000, attributes);
-        } catch (error) {
-          diag.debug('otel-rpc-context: recording a duration failed', error);
-        }
-      }
-      if (!span) return;
-      if (config.responseHook) callSafely('responseHook', config.responseHook, span, { ...info, ...outcome });
-      span.end();
-    },
-  };
+    }
+    if (!span) return;
+    if (config.responseHook) callSafely('responseHook', config.responseHook, span, { ...this.info, ...this.outcome });
+    span.end();
+  }
 }

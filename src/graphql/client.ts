@@ -85,7 +85,7 @@ export function startClientOperation(
   config: ClientConfig,
 ): ClientOperation {
   const { operationType: type, operationName: name } = info;
-  const operation: OperationSpan = startOperationSpan(config.span, info, {
+  const operation: OperationSpan = startOperationSpan(config.span, info, () => ({
     kind: SpanKind.CLIENT,
     name: operationSpanName(type, name),
     attributes: operationAttributes(type, name, config.document ? source() : undefined),
@@ -95,7 +95,7 @@ export function startClientOperation(
     defaultIsError: isAnyError,
     errorType: graphqlErrorType,
     metric: graphqlOperationMetric('client', type, name),
-  });
+  }));
   const span = operation.span;
   const active = span ? trace.setSpan(parent, span) : parent;
   let carrier: ContextCarrier | undefined;

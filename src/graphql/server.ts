@@ -89,7 +89,7 @@ export function startServerOperation<TInfo>(
   const { parent, links, root, source } = operationParent(carriers, config.propagator, (from) =>
     resolvePolicy(config.incoming, incomingInfo(SOURCES[from])),
   );
-  const operation = startOperationSpan(config.span, info, {
+  const operation = startOperationSpan(config.span, info, () => ({
     kind: SpanKind.SERVER,
     name: UNKNOWN_OPERATION_SPAN_NAME,
     attributes: config.document && typeof query === 'string' ? { [ATTR_GRAPHQL_DOCUMENT]: query } : {},
@@ -101,7 +101,7 @@ export function startServerOperation<TInfo>(
     defaultIsError: everyErrorIsAnError,
     errorType: graphqlErrorType,
     metric: graphqlOperationMetric('server', undefined),
-  });
+  }));
   const span = operation.span;
   let described = false;
   // Read now, while the span records: results are often sent after it ended. A span that does not record

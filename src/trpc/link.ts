@@ -74,7 +74,7 @@ interface StartedOperation {
 function startOperation(config: LinkConfig, op: Operation): StartedOperation {
   const active = callerContext();
   const info: TraceContextLinkInfo = { path: op.path, type: op.type, input: op.input, context: op.context };
-  const operationSpan = startOperationSpan(config.span, info, {
+  const operationSpan = startOperationSpan(config.span, info, () => ({
     kind: SpanKind.CLIENT,
     name: procedureSpanName(op.path),
     attributes: procedureAttributes(op.path, op.type),
@@ -84,7 +84,7 @@ function startOperation(config: LinkConfig, op: Operation): StartedOperation {
     defaultIsError: anyError,
     errorType,
     metric: rpcCallMetric('client', TRPC_SYSTEM, op.path),
-  });
+  }));
   const span = operationSpan.span;
   const opContext: Context = span ? trace.setSpan(active, span) : active;
   const propagating = Boolean(callSafely('propagate', config.propagate, info));

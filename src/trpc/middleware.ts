@@ -126,7 +126,7 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
       () => resolvePolicy(config.incoming, info),
       ambient,
     );
-    const operationSpan = startOperationSpan(config.span, info, {
+    const operationSpan = startOperationSpan(config.span, info, () => ({
       kind: SpanKind.SERVER,
       name: procedureSpanName(call.path),
       attributes: procedureAttributes(call.path, call.type),
@@ -137,7 +137,7 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
       defaultIsError: serverSideError,
       errorType: serverErrorCode,
       metric: rpcCallMetric('server', TRPC_SYSTEM, call.path),
-    });
+    }));
     const span = operationSpan.span;
     // Recorded synchronously at the start, so that a streamed batch's headers (sent before any procedure
     // settles) can carry it too.
