@@ -21,6 +21,7 @@ import {
 import { useTraceContext } from '../src/yoga.js';
 import { allSeen, clientChecks, PROBE_SOURCE, TICKS_SOURCE, traceparentOf } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { subscriptionEvents } from './support/graphql-clients.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
@@ -379,13 +380,7 @@ describe('GraphQLWsLink', () => {
         cache: new InMemoryCache(),
         defaultOptions: { query: { fetchPolicy: 'no-cache' } },
       });
-      const subscribe = (tag: string) =>
-        new Promise<any[]>((resolve, reject) => {
-          const events: any[] = [];
-          client
-            .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
-            .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
-        });
+      const subscribe = (tag: string) => subscriptionEvents(client, TICKS, { tag, count: 3 });
       const [queries, subscriptions] = await Promise.all([
         Promise.all(
           Array.from({ length: 50 }, (_, i) =>
@@ -442,13 +437,7 @@ describe('SSE', () => {
         link: ApolloLink.from([new TraceContextLink(), new SseLink(sseClient)]),
         cache: new InMemoryCache(),
       });
-      const subscribe = (tag: string) =>
-        new Promise<any[]>((resolve, reject) => {
-          const events: any[] = [];
-          client
-            .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
-            .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
-        });
+      const subscribe = (tag: string) => subscriptionEvents(client, TICKS, { tag, count: 3 });
       const runs = await Promise.all(
         Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`sse${i}`))),
       );

@@ -24,6 +24,7 @@ import {
   traceparentOf,
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { subscriptionEvents } from './support/graphql-clients.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 vi.mock('@apollo/client/core', async () => {
@@ -69,13 +70,7 @@ const httpClient = (options?: TraceContextLinkOptions, http: Record<string, unkn
   );
 
 /** Resolves with a subscription's events (Apollo Client 3's zen-observable API). */
-const subscribe = (apollo: ApolloClient<unknown>, tag: string) =>
-  new Promise<any[]>((resolve, reject) => {
-    const events: any[] = [];
-    apollo
-      .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
-      .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
-  });
+const subscribe = (apollo: ApolloClient<unknown>, tag: string) => subscriptionEvents(apollo, TICKS, { tag, count: 3 });
 
 beforeAll(async () => {
   expect(new ApolloClient({ cache: new InMemoryCache() }).version).toMatch(/^3\./);

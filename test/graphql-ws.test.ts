@@ -20,7 +20,7 @@ import {
   TICKS_SOURCE,
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing } from './graphql-fixture.js';
-import { collectEvents } from './support/graphql-clients.js';
+import { collectEvents, subscriptionEvents } from './support/graphql-clients.js';
 import { expectResolversIn, ourServerSpans, remoteCaller } from './support/graphql-probe.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
@@ -66,13 +66,7 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
         cache: new InMemoryCache(),
         defaultOptions: { query: { fetchPolicy: 'no-cache' } },
       });
-      const subscribe = (tag: string) =>
-        new Promise<any[]>((resolve, reject) => {
-          const events: any[] = [];
-          client
-            .subscribe({ query: TICKS, variables: { tag, count: 3 }, fetchPolicy: 'no-cache' })
-            .subscribe({ next: (event) => events.push(event.data), error: reject, complete: () => resolve(events) });
-        });
+      const subscribe = (tag: string) => subscriptionEvents(client, TICKS, { tag, count: 3 });
       const [queries, subscriptions] = await Promise.all([
         Promise.all(
           Array.from({ length: 50 }, (_, i) =>

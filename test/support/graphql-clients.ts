@@ -35,3 +35,17 @@ export async function wsEvents(url: string, payload: any): Promise<any[]> {
     await client.dispose();
   }
 }
+
+/** What Apollo Client 3 and 4 share for a subscription: `subscribe(options)` returns an observable. */
+interface SubscribingClient {
+  subscribe(options: any): { subscribe(observer: any): unknown };
+}
+
+/** Every event's `data` of one Apollo Client subscription (no cache), once it completes; rejects on its error. */
+export const subscriptionEvents = (client: SubscribingClient, query: unknown, variables: Record<string, unknown>) =>
+  new Promise<any[]>((resolve, reject) => {
+    const events: any[] = [];
+    client
+      .subscribe({ query, variables, fetchPolicy: 'no-cache' })
+      .subscribe({ next: (event: any) => events.push(event.data), error: reject, complete: () => resolve(events) });
+  });
