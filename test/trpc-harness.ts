@@ -21,6 +21,7 @@ export interface Seen {
   baggage?: string | undefined;
 }
 
+/** The span context and baggage (entry `k`) active now, reported as operation `i`'s. */
 export function seen(i: number): Seen {
   const active = context.active();
   const span = trace.getSpanContext(active);
@@ -34,6 +35,11 @@ export function seen(i: number): Seen {
 
 type Ctx = { req?: unknown; info?: unknown };
 
+/**
+ * The test router, every procedure behind `traceContextMiddleware(options)` (or none with `middleware: false`):
+ * queries and a mutation that report what they {@link seen} after timers, a nested in-process call, a failing
+ * and a slow query, and a resumable subscription.
+ */
 export function makeRouter(options: TraceContextMiddlewareOptions & { middleware?: boolean } = {}) {
   const t = initTRPC.context<Ctx>().create();
   const procedure = options.middleware === false ? t.procedure : t.procedure.use(traceContextMiddleware(options));
@@ -77,8 +83,10 @@ export function makeRouter(options: TraceContextMiddlewareOptions & { middleware
   });
   return router;
 }
+/** The type of {@link makeRouter}'s router, for typed clients. */
 export type AppRouter = ReturnType<typeof makeRouter>;
 
+/** The three loopback servers of {@link startServers}, and how to close them all. */
 export interface Servers {
   standaloneUrl: string;
   fetchUrl: string;
