@@ -1,5 +1,7 @@
-// The Yoga plugin's per-operation path: an operation starts on the first phase that sees its GraphQL context,
-// each phase runs inside it, and it ends with its result, its event stream, or the first phase that throws.
+// The Yoga plugin's per-operation path: an operation starts when Yoga hands its params to the params handler
+// (over HTTP: one `context.with` around parse, validate, context and execute), else on the first phase that
+// sees its GraphQL context (graphql-ws); each phase runs inside it, and it ends with its result, its event
+// stream, or the first phase that throws.
 import { context as contextApi } from '@opentelemetry/api';
 import { isObject, isPromiseLike } from '../../core/carrier.js';
 import { isAsyncIterable } from '../../core/server.js';
@@ -8,6 +10,9 @@ import { requestInfo, startServerOperation } from '../server.js';
 import type { GraphQLServerConfig } from '../server-options.js';
 import { carriersOf, type Envelope, OPERATION_KEY, type Operation } from './envelope.js';
 import type { YogaIncomingInfo } from './options.js';
+
+/** Yoga's handler of one operation's params (`onParams`' `paramsHandler`), as far as this plugin calls it. */
+export type ParamsHandler = (payload: { context: unknown; params: unknown; request: unknown }) => unknown;
 
 /** The operations of one plugin instance, found by their GraphQL context object. */
 export function yogaOperations(config: GraphQLServerConfig<YogaIncomingInfo>) {
@@ -75,11 +80,44 @@ export function yogaOperations(config: GraphQLServerConfig<YogaIncomingInfo>) {
     operation.started.finish(error);
   }
 
+  const inOperation = new WeakMap<ParamsHandler, ParamsHandler>();
+
+  /**
+   * `handler` (Yoga's, which parses, validates, builds the context and executes) run inside its operation's
+   * context, started here: one `context.with` for the four phases, which then find their operation active.
+   * Made once per handler.
+   */
+  function runsInOperation(handler: ParamsHandler): ParamsHandler {
+    let bound = inOperation.get(handler);
+    if (!bound) {
+      bound = (payload) => {
+        let operation: Operation;
+        try {
+          // What Yoga's own handler sets on the context before parsing, set now so the operation starts from them.
+          const { params, request } = payload;
+          const context = payload.context as Envelope;
+          Object.assign(context, context.request === request ? { params } : { request, params });
+          operation = operationOf(context);
+        } catch {
+          return handler(payload);
+        }
+        return contextApi.with(operation.context, handler, undefined, payload);
+      };
+      inOperation.set(handler, bound);
+    }
+    return bound;
+  }
+
+  /** Runs `fn` in the operation's context: directly when that is active already (the params handler's). */
+  function within<T>(operation: Operation, fn: () => T): T {
+    return contextApi.active() === operation.context ? fn() : contextApi.with(operation.context, fn);
+  }
+
   /** Runs a synchronous phase inside the operation; a phase that throws ends the operation. */
   function runPhase(envelope: Envelope, wrapped: () => void, after?: (operation: Operation) => void): void {
     const operation = operationOf(envelope);
     try {
-      contextApi.with(operation.context, wrapped);
+      within(operation, wrapped);
     } catch (error) {
       finish(operation, error);
       throw error;
@@ -95,7 +133,7 @@ export function yogaOperations(config: GraphQLServerConfig<YogaIncomingInfo>) {
     };
     let result: unknown;
     try {
-      result = contextApi.with(operation.context, wrapped);
+      result = within(operation, wrapped);
     } catch (error) {
       finish(operation, error);
       throw error;
@@ -124,5 +162,5 @@ export function yogaOperations(config: GraphQLServerConfig<YogaIncomingInfo>) {
     }
   }
 
-  return { batched, lookup, describe, finish, runPhase, runExecution, onResult };
+  return { batched, lookup, describe, finish, runsInOperation, runPhase, runExecution, onResult };
 }

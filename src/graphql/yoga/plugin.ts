@@ -4,7 +4,7 @@ import { isObject } from '../../core/carrier.js';
 import { resolveServerOptions } from '../server-options.js';
 import { failResult } from '../shared.js';
 import type { Envelope } from './envelope.js';
-import { yogaOperations } from './operations.js';
+import { type ParamsHandler, yogaOperations } from './operations.js';
 import type { UseTraceContextOptions } from './options.js';
 
 /**
@@ -26,8 +26,9 @@ import type { UseTraceContextOptions } from './options.js';
  * relies on Envelop's `instrumentation` hooks (graphql-yoga >= 5.13, @envelop/core >= 5.1).
  *
  * Span options (`spans`, `spanName`, `requestHook`, `responseHook`, `captureInput`, `isError`) are resolved
- * once, here. The span starts at the operation's first phase, before parsing: `spans` and `requestHook` see
- * the `operationName` the request sent and no `operationType` yet; `spanName` is asked again once the document
+ * once, here. The span starts when Yoga hands the operation's params to its handler (over graphql-ws, at its
+ * first phase), before parsing, and the operation's phases run in one `context.with`: `spans` and `requestHook`
+ * see the `operationName` the request sent and no `operationType` yet; `spanName` is asked again once the document
  * is parsed (see `GraphQLServerOperationInfo`). `info.request` is the Fetch `Request` (`undefined` over
  * graphql-ws); `info.contextValue` is Envelop's GraphQL context. Parse and validation errors, each result's
  * (and each subscription event's) `errors`, and thrown errors all go through `isError`.
@@ -52,11 +53,17 @@ import type { UseTraceContextOptions } from './options.js';
  * ```
  */
 export function useTraceContext(options: UseTraceContextOptions = {}): Plugin {
-  const { batched, lookup, describe, finish, runPhase, runExecution, onResult } = yogaOperations(
+  const { batched, lookup, describe, finish, runsInOperation, runPhase, runExecution, onResult } = yogaOperations(
     resolveServerOptions(options),
   );
 
   return {
+    onParams({ paramsHandler, setParamsHandler }) {
+      // Yoga before setParamsHandler: each phase enters the operation's context on its own.
+      if (typeof setParamsHandler === 'function') {
+        setParamsHandler(runsInOperation(paramsHandler as ParamsHandler) as typeof paramsHandler);
+      }
+    },
     onRequestParse({ request }) {
       return {
         onRequestParseDone({ requestParserResult }) {
