@@ -21,7 +21,7 @@ import {
 import { useTraceContext } from '../src/yoga.js';
 import { allSeen, clientChecks, PROBE_SOURCE, TICKS_SOURCE, traceparentOf } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
-import { subscriptionEvents } from './support/graphql-clients.js';
+import { recordFetches, subscriptionEvents } from './support/graphql-clients.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
@@ -59,14 +59,8 @@ class SseLink extends ApolloLink {
 }
 
 let server: TestServer;
-const bodies: unknown[] = [];
-const sent: { url: string; headers: Record<string, string> }[] = [];
 /** fetch for the HTTP links, recording what goes on the wire. */
-const recordingFetch: typeof fetch = async (input, init) => {
-  if (typeof init?.body === 'string') bodies.push(JSON.parse(init.body));
-  sent.push({ url: String(input), headers: { ...(init?.headers as Record<string, string>) } });
-  return fetch(input, init);
-};
+const { fetch: recordingFetch, bodies, sent } = recordFetches();
 
 function httpClient(options?: TraceContextLinkOptions, http: Partial<ConstructorParameters<typeof HttpLink>[0]> = {}) {
   return new ApolloClient({

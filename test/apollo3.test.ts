@@ -24,7 +24,7 @@ import {
   traceparentOf,
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
-import { subscriptionEvents } from './support/graphql-clients.js';
+import { recordFetches, subscriptionEvents } from './support/graphql-clients.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 vi.mock('@apollo/client/core', async () => {
@@ -46,13 +46,8 @@ const FAIL = gql`
 `;
 
 let server: TestServer;
-const bodies: unknown[] = [];
-const sent: { url: string; headers: Record<string, string> }[] = [];
-const recordingFetch: typeof fetch = async (input, init) => {
-  if (typeof init?.body === 'string') bodies.push(JSON.parse(init.body));
-  sent.push({ url: String(input), headers: { ...(init?.headers as Record<string, string>) } });
-  return fetch(input, init);
-};
+/** fetch for the HTTP links, recording what goes on the wire. */
+const { fetch: recordingFetch, bodies, sent } = recordFetches();
 
 function client(link: ApolloLink) {
   return new ApolloClient({

@@ -49,3 +49,18 @@ export const subscriptionEvents = (client: SubscribingClient, query: unknown, va
       .subscribe({ query, variables, fetchPolicy: 'no-cache' })
       .subscribe({ next: (event: any) => events.push(event.data), error: reject, complete: () => resolve(events) });
   });
+
+/**
+ * A fetch for Apollo Client's HTTP links that records what goes on the wire: each request's parsed JSON body
+ * in `bodies`, its URL and headers (as the link wrote them) in `sent`.
+ */
+export function recordFetches() {
+  const bodies: unknown[] = [];
+  const sent: { url: string; headers: Record<string, string> }[] = [];
+  const fetchAndRecord: typeof fetch = async (input, init) => {
+    if (typeof init?.body === 'string') bodies.push(JSON.parse(init.body));
+    sent.push({ url: String(input), headers: { ...(init?.headers as Record<string, string>) } });
+    return fetch(input, init);
+  };
+  return { fetch: fetchAndRecord, bodies, sent };
+}
