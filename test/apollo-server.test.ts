@@ -254,7 +254,7 @@ describe('trust policy and options', () => {
     );
     expect(seenInfo).toHaveLength(1);
     expect(seenInfo[0]!.source).toBe('extensions');
-    expect(seenInfo[0]!.request.extensions?.traceContext).toBeDefined();
+    expect(seenInfo[0]!.request.extensions?.traceContext).toEqual({ ...remote.carrier, baggage: 'tenant=acme' });
     expect(spans[0]!.parentSpanContext?.spanId).toBe(remote.spanId);
     exporter.reset();
     const thrown = await run({

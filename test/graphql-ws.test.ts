@@ -243,10 +243,10 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
           query: 'subscription Failing { failing { i } }',
           extensions: { traceContext: failing.carrier },
         }),
-      ).rejects.toBeDefined();
+      ).rejects.toEqual([expect.objectContaining({ message: 'subscription failed on purpose' })]);
       await expect(
         collectEvents(ws, { query: '{ nope }', extensions: { traceContext: invalid.carrier } }),
-      ).rejects.toBeDefined();
+      ).rejects.toEqual([expect.objectContaining({ message: expect.stringContaining('nope') })]);
       const [withError] = await collectEvents(ws, {
         query: 'query Fail { fail(tag: "x") }',
         extensions: { traceContext: resolverError.carrier },

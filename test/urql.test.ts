@@ -242,7 +242,7 @@ describe('fetchExchange, POST', () => {
       preferGetMethod: false,
     });
     const result = await offline.query(PROBE, { tag: 'n' }).toPromise();
-    expect(result.error?.networkError).toBeDefined();
+    expect(result.error?.networkError).toBeInstanceOf(TypeError);
     const network = spansOf(SpanKind.CLIENT)[0]!;
     expect(network.status.code).toBe(SpanStatusCode.ERROR);
     expect(network.attributes['error.type']).toBe('TypeError');
