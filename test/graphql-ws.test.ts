@@ -159,14 +159,17 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
           }
         },
       });
-      const [fromHeader] = await collectEvents(headerWs, probe('header'));
-      await headerWs.dispose();
-      expectResolversIn(
-        fromHeader.data,
-        header.traceId,
-        serverSpanOf(header.traceId).spanContext().spanId,
-        PROBE_RESOLVERS,
-      );
+      try {
+        const [fromHeader] = await collectEvents(headerWs, probe('header'));
+        expectResolversIn(
+          fromHeader.data,
+          header.traceId,
+          serverSpanOf(header.traceId).spanContext().spanId,
+          PROBE_RESOLVERS,
+        );
+      } finally {
+        await headerWs.dispose();
+      }
     } finally {
       await ws.dispose();
     }
@@ -186,23 +189,26 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
     async (_label, carrier) => {
       const connection = remoteCaller();
       const ws = wsClient(server, { traceContext: connection.carrier });
-      const [result] = await collectEvents(ws, probe('bad', { traceContext: carrier }));
-      const [next] = await collectEvents(ws, probe('next'));
-      await ws.dispose();
-      expect(result.errors).toBeUndefined();
-      const seen = allSeen(result.data);
-      // A slot sent on a shared connection is authoritative: not the connection's context, a fresh trace.
-      expect(seen[0]!.traceId).not.toBe(connection.traceId);
-      const span = serverSpans().find((candidate) => candidate.spanContext().traceId === seen[0]!.traceId)!;
-      expect(span.parentSpanContext).toBeUndefined();
-      expectResolversIn(result.data, span.spanContext().traceId, span.spanContext().spanId, PROBE_RESOLVERS);
-      // The next operation (no slot) falls back to the connection's context, untouched by the bad one.
-      expectResolversIn(
-        next.data,
-        connection.traceId,
-        serverSpanOf(connection.traceId).spanContext().spanId,
-        PROBE_RESOLVERS,
-      );
+      try {
+        const [result] = await collectEvents(ws, probe('bad', { traceContext: carrier }));
+        const [next] = await collectEvents(ws, probe('next'));
+        expect(result.errors).toBeUndefined();
+        const seen = allSeen(result.data);
+        // A slot sent on a shared connection is authoritative: not the connection's context, a fresh trace.
+        expect(seen[0]!.traceId).not.toBe(connection.traceId);
+        const span = serverSpans().find((candidate) => candidate.spanContext().traceId === seen[0]!.traceId)!;
+        expect(span.parentSpanContext).toBeUndefined();
+        expectResolversIn(result.data, span.spanContext().traceId, span.spanContext().spanId, PROBE_RESOLVERS);
+        // The next operation (no slot) falls back to the connection's context, untouched by the bad one.
+        expectResolversIn(
+          next.data,
+          connection.traceId,
+          serverSpanOf(connection.traceId).spanContext().spanId,
+          PROBE_RESOLVERS,
+        );
+      } finally {
+        await ws.dispose();
+      }
     },
   );
 
