@@ -129,14 +129,30 @@ class RecordedOperation<TInfo> implements OperationSpan {
   private failedType: string | undefined;
   private ended = false;
 
+  private readonly config: SpanConfig<TInfo>;
+  private readonly info: TInfo;
+  private readonly start: OperationStart;
+  readonly span: Span | undefined;
+  private readonly metric: OperationMetric | undefined;
+  private readonly startedAt: number;
+
+  // Fields assigned by hand, not parameter properties: the browser tests load src through Node's type
+  // stripping, which does not rewrite those.
   constructor(
-    private readonly config: SpanConfig<TInfo>,
-    private readonly info: TInfo,
-    private readonly start: OperationStart,
-    readonly span: Span | undefined,
-    private readonly metric: OperationMetric | undefined,
-    private readonly startedAt: number,
-  ) {}
+    config: SpanConfig<TInfo>,
+    info: TInfo,
+    start: OperationStart,
+    span: Span | undefined,
+    metric: OperationMetric | undefined,
+    startedAt: number,
+  ) {
+    this.config = config;
+    this.info = info;
+    this.start = start;
+    this.span = span;
+    this.metric = metric;
+    this.startedAt = startedAt;
+  }
 
   captureInput(input: unknown): void {
     const { span, config } = this;
