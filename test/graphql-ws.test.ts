@@ -274,6 +274,7 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
   it('ends the span of a parse error (graphql-ws closes the socket) and of a subscription the client completes early', async () => {
     const parse = remoteCaller();
     const ws = wsClient(server);
+    const ws2 = wsClient(server);
     try {
       await expect(
         collectEvents(ws, { query: '{ probe(', extensions: { traceContext: parse.carrier } }),
@@ -283,7 +284,6 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
       expect(serverSpanOf(parse.traceId).status.code).toBe(SpanStatusCode.ERROR);
 
       const early = remoteCaller();
-      const ws2 = wsClient(server);
       await new Promise<void>((resolve, reject) => {
         const unsubscribe = ws2.subscribe(
           {
@@ -308,6 +308,7 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
       expect(serverSpanOf(early.traceId).status.code).toBe(SpanStatusCode.UNSET);
     } finally {
       await ws.dispose();
+      await ws2.dispose();
     }
   });
 });

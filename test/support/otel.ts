@@ -43,21 +43,24 @@ export function openSpanCounter() {
     openSpans: () => open.size,
     /** The names of the spans open now, sorted (a failing check then says which). */
     openSpanNames: () => [...open.values()].sort(),
+    /** Forgets the spans open now: one leak then fails its own test, not every test after it. */
+    forgetOpenSpans: () => open.clear(),
   };
 }
 
 /** {@link setupTracing} plus a count of the spans started and not yet ended. */
 export function setupTracingWithOpenSpans(extraProcessors: SpanProcessor[] = []) {
-  const { processor, openSpans, openSpanNames } = openSpanCounter();
-  return { ...setupTracing([processor, ...extraProcessors]), openSpans, openSpanNames };
+  const { processor, openSpans, openSpanNames, forgetOpenSpans } = openSpanCounter();
+  return { ...setupTracing([processor, ...extraProcessors]), openSpans, openSpanNames, forgetOpenSpans };
 }
 
 /**
  * For `afterEach`: waits (up to `timeout` ms) until every span the test started has ended, then resets the
- * exporter and runs `cleanup` whatever happened, so a failing test cannot carry its spans into the next.
+ * exporter, forgets the open spans and runs `cleanup` whatever happened, so a failing test cannot carry its
+ * spans (or its leak) into the next.
  */
 export async function expectNoOpenSpans(
-  tracing: { openSpanNames: () => string[]; exporter: InMemorySpanExporter },
+  tracing: { openSpanNames: () => string[]; exporter: InMemorySpanExporter; forgetOpenSpans?: () => void },
   cleanup?: () => void,
   timeout = 5000,
 ) {
@@ -65,6 +68,7 @@ export async function expectNoOpenSpans(
     await expect.poll(tracing.openSpanNames, { timeout }).toEqual([]);
   } finally {
     tracing.exporter.reset();
+    tracing.forgetOpenSpans?.();
     cleanup?.();
   }
 }
