@@ -13,7 +13,7 @@ import {
 } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, resolveTracer } from './conventions.js';
 import { histogram, metersActive, type OperationMetric } from './metrics.js';
-import { callSafely, capturedValue, type OperationOutcome, type SpanConfig } from './span-options.js';
+import { callSafely, capturedValue, type OperationOutcome, type SpanConfig, spanNameOf } from './span-options.js';
 
 /** How an integration starts one operation's span. */
 export interface OperationStart {
@@ -70,12 +70,6 @@ const NO_SPAN: OperationSpan = {
   cancel() {},
   end() {},
 };
-
-/** `spanName`'s answer for `info` when it gives a non-empty string, else `fallback` (the convention's name). */
-function spanNameOf<TInfo>(config: SpanConfig<TInfo>, info: TInfo, fallback: string): string {
-  const chosen = config.spanName ? callSafely('spanName', config.spanName, info) : undefined;
-  return typeof chosen === 'string' && chosen ? chosen : fallback;
-}
 
 /** An error's message: `message` of an Error or of a GraphQL error object, else its text. */
 function messageOf(error: unknown): string {

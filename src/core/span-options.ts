@@ -153,3 +153,9 @@ export function capturedValue(value: unknown): string | undefined {
   if (text === undefined) return undefined;
   return text.length > MAX_CAPTURED_INPUT_LENGTH ? text.slice(0, MAX_CAPTURED_INPUT_LENGTH) : text;
 }
+
+/** `spanName`'s answer for `info` when it gives a non-empty string, else `fallback` (the convention's name). */
+export function spanNameOf<TInfo>(config: SpanConfig<TInfo>, info: TInfo, fallback: string): string {
+  const chosen = config.spanName ? callSafely('spanName', config.spanName, info) : undefined;
+  return typeof chosen === 'string' && chosen ? chosen : fallback;
+}
