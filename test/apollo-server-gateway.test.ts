@@ -3,20 +3,21 @@
 // context, beside traceContextPlugin. Real Apollo Server (standalone, Express, Fetch-style) and real Apollo
 // Client 4 over loopback; the fixture's resolvers report the trace each one ran in.
 import { gql, HttpLink } from '@apollo/client';
-import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { traceContextBatchKey } from '../src/apollo.js';
 import { traceContextGateway } from '../src/apollo-server.js';
 import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
 import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
 import { schema, setupGraphqlTracing } from './graphql-fixture.js';
-import { apolloClient } from './support/graphql-clients.js';
+import { callerRuns, tags } from './support/graphql-callers.js';
+import { apolloBatchClient, apolloClient } from './support/graphql-clients.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
 const { tracer } = tracing;
-const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
+const checks = clientChecks(tracing);
+const { spansOf, childOf, asCaller } = checks;
+const { asCallers, queryMismatches } = callerRuns(checks);
 const PROBE = gql(PROBE_SOURCE);
 const FAIL = gql`
   query Fail {
@@ -38,14 +39,8 @@ describe.each(INTEGRATIONS)('traceContextGateway via %s', (integration) => {
 
   it('HTTP single: 50 concurrent queries, every resolver in its own caller trace', async () => {
     const client = apolloClient(new HttpLink({ uri: server.url }));
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `g${i}` } })),
-      ),
-    );
-    const mismatches: string[] = [];
-    for (const { span, result } of runs) mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
-    expect(mismatches).toEqual([]);
+    const runs = await asCallers('caller', tags('g'), (tag) => client.query({ query: PROBE, variables: { tag } }));
+    expect(queryMismatches(runs)).toEqual([]);
     expect(spansOf(SpanKind.SERVER)).toHaveLength(50);
     expect(spansOf(SpanKind.SERVER).every((span) => span.name === 'query Probe')).toBe(true);
     // The plugin saw the gateway's schema and did not wrap it: the context is entered once per operation.
@@ -65,22 +60,9 @@ describe.each(INTEGRATIONS)('traceContextGateway via %s', (integration) => {
   });
 
   it('HTTP batch: each operation of a batched request in its own caller trace', async () => {
-    const client = apolloClient(
-      new BatchHttpLink({
-        uri: server.url,
-        batchMax: 10,
-        batchInterval: 5,
-        batchKey: traceContextBatchKey(server.url),
-      }),
-    );
-    const runs = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `b${i}` } })),
-      ),
-    );
-    const mismatches: string[] = [];
-    for (const { span, result } of runs) mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
-    expect(mismatches).toEqual([]);
+    const client = apolloBatchClient(server.url);
+    const runs = await asCallers('caller', tags('b', 20), (tag) => client.query({ query: PROBE, variables: { tag } }));
+    expect(queryMismatches(runs)).toEqual([]);
   });
 
   it('records a resolver error on the SERVER span', async () => {

@@ -2,16 +2,15 @@
 // The Apollo Server plugin against real Apollo Client 4 (TraceContextLink + HttpLink / BatchHttpLink) and
 // hand-made wire messages, over loopback, through startStandaloneServer, Express and a Fetch-style handler.
 import { gql, HttpLink } from '@apollo/client';
-import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { context, propagation, ROOT_CONTEXT, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { traceContextBatchKey } from '../src/apollo.js';
 import type { ApolloServerIncomingInfo, TraceContextPluginOptions } from '../src/apollo-server.js';
 import { type ApolloTestServer, INTEGRATIONS, startApollo } from './apollo-server-harness.js';
-import { allSeen, clientChecks, PROBE_RESOLVERS, PROBE_SOURCE } from './graphql-client-harness.js';
+import { allSeen, clientChecks, PROBE_SOURCE } from './graphql-client-harness.js';
 import { setupGraphqlTracing } from './graphql-fixture.js';
-import { apolloClient } from './support/graphql-clients.js';
+import { callerRuns, tags } from './support/graphql-callers.js';
+import { apolloBatchClient, apolloClient } from './support/graphql-clients.js';
 import {
   expectRanAsNewTrace,
   expectResolversIn,
@@ -25,7 +24,9 @@ import { expectNoOpenSpans } from './support/otel.js';
 
 const tracing = setupGraphqlTracing();
 const { exporter, tracer } = tracing;
-const { asCaller, mismatchesOf } = clientChecks(tracing);
+const checks = clientChecks(tracing);
+const { asCaller } = checks;
+const { asCallers, queryMismatches } = callerRuns(checks);
 
 const PROBE = gql(PROBE_SOURCE);
 const { serverSpans, serverSpanOf } = ourServerSpans(exporter);
@@ -43,14 +44,8 @@ describe.each(INTEGRATIONS)('Apollo Server via %s', (integration) => {
 
   it('HTTP single: 50 concurrent Apollo Client queries, each resolver in its own caller trace', async () => {
     const client = apolloClient(new HttpLink({ uri: server.url }));
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `q${i}` } })),
-      ),
-    );
-    const mismatches = runs.flatMap(({ span, result }) => mismatchesOf(span, result.data, PROBE_RESOLVERS));
-    expect(mismatches).toEqual([]);
-    for (const [i, { result }] of runs.entries()) expect((result.data as any).probe.tag).toBe(`q${i}`);
+    const runs = await asCallers('caller', tags('q'), (tag) => client.query({ query: PROBE, variables: { tag } }));
+    expect(queryMismatches(runs)).toEqual([]);
     const spans = serverSpans();
     expect(spans).toHaveLength(50);
     expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(50);
@@ -63,21 +58,9 @@ describe.each(INTEGRATIONS)('Apollo Server via %s', (integration) => {
 
   it('HTTP batch: 50 concurrent operations in a few batched requests, each in its own caller trace', async () => {
     const before = server.requests();
-    const client = apolloClient(
-      new BatchHttpLink({
-        uri: server.url,
-        batchMax: 10,
-        batchInterval: 5,
-        batchKey: traceContextBatchKey(server.url),
-      }),
-    );
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `b${i}` } })),
-      ),
-    );
-    const mismatches = runs.flatMap(({ span, result }) => mismatchesOf(span, result.data, PROBE_RESOLVERS));
-    expect(mismatches).toEqual([]);
+    const client = apolloBatchClient(server.url);
+    const runs = await asCallers('caller', tags('b'), (tag) => client.query({ query: PROBE, variables: { tag } }));
+    expect(queryMismatches(runs)).toEqual([]);
     expect(serverSpans()).toHaveLength(50);
     if (integration !== 'standalone') expect(server.requests() - before).toBeLessThanOrEqual(10);
   });

@@ -10,7 +10,7 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import { Observable } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   TraceContextLink,
@@ -18,15 +18,17 @@ import {
   traceContextBatchKey,
   traceContextFetch,
 } from '../src/apollo.js';
-import { useTraceContext } from '../src/yoga.js';
 import { allSeen, clientChecks, PROBE_SOURCE, TICKS_SOURCE, traceparentOf } from './graphql-client-harness.js';
-import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
-import { recordFetches, subscriptionEvents } from './support/graphql-clients.js';
-import { expectNoOpenSpans } from './support/otel.js';
+import { setupGraphqlTracing } from './graphql-fixture.js';
+import { callerRuns, tags, unsubscribeAtFirstEvent } from './support/graphql-callers.js';
+import { apolloClient, recordFetches, subscriptionEvents } from './support/graphql-clients.js';
+import { yogaForClientTests } from './support/graphql-servers.js';
 
 const tracing = setupGraphqlTracing();
 const { exporter, tracer } = tracing;
-const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
+const checks = clientChecks(tracing);
+const { spansOf, childOf, asCaller, mismatchesOf } = checks;
+const { asCallers, queryMismatches, subscriptionMismatches } = callerRuns(checks);
 
 const PROBE = gql(PROBE_SOURCE);
 const TICKS = gql(TICKS_SOURCE);
@@ -58,9 +60,10 @@ class SseLink extends ApolloLink {
   }
 }
 
-let server: TestServer;
 /** fetch for the HTTP links, recording what goes on the wire. */
-const { fetch: recordingFetch, bodies, sent } = recordFetches();
+const { fetch: recordingFetch, bodies, sent, clear } = recordFetches();
+// Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
+const server = yogaForClientTests(tracing, clear);
 
 function httpClient(options?: TraceContextLinkOptions, http: Partial<ConstructorParameters<typeof HttpLink>[0]> = {}) {
   return new ApolloClient({
@@ -72,18 +75,6 @@ function httpClient(options?: TraceContextLinkOptions, http: Partial<Constructor
     defaultOptions: { query: { fetchPolicy: 'no-cache' } },
   });
 }
-
-beforeAll(async () => {
-  server = await startServer([useTraceContext()], { batching: { limit: 50 } });
-});
-afterAll(() => server.close());
-// Every span an operation started has ended: none is left open by an error, a bad carrier or a cancel.
-afterEach(() =>
-  expectNoOpenSpans(tracing, () => {
-    bodies.length = 0;
-    sent.length = 0;
-  }),
-);
 
 describe('HttpLink', () => {
   it('sends the carrier in extensions.traceContext and names the CLIENT span {type} {name}', async () => {
@@ -107,13 +98,8 @@ describe('HttpLink', () => {
 
   it('keeps 50 concurrent queries apart, each under its own caller', async () => {
     const client = httpClient();
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `q${i}` } })),
-      ),
-    );
-    const mismatches = runs.flatMap(({ span, result }) => mismatchesOf(span, result.data, 5));
-    expect(mismatches).toEqual([]);
+    const runs = await asCallers('caller', tags('q'), (tag) => client.query({ query: PROBE, variables: { tag } }));
+    expect(queryMismatches(runs)).toEqual([]);
     expect(spansOf(SpanKind.CLIENT)).toHaveLength(50);
     expect(spansOf(SpanKind.SERVER)).toHaveLength(50);
   });
@@ -311,11 +297,7 @@ describe('BatchHttpLink', () => {
       defaultOptions: { query: { fetchPolicy: 'no-cache' } },
     });
     const before = server.requests();
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `b${i}` } })),
-      ),
-    );
+    const runs = await asCallers('caller', tags('b'), (tag) => client.query({ query: PROBE, variables: { tag } }));
     expect(server.requests() - before).toBe(2);
     expect(bodies.every((body) => Array.isArray(body) && body.length === 25)).toBe(true);
     const carriers = new Set((bodies as any[][]).flat().map((op) => op.extensions.traceContext.traceparent));
@@ -326,8 +308,7 @@ describe('BatchHttpLink', () => {
       expect(sent[i]!.headers.traceparent).toBe(body[0].extensions.traceContext.traceparent);
       expect(Object.keys(sent[i]!.headers).sort()).toEqual(['accept', 'content-type', 'traceparent']);
     }
-    const mismatches = runs.flatMap(({ span, result }) => mismatchesOf(span, result.data, 5));
-    expect(mismatches).toEqual([]);
+    expect(queryMismatches(runs)).toEqual([]);
   });
 
   it('without traceContextBatchKey, per-operation headers split the batch; headers: false keeps it whole', async () => {
@@ -341,12 +322,8 @@ describe('BatchHttpLink', () => {
         defaultOptions: { query: { fetchPolicy: 'no-cache' } },
       });
       const before = server.requests();
-      const runs = await Promise.all(
-        Array.from({ length: 5 }, (_, i) =>
-          asCaller(`caller ${i}`, () => client.query({ query: PROBE, variables: { tag: `s${i}` } })),
-        ),
-      );
-      expect(runs.flatMap(({ span, result }) => mismatchesOf(span, result.data, 5))).toEqual([]);
+      const runs = await asCallers('caller', tags('s', 5), (tag) => client.query({ query: PROBE, variables: { tag } }));
+      expect(queryMismatches(runs)).toEqual([]);
       return server.requests() - before;
     };
     expect(await run({})).toBe(5);
@@ -369,28 +346,13 @@ describe('GraphQLWsLink', () => {
   it('keeps 50 concurrent queries and 50 subscriptions on one socket apart', async () => {
     const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
     try {
-      const client = new ApolloClient({
-        link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(wsClient)]),
-        cache: new InMemoryCache(),
-        defaultOptions: { query: { fetchPolicy: 'no-cache' } },
-      });
-      const subscribe = (tag: string) => subscriptionEvents(client, TICKS, { tag, count: 3 });
+      const client = apolloClient(new GraphQLWsLink(wsClient));
       const [queries, subscriptions] = await Promise.all([
-        Promise.all(
-          Array.from({ length: 50 }, (_, i) =>
-            asCaller(`query ${i}`, () => client.query({ query: PROBE, variables: { tag: `wq${i}` } })),
-          ),
-        ),
-        Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`ws${i}`)))),
+        asCallers('query', tags('wq'), (tag) => client.query({ query: PROBE, variables: { tag } })),
+        asCallers('subscription', tags('ws'), (tag) => subscriptionEvents(client, TICKS, { tag, count: 3 })),
       ]);
       await wsClient.dispose();
-      const mismatches: string[] = [];
-      for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, 5));
-      for (const { span, result } of subscriptions) {
-        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-        mismatches.push(...mismatchesOf(span, result, 9));
-      }
-      expect(mismatches).toEqual([]);
+      expect([...queryMismatches(queries), ...subscriptionMismatches(subscriptions)]).toEqual([]);
       expect(childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).name).toBe('subscription Ticks');
     } finally {
       await wsClient.dispose();
@@ -400,20 +362,12 @@ describe('GraphQLWsLink', () => {
   it('ends the client and server spans when a subscription is unsubscribed early', async () => {
     const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
     try {
-      const client = new ApolloClient({
-        link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(wsClient)]),
-        cache: new InMemoryCache(),
-      });
-      await new Promise<void>((resolve) => {
-        tracer.startActiveSpan('caller', (caller) => {
-          const subscription = client.subscribe({ query: TICKS, variables: { tag: 'early', count: 1000 } }).subscribe({
-            next: () => {
-              subscription.unsubscribe();
-              resolve();
-            },
-          });
-          caller.end();
-        });
+      const client = apolloClient(new GraphQLWsLink(wsClient));
+      await unsubscribeAtFirstEvent(tracer, (onEvent) => {
+        const subscription = client
+          .subscribe({ query: TICKS, variables: { tag: 'early', count: 1000 } })
+          .subscribe({ next: onEvent });
+        return () => subscription.unsubscribe();
       });
       await expect.poll(() => spansOf(SpanKind.SERVER).length, { timeout: 5000 }).toBe(1);
       expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
@@ -427,21 +381,12 @@ describe('SSE', () => {
   it('runs 50 concurrent subscriptions, every event in its own caller trace', async () => {
     const sseClient = createSseClient({ url: server.url });
     try {
-      const client = new ApolloClient({
-        link: ApolloLink.from([new TraceContextLink(), new SseLink(sseClient)]),
-        cache: new InMemoryCache(),
-      });
-      const subscribe = (tag: string) => subscriptionEvents(client, TICKS, { tag, count: 3 });
-      const runs = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`sse${i}`))),
+      const client = apolloClient(new SseLink(sseClient));
+      const runs = await asCallers('subscription', tags('sse'), (tag) =>
+        subscriptionEvents(client, TICKS, { tag, count: 3 }),
       );
       sseClient.dispose();
-      const mismatches: string[] = [];
-      for (const { span, result } of runs) {
-        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-        mismatches.push(...mismatchesOf(span, result, 9));
-      }
-      expect(mismatches).toEqual([]);
+      expect(subscriptionMismatches(runs)).toEqual([]);
     } finally {
       sseClient.dispose();
     }

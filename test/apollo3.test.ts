@@ -10,10 +10,9 @@ import { GraphQLWsLink } from 'apollo-client-3/link/subscriptions';
 import { print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { TraceContextLink, type TraceContextLinkOptions, traceContextBatchKey } from '../src/apollo.js';
-import { useTraceContext } from '../src/yoga.js';
 import {
   allSeen,
   clientChecks,
@@ -23,9 +22,10 @@ import {
   TICKS_SOURCE,
   traceparentOf,
 } from './graphql-client-harness.js';
-import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
+import { setupGraphqlTracing } from './graphql-fixture.js';
+import { callerRuns, tags } from './support/graphql-callers.js';
 import { recordFetches, subscriptionEvents } from './support/graphql-clients.js';
-import { expectNoOpenSpans } from './support/otel.js';
+import { yogaForClientTests } from './support/graphql-servers.js';
 
 vi.mock('@apollo/client/core', async () => {
   const apollo3: any = await import('apollo-client-3/core');
@@ -34,7 +34,9 @@ vi.mock('@apollo/client/core', async () => {
 
 const tracing = setupGraphqlTracing();
 const { exporter } = tracing;
-const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
+const checks = clientChecks(tracing);
+const { spansOf, childOf, asCaller, mismatchesOf } = checks;
+const { asCallers, queryMismatches, subscriptionMismatches } = callerRuns(checks);
 
 const PROBE = gql(PROBE_SOURCE);
 const TICKS = gql(TICKS_SOURCE);
@@ -45,9 +47,11 @@ const FAIL = gql`
   query Fail { fail(tag: "x") }
 `;
 
-let server: TestServer;
 /** fetch for the HTTP links, recording what goes on the wire. */
-const { fetch: recordingFetch, bodies, sent } = recordFetches();
+const { fetch: recordingFetch, bodies, sent, clear } = recordFetches();
+// Every span an operation started has ended; whatever that check says, nothing of this test's spans or
+// requests reaches the next one.
+const server = yogaForClientTests(tracing, clear);
 
 function client(link: ApolloLink) {
   return new ApolloClient({
@@ -67,19 +71,9 @@ const httpClient = (options?: TraceContextLinkOptions, http: Record<string, unkn
 /** Resolves with a subscription's events (Apollo Client 3's zen-observable API). */
 const subscribe = (apollo: ApolloClient<unknown>, tag: string) => subscriptionEvents(apollo, TICKS, { tag, count: 3 });
 
-beforeAll(async () => {
+beforeAll(() => {
   expect(new ApolloClient({ cache: new InMemoryCache() }).version).toMatch(/^3\./);
-  server = await startServer([useTraceContext()], { batching: { limit: 50 } });
 });
-afterAll(() => server.close());
-// Every span an operation started has ended; whatever that check says, nothing of this test's spans or
-// requests reaches the next one.
-afterEach(() =>
-  expectNoOpenSpans(tracing, () => {
-    bodies.length = 0;
-    sent.length = 0;
-  }),
-);
 
 describe('Apollo Client 3: HttpLink', () => {
   it('is an Apollo Client 3 link: extends its ApolloLink and returns its Observable', () => {
@@ -115,19 +109,10 @@ describe('Apollo Client 3: HttpLink', () => {
   it('keeps 50 concurrent queries and 50 mutations apart, each under its own caller', async () => {
     const apollo = httpClient();
     const [queries, mutations] = await Promise.all([
-      Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          asCaller(`query ${i}`, () => apollo.query({ query: PROBE, variables: { tag: `q${i}` } })),
-        ),
-      ),
-      Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          asCaller(`mutation ${i}`, () => apollo.mutate({ mutation: TOUCH, variables: { tag: `m${i}` } })),
-        ),
-      ),
+      asCallers('query', tags('q'), (tag) => apollo.query({ query: PROBE, variables: { tag } })),
+      asCallers('mutation', tags('m'), (tag) => apollo.mutate({ mutation: TOUCH, variables: { tag } })),
     ]);
-    const mismatches: string[] = [];
-    for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
+    const mismatches = queryMismatches(queries);
     for (const { span, result } of mutations) mismatches.push(...mismatchesOf(span, result.data, 1));
     expect(mismatches).toEqual([]);
     expect(spansOf(SpanKind.CLIENT).filter((span) => span.name === 'mutation Touch')).toHaveLength(50);
@@ -160,11 +145,7 @@ describe('Apollo Client 3: HttpLink', () => {
 
   it('keeps 50 concurrent GET queries apart, the carrier in headers only', async () => {
     const apollo = httpClient({ useGETForQueries: true }, { useGETForQueries: true });
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        asCaller(`caller ${i}`, () => apollo.query({ query: PROBE, variables: { tag: `g${i}` } })),
-      ),
-    );
+    const runs = await asCallers('caller', tags('g'), (tag) => apollo.query({ query: PROBE, variables: { tag } }));
     expect(sent).toHaveLength(50);
     expect(sent.every((request) => !request.url.includes('traceContext') && 'traceparent' in request.headers)).toBe(
       true,
@@ -173,8 +154,7 @@ describe('Apollo Client 3: HttpLink', () => {
     expect(sent.map((request) => request.headers.traceparent?.split('-')[1]).sort()).toEqual(
       runs.map(({ span }) => span.spanContext().traceId).sort(),
     );
-    const mismatches = runs.flatMap(({ span, result }) => mismatchesOf(span, result.data, PROBE_RESOLVERS));
-    expect(mismatches).toEqual([]);
+    expect(queryMismatches(runs)).toEqual([]);
   });
 
   it("works behind Apollo Client 3 links that map the link's Observable", async () => {
@@ -233,11 +213,7 @@ describe('Apollo Client 3: BatchHttpLink', () => {
       ]),
     );
     const before = server.requests();
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        asCaller(`caller ${i}`, () => apollo.query({ query: PROBE, variables: { tag: `b${i}` } })),
-      ),
-    );
+    const runs = await asCallers('caller', tags('b'), (tag) => apollo.query({ query: PROBE, variables: { tag } }));
     expect(server.requests() - before).toBe(2);
     const batches = bodies as any[][];
     expect(batches.map((batch) => batch.length)).toEqual([25, 25]);
@@ -245,8 +221,7 @@ describe('Apollo Client 3: BatchHttpLink', () => {
     for (const [i, batch] of batches.entries()) {
       expect(sent[i]!.headers.traceparent).toBe(batch[0].extensions.traceContext.traceparent);
     }
-    const mismatches = runs.flatMap(({ span, result }) => mismatchesOf(span, result.data, PROBE_RESOLVERS));
-    expect(mismatches).toEqual([]);
+    expect(queryMismatches(runs)).toEqual([]);
   });
 });
 
@@ -258,23 +233,11 @@ describe('Apollo Client 3: GraphQLWsLink', () => {
     );
     try {
       const [queries, subscriptions] = await Promise.all([
-        Promise.all(
-          Array.from({ length: 50 }, (_, i) =>
-            asCaller(`query ${i}`, () => apollo.query({ query: PROBE, variables: { tag: `wq${i}` } })),
-          ),
-        ),
-        Promise.all(
-          Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(apollo, `ws${i}`))),
-        ),
+        asCallers('query', tags('wq'), (tag) => apollo.query({ query: PROBE, variables: { tag } })),
+        asCallers('subscription', tags('ws'), (tag) => subscribe(apollo, tag)),
       ]);
       await wsClient.dispose();
-      const mismatches: string[] = [];
-      for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
-      for (const { span, result } of subscriptions) {
-        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-        mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
-      }
-      expect(mismatches).toEqual([]);
+      expect([...queryMismatches(queries), ...subscriptionMismatches(subscriptions)]).toEqual([]);
       expect(childOf(SpanKind.CLIENT, subscriptions[0]!.span.spanContext()).name).toBe('subscription Ticks');
     } finally {
       await wsClient.dispose();
@@ -305,16 +268,9 @@ describe('Apollo Client 3: SSE', () => {
           ),
       );
       const apollo = client(ApolloLink.from([new TraceContextLink() as unknown as ApolloLink, sseLink]));
-      const runs = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(apollo, `sse${i}`))),
-      );
+      const runs = await asCallers('subscription', tags('sse'), (tag) => subscribe(apollo, tag));
       sseClient.dispose();
-      const mismatches: string[] = [];
-      for (const { span, result } of runs) {
-        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-        mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
-      }
-      expect(mismatches).toEqual([]);
+      expect(subscriptionMismatches(runs)).toEqual([]);
       expect(allSeen(runs[0]!.result).length).toBe(TICKS_RESOLVERS);
     } finally {
       sseClient.dispose();

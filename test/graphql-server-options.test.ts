@@ -3,9 +3,8 @@
 // Yoga with useTraceContext (HTTP), Apollo Server with traceContextPlugin (startStandaloneServer), and
 // graphql-ws's useServer with withTraceContext (Express + Apollo Server's subscription recipe). Every test
 // asserts the exported SERVER spans.
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { type DiagLogger, DiagLogLevel, diag, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { type DiagLogger, DiagLogLevel, diag, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createSchema } from 'graphql-yoga';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -17,9 +16,19 @@ import {
 import { ATTR_GRAPHQL_OPERATION_VARIABLES as WS_VARIABLES } from '../src/graphql-ws.js';
 import { useTraceContext, ATTR_GRAPHQL_OPERATION_VARIABLES as YOGA_VARIABLES } from '../src/yoga.js';
 import { startApollo } from './apollo-server-harness.js';
-import { seen, setupGraphqlTracing, startServer, traceparentOf } from './graphql-fixture.js';
+import { seen, setupGraphqlTracing, startServer } from './graphql-fixture.js';
 import { wsEvents } from './support/graphql-clients.js';
-import { GRAPHQL_RESPONSE, postJson } from './support/graphql-probe.js';
+import { ourServerSpans } from './support/graphql-probe.js';
+import {
+  boom,
+  closingAfter,
+  countTo,
+  type GraphQLBody,
+  postGraphql,
+  SERVER_KINDS,
+  type ServerKind,
+  withCaller,
+} from './support/graphql-servers.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
@@ -54,63 +63,43 @@ const schema = createSchema({
       missing: () => {
         throw Object.assign(new Error('no such thing'), { extensions: { code: 'NOT_FOUND' } });
       },
-      boom: () => {
-        throw new Error('boom');
-      },
+      boom,
     },
-    Subscription: {
-      count: {
-        subscribe: async function* (_: unknown, { to }: { to: number }) {
-          for (let i = 1; i <= to; i++) yield { count: i };
-        },
-      },
-    },
+    Subscription: { count: countTo },
   },
 });
 
 // The span options, common to the three (each integration's `incoming` decider is given its own info).
 type Options = Omit<TraceContextPluginOptions, 'incoming'>;
-type Kind = 'yoga' | 'apollo-server' | 'graphql-ws';
-const KINDS: Kind[] = ['yoga', 'apollo-server', 'graphql-ws'];
-
-interface Body {
-  query: string;
-  operationName?: string;
-  variables?: Record<string, unknown>;
-  extensions?: Record<string, unknown>;
-}
 
 interface Running {
   /** One operation from a fresh caller; its result (`{ errors }` when the transport rejects it). */
-  send(body: Body): Promise<{ traceId: string; spanId: string; result: any }>;
+  send(body: GraphQLBody): Promise<{ traceId: string; spanId: string; result: any }>;
   /** The graphql-ws endpoint (Yoga's recipe, or withTraceContext); `undefined` for Apollo Server over HTTP. */
   wsUrl: string | undefined;
   close(): Promise<void>;
 }
 
-/** One POST's JSON reply. */
-const post = async (url: string, body: Body) => (await postJson(url, body, GRAPHQL_RESPONSE)).json;
-
 /** A graphql-ws operation's last event, or its error as a result's `errors`. */
-const wsSend = (url: string, body: Body) =>
+const wsSend = (url: string, body: GraphQLBody) =>
   wsEvents(url, body).then(
     (events) => events.at(-1),
     (error) => ({ errors: Array.isArray(error) ? error : [error] }),
   );
 
 /** Starts one integration with `options` and the schema above. */
-async function start(kind: Kind, options: Options): Promise<Running> {
-  let send: (body: Body) => Promise<any>;
+async function start(kind: ServerKind, options: Options): Promise<Running> {
+  let send: (body: GraphQLBody) => Promise<any>;
   let close: () => Promise<void>;
   let wsUrl: string | undefined;
   if (kind === 'yoga') {
     const server = await startServer([useTraceContext(options)], { schema });
-    send = (body) => post(server.url, body);
+    send = (body) => postGraphql(server.url, body);
     close = server.close;
     wsUrl = server.wsUrl;
   } else if (kind === 'apollo-server') {
     const server = await startApollo({ integration: 'standalone', plugin: options, apollo: { schema } });
-    send = (body) => post(server.url, body);
+    send = (body) => postGraphql(server.url, body);
     close = server.close;
   } else {
     const server = await startApollo({
@@ -126,29 +115,18 @@ async function start(kind: Kind, options: Options): Promise<Running> {
   return {
     wsUrl,
     async send(body) {
-      const traceId = randomBytes(16).toString('hex');
-      const spanId = randomBytes(8).toString('hex');
-      const extensions = { ...body.extensions, traceContext: { traceparent: traceparentOf(traceId, spanId) } };
-      return { traceId, spanId, result: await send({ ...body, extensions }) };
+      const caller = withCaller(body);
+      return { traceId: caller.traceId, spanId: caller.spanId, result: await send(caller.body) };
     },
     close,
   };
 }
 
-async function withServer(kind: Kind, options: Options, fn: (server: Running) => Promise<void>) {
-  const server = await start(kind, options);
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
+const withServer = (kind: ServerKind, options: Options, fn: (server: Running) => Promise<void>) =>
+  closingAfter(start(kind, options), fn);
 
 // Only this package's SERVER spans (the Apollo Client of the harness makes none here).
-const serverSpans = () =>
-  exporter
-    .getFinishedSpans()
-    .filter((span) => span.kind === SpanKind.SERVER && span.instrumentationScope.name === 'otel-rpc-context');
+const { serverSpans } = ourServerSpans(exporter);
 const spansIn = (traceId: string) => serverSpans().filter((span) => span.spanContext().traceId === traceId);
 /** The one SERVER span of a trace, once it has ended (graphql-ws ends some after the client saw the result). */
 async function spanIn(traceId: string): Promise<ReadableSpan> {
@@ -156,9 +134,9 @@ async function spanIn(traceId: string): Promise<ReadableSpan> {
   return spansIn(traceId)[0]!;
 }
 
-const HELLO: Body = { query: 'query Hello($name: String) { hello(name: $name) }', operationName: 'Hello' };
-const BOOM: Body = { query: 'query Boom { boom }', operationName: 'Boom' };
-const MISSING: Body = { query: 'query Missing { missing }', operationName: 'Missing' };
+const HELLO: GraphQLBody = { query: 'query Hello($name: String) { hello(name: $name) }', operationName: 'Hello' };
+const BOOM: GraphQLBody = { query: 'query Boom { boom }', operationName: 'Boom' };
+const MISSING: GraphQLBody = { query: 'query Missing { missing }', operationName: 'Missing' };
 
 /** A diag logger that collects this package's warnings, for the length of one test. */
 function spyOnDiag() {
@@ -182,7 +160,7 @@ afterEach(() => {
   return expectNoOpenSpans(tracing);
 });
 
-describe.each(KINDS)('%s span options', (kind) => {
+describe.each(SERVER_KINDS)('%s span options', (kind) => {
   it('spans: a predicate skips IntrospectionQuery by its operationName; its resolvers stay in the caller trace', async () => {
     const asked: GraphQLServerOperationInfo[] = [];
     await withServer(
@@ -315,18 +293,16 @@ describe.each(KINDS)('%s span options', (kind) => {
           },
         },
         async (server) => {
-          const traceId = randomBytes(16).toString('hex');
-          const spanId = randomBytes(8).toString('hex');
-          const last = await wsSend(server.wsUrl!, {
+          const caller = withCaller({
             query: 'subscription Count($to: Int!) { count(to: $to) }',
             operationName: 'Count',
             variables: { to: 3 },
-            extensions: { traceContext: { traceparent: traceparentOf(traceId, spanId) } },
           });
+          const last = await wsSend(server.wsUrl!, caller.body);
           expect(last.data.count).toBe(3);
-          const span = await spanIn(traceId);
+          const span = await spanIn(caller.traceId);
           expect(span.name).toBe('subscription Count');
-          expect(span.parentSpanContext?.spanId).toBe(spanId);
+          expect(span.parentSpanContext?.spanId).toBe(caller.spanId);
           expect(span.attributes['app.last']).toBe(3);
           expect(span.status.code).toBe(SpanStatusCode.UNSET);
         },

@@ -3,7 +3,6 @@
 // listening port: Yoga through `yoga.fetch`, Apollo Server through `executeOperation` (with the `http` part an
 // HTTP integration would give), graphql-ws through `makeServer(...).opened(fakeSocket, extra)`. Each test
 // checks the exported SERVER span exactly, the context the resolvers ran in, and that no span is left open.
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
@@ -15,6 +14,7 @@ import { type TraceContextPluginOptions, traceContextPlugin } from '../src/apoll
 import { formatTraceResponse } from '../src/core/traceresponse.js';
 import { type WithTraceContextOptions, withTraceContext } from '../src/graphql-ws.js';
 import { type UseTraceContextOptions, useTraceContext } from '../src/yoga.js';
+import { newSpanId, newTraceId, ourServerSpans, traceparentOf } from './support/graphql-probe.js';
 import { expectNoOpenSpans, setupTracingWithOpenSpans } from './support/otel.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
@@ -68,16 +68,14 @@ const schema = createSchema({
   },
 });
 
+/** A fabricated remote caller; the object itself also serves as a carrier (its `traceparent`). */
 function caller() {
-  const traceId = randomBytes(16).toString('hex');
-  const spanId = randomBytes(8).toString('hex');
-  return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-01` };
+  const traceId = newTraceId();
+  const spanId = newSpanId();
+  return { traceId, spanId, traceparent: traceparentOf(traceId, spanId) };
 }
 
-const serverSpans = () =>
-  exporter
-    .getFinishedSpans()
-    .filter((span) => span.kind === SpanKind.SERVER && span.instrumentationScope.name === 'otel-rpc-context');
+const { serverSpans } = ourServerSpans(exporter);
 
 /** The one SERVER span the test made. */
 function onlyServerSpan(): ReadableSpan {
@@ -98,6 +96,36 @@ function shapeOf(span: ReadableSpan) {
     events: span.events.map((event) => event.name),
     links: span.links.map((link) => link.context.spanId),
   };
+}
+
+/**
+ * Asserts the whole of a SERVER span for the operation `${type} ${name}` that continued `from`'s trace as its
+ * child and ended without an error, an event or a link.
+ */
+function expectContinued(span: ReadableSpan, from: { traceId: string; spanId: string }, type: string, name: string) {
+  expect(shapeOf(span)).toEqual({
+    name: `${type} ${name}`,
+    kind: SpanKind.SERVER,
+    traceId: from.traceId,
+    parentSpanId: from.spanId,
+    attributes: { 'graphql.operation.type': type, 'graphql.operation.name': name },
+    status: { code: SpanStatusCode.UNSET },
+    events: [],
+    links: [],
+  });
+}
+
+/**
+ * Asserts what `query Seen { seen }` sent with `from`'s carrier and `traceResponse: true` gives: the one SERVER
+ * span continues `from`, the resolver saw that span active, and the result carries it back as traceresponse.
+ */
+function expectSeenContinued(result: unknown, from: { traceId: string; spanId: string }) {
+  const span = onlyServerSpan();
+  expectContinued(span, from, 'query', 'Seen');
+  expect(result).toEqual({
+    data: { seen: span.spanContext().spanId },
+    extensions: { traceresponse: formatTraceResponse(span.spanContext()) },
+  });
 }
 
 const throwing = () => {
@@ -123,21 +151,7 @@ describe('Yoga plugin via yoga.fetch', () => {
       query: 'query Seen { seen }',
       extensions: { traceContext: { traceparent: from.traceparent } },
     });
-    const span = onlyServerSpan();
-    expect(shapeOf(span)).toEqual({
-      name: 'query Seen',
-      kind: SpanKind.SERVER,
-      traceId: from.traceId,
-      parentSpanId: from.spanId,
-      attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'Seen' },
-      status: { code: SpanStatusCode.UNSET },
-      events: [],
-      links: [],
-    });
-    expect(result).toEqual({
-      data: { seen: span.spanContext().spanId },
-      extensions: { traceresponse: formatTraceResponse(span.spanContext()) },
-    });
+    expectSeenContinued(result, from);
   });
 
   it("falls back to the request's traceparent header; without traceResponse the result is untouched", async () => {
@@ -242,12 +256,6 @@ describe('Yoga plugin via yoga.fetch', () => {
 });
 
 describe('Apollo Server plugin via executeOperation', () => {
-  async function apolloWith(options: TraceContextPluginOptions = {}) {
-    const server = new ApolloServer({ schema, plugins: [traceContextPlugin(options)] });
-    await server.start();
-    return server;
-  }
-
   /** The `http` part of a request, as Apollo's HTTP integrations give it. */
   const http = (headers: Record<string, string> = {}) => ({
     method: 'POST',
@@ -255,6 +263,17 @@ describe('Apollo Server plugin via executeOperation', () => {
     search: '',
     body: {},
   });
+
+  /** Runs `fn` on a started server with the plugin's `options`, and stops it whether `fn` passed or threw. */
+  async function withApollo(options: TraceContextPluginOptions, fn: (server: ApolloServer) => Promise<void>) {
+    const server = new ApolloServer({ schema, plugins: [traceContextPlugin(options)] });
+    await server.start();
+    try {
+      await fn(server);
+    } finally {
+      await server.stop();
+    }
+  }
 
   async function run(server: ApolloServer, request: Record<string, unknown>) {
     const response = await server.executeOperation(request as any);
@@ -264,93 +283,79 @@ describe('Apollo Server plugin via executeOperation', () => {
   it("runs an operation under the extensions' carrier, before the headers, and sends its traceresponse", async () => {
     const from = caller();
     const other = caller();
-    const server = await apolloWith({ traceResponse: true });
-    const result = await run(server, {
-      query: 'query Seen { seen }',
-      extensions: { traceContext: { traceparent: from.traceparent } },
-      http: http({ traceparent: other.traceparent }),
+    await withApollo({ traceResponse: true }, async (server) => {
+      const result = await run(server, {
+        query: 'query Seen { seen }',
+        extensions: { traceContext: { traceparent: from.traceparent } },
+        http: http({ traceparent: other.traceparent }),
+      });
+      expectSeenContinued(result, from);
     });
-    const span = onlyServerSpan();
-    expect(shapeOf(span)).toEqual({
-      name: 'query Seen',
-      kind: SpanKind.SERVER,
-      traceId: from.traceId,
-      parentSpanId: from.spanId,
-      attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'Seen' },
-      status: { code: SpanStatusCode.UNSET },
-      events: [],
-      links: [],
-    });
-    expect(result).toEqual({
-      data: { seen: span.spanContext().spanId },
-      extensions: { traceresponse: formatTraceResponse(span.spanContext()) },
-    });
-    await server.stop();
   });
 
   it("falls back to the http part's traceparent header", async () => {
     const from = caller();
-    const server = await apolloWith();
-    expect(await run(server, { query: '{ hello }', http: http({ traceparent: from.traceparent }) })).toEqual({
-      data: { hello: 'hi' },
+    await withApollo({}, async (server) => {
+      expect(await run(server, { query: '{ hello }', http: http({ traceparent: from.traceparent }) })).toEqual({
+        data: { hello: 'hi' },
+      });
+      expect(shapeOf(onlyServerSpan())).toMatchObject({
+        name: 'query',
+        traceId: from.traceId,
+        parentSpanId: from.spanId,
+      });
     });
-    expect(shapeOf(onlyServerSpan())).toMatchObject({
-      name: 'query',
-      traceId: from.traceId,
-      parentSpanId: from.spanId,
-    });
-    await server.stop();
   });
 
   it('without an http part the call is in-process: a child of the active span, whatever the extensions say', async () => {
-    const server = await apolloWith();
-    const from = caller();
-    const local = tracer.startSpan('local');
-    await context.with(trace.setSpan(context.active(), local), () =>
-      run(server, { query: '{ hello }', extensions: { traceContext: { traceparent: from.traceparent } } }),
-    );
-    local.end();
-    expect(shapeOf(onlyServerSpan())).toMatchObject({
-      traceId: local.spanContext().traceId,
-      parentSpanId: local.spanContext().spanId,
+    await withApollo({}, async (server) => {
+      const from = caller();
+      const local = tracer.startSpan('local');
+      await context.with(trace.setSpan(context.active(), local), () =>
+        run(server, { query: '{ hello }', extensions: { traceContext: { traceparent: from.traceparent } } }),
+      );
+      local.end();
+      expect(shapeOf(onlyServerSpan())).toMatchObject({
+        traceId: local.spanContext().traceId,
+        parentSpanId: local.spanContext().spanId,
+      });
     });
-    await server.stop();
   });
 
   it('resolver, parse and validation errors fail the span with their error type', async () => {
-    const server = await apolloWith();
-    await run(server, { query: 'query Fail { fail }', http: http() });
-    await run(server, { query: '{ hello', http: http() });
-    await run(server, { query: 'query Missing { missing }', http: http() });
-    expect(serverSpans().map(shapeOf)).toMatchObject([
-      {
-        name: 'query Fail',
-        attributes: { 'error.type': 'TeapotError' },
-        status: { code: SpanStatusCode.ERROR, message: 'short and stout' },
-        events: ['exception'],
-      },
-      { name: 'GraphQL Operation', attributes: { 'error.type': 'GRAPHQL_PARSE_FAILED' }, status: { code: 2 } },
-      {
-        name: 'query Missing',
-        attributes: { 'error.type': 'GRAPHQL_VALIDATION_FAILED' },
-        status: { code: SpanStatusCode.ERROR },
-      },
-    ]);
-    await server.stop();
+    await withApollo({}, async (server) => {
+      await run(server, { query: 'query Fail { fail }', http: http() });
+      await run(server, { query: '{ hello', http: http() });
+      await run(server, { query: 'query Missing { missing }', http: http() });
+      expect(serverSpans().map(shapeOf)).toMatchObject([
+        {
+          name: 'query Fail',
+          attributes: { 'error.type': 'TeapotError' },
+          status: { code: SpanStatusCode.ERROR, message: 'short and stout' },
+          events: ['exception'],
+        },
+        { name: 'GraphQL Operation', attributes: { 'error.type': 'GRAPHQL_PARSE_FAILED' }, status: { code: 2 } },
+        {
+          name: 'query Missing',
+          attributes: { 'error.type': 'GRAPHQL_VALIDATION_FAILED' },
+          status: { code: SpanStatusCode.ERROR },
+        },
+      ]);
+    });
   });
 
   it('malformed carriers, non-object extensions and throwing hooks never reach the operation', async () => {
-    const server = await apolloWith({ requestHook: throwing, responseHook: throwing, spanName: throwing });
-    for (const extensions of [{ traceContext: { traceparent: 'garbage' } }, { traceContext: 7 }, 'nope', null]) {
-      expect(await run(server, { query: 'query Hello { hello }', extensions, http: http() })).toEqual({
-        data: { hello: 'hi' },
-      });
-    }
-    const spans = serverSpans();
-    expect(spans.map((span) => [span.name, span.parentSpanContext])).toEqual(
-      Array.from({ length: 4 }, () => ['query Hello', undefined]),
-    );
-    await server.stop();
+    await withApollo({ requestHook: throwing, responseHook: throwing, spanName: throwing }, async (server) => {
+      for (const extensions of [{ traceContext: { traceparent: 'garbage' } }, { traceContext: 7 }, 'nope', null]) {
+        expect(await run(server, { query: 'query Hello { hello }', extensions, http: http() })).toEqual({
+          data: { hello: 'hi' },
+        });
+      }
+      const spans = serverSpans();
+      expect(spans.map((span) => [span.name, span.parentSpanContext])).toEqual(
+        Array.from({ length: 4 }, () => ['query Hello', undefined]),
+      );
+    });
   });
 });
 
@@ -382,16 +387,7 @@ describe('graphql-ws wrapper via makeServer and a fake socket', () => {
     await socket.send({ type: 'connection_init', payload: { traceContext: { traceparent: from.traceparent } } });
     await socket.send({ type: 'subscribe', id: '1', payload: { query: 'subscription Ticks { ticks(count: 2) }' } });
     const span = onlyServerSpan();
-    expect(shapeOf(span)).toEqual({
-      name: 'subscription Ticks',
-      kind: SpanKind.SERVER,
-      traceId: from.traceId,
-      parentSpanId: from.spanId,
-      attributes: { 'graphql.operation.type': 'subscription', 'graphql.operation.name': 'Ticks' },
-      status: { code: SpanStatusCode.UNSET },
-      events: [],
-      links: [],
-    });
+    expectContinued(span, from, 'subscription', 'Ticks');
     const traceresponse = formatTraceResponse(span.spanContext());
     expect(socket.sent).toEqual([
       { type: 'connection_ack' },

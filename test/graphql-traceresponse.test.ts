@@ -4,7 +4,6 @@
 // its result's `extensions.traceresponse` (W3C Trace Context Level 2 form), and the clients (Apollo Client 4's
 // TraceContextLink, urql's traceContextExchange) link their CLIENT span to it. Real servers and clients over
 // loopback; a tiny node:http server plays a hostile server for malformed values.
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -24,9 +23,18 @@ import { formatTraceResponse, parseTraceResponse } from '../src/core/tracerespon
 import { type TraceContextExchangeOptions, traceContextExchange } from '../src/urql.js';
 import { useTraceContext } from '../src/yoga.js';
 import { startApollo } from './apollo-server-harness.js';
-import { setupGraphqlTracing, startServer, traceparentOf } from './graphql-fixture.js';
+import { setupGraphqlTracing, startServer } from './graphql-fixture.js';
 import { wsEvents } from './support/graphql-clients.js';
-import { GRAPHQL_RESPONSE, postJson } from './support/graphql-probe.js';
+import {
+  boom,
+  closingAfter,
+  countTo,
+  type GraphQLBody,
+  postGraphql,
+  SERVER_KINDS,
+  type ServerKind,
+  withCaller,
+} from './support/graphql-servers.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
 // As in graphql-ws.test.ts: src/graphql/graphql-ws/wrap.ts must get the graphql copy Node loads (one realm).
@@ -51,47 +59,26 @@ const schema = createSchema({
         await new Promise((resolve) => setTimeout(resolve, 1));
         return `hello ${name ?? 'world'}`;
       },
-      boom: () => {
-        throw new Error('boom');
-      },
+      boom,
     },
-    Subscription: {
-      count: {
-        subscribe: async function* (_: unknown, { to }: { to: number }) {
-          for (let i = 1; i <= to; i++) yield { count: i };
-        },
-      },
-    },
+    Subscription: { count: countTo },
   },
 });
 
 type ServerOptions = Omit<TraceContextPluginOptions, 'incoming'> & { incoming?: 'link' | 'continue' };
-type Kind = 'yoga' | 'apollo-server' | 'graphql-ws';
-const KINDS: Kind[] = ['yoga', 'apollo-server', 'graphql-ws'];
-
-interface Body {
-  query: string;
-  operationName?: string;
-  variables?: Record<string, unknown>;
-  extensions?: Record<string, unknown>;
-}
-
-/** One POST's JSON reply. */
-const post = async (url: string, body: Body | Body[]) => (await postJson(url, body, GRAPHQL_RESPONSE)).json;
-
 interface Running {
   url: string;
   wsUrl: string;
   /** One operation's events (one for a query) over the integration's own transport. */
-  events(body: Body): Promise<any[]>;
+  events(body: GraphQLBody): Promise<any[]>;
   close(): Promise<void>;
 }
 
 /** Starts one integration with `options` and the schema above; `plugins` go before Yoga's. */
-async function start(kind: Kind, options: ServerOptions, plugins: Plugin[] = []): Promise<Running> {
+async function start(kind: ServerKind, options: ServerOptions, plugins: Plugin[] = []): Promise<Running> {
   if (kind === 'yoga') {
     const server = await startServer([...plugins, useTraceContext(options)], { schema, batching: { limit: 10 } });
-    return { ...server, events: async (body) => [await post(server.url, body)] };
+    return { ...server, events: async (body) => [await postGraphql(server.url, body)] };
   }
   if (kind === 'apollo-server') {
     const server = await startApollo({
@@ -101,7 +88,7 @@ async function start(kind: Kind, options: ServerOptions, plugins: Plugin[] = [])
       apollo: { schema, allowBatchedHttpRequests: true },
       wsServerOptions: { schema },
     });
-    return { ...server, events: async (body) => [await post(server.url, body)] };
+    return { ...server, events: async (body) => [await postGraphql(server.url, body)] };
   }
   const server = await startApollo({
     integration: 'express',
@@ -120,19 +107,12 @@ async function start(kind: Kind, options: ServerOptions, plugins: Plugin[] = [])
   return { ...server, events: (body) => wsEvents(server.wsUrl, body) };
 }
 
-async function withServer(
-  kind: Kind,
+const withServer = (
+  kind: ServerKind,
   options: ServerOptions,
   fn: (server: Running) => Promise<void>,
   plugins: Plugin[] = [],
-) {
-  const server = await start(kind, options, plugins);
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
+) => closingAfter(start(kind, options, plugins), fn);
 
 const ours = (kind: SpanKind) =>
   exporter
@@ -147,22 +127,8 @@ const serverLinkedTo = (spanId: string) => {
   return found[0] as ReadableSpan;
 };
 
-/** A caller context in the operation's own extensions, as any client sends it. */
-function withCaller(body: Body) {
-  const traceId = randomBytes(16).toString('hex');
-  const spanId = randomBytes(8).toString('hex');
-  return {
-    traceId,
-    spanId,
-    body: {
-      ...body,
-      extensions: { ...body.extensions, traceContext: { traceparent: traceparentOf(traceId, spanId) } },
-    },
-  };
-}
-
-const HELLO: Body = { query: 'query Hello($name: String) { hello(name: $name) }', operationName: 'Hello' };
-const COUNT: Body = { query: 'subscription Count { count(to: 3) }', operationName: 'Count' };
+const HELLO: GraphQLBody = { query: 'query Hello($name: String) { hello(name: $name) }', operationName: 'Hello' };
+const COUNT: GraphQLBody = { query: 'subscription Count { count(to: 3) }', operationName: 'Count' };
 
 // Every span an operation started has ended, whatever the options did.
 afterEach(() => expectNoOpenSpans(tracing));
@@ -199,7 +165,7 @@ const MALFORMED: unknown[] = [
   [`00-${TRACE_ID}-${SPAN_ID}-01`],
 ];
 
-describe.each(KINDS)('%s server', (kind) => {
+describe.each(SERVER_KINDS)('%s server', (kind) => {
   it('sends nothing by default', async () => {
     await withServer(kind, { incoming: 'link' }, async (server) => {
       const [result] = await server.events(withCaller(HELLO).body);
@@ -272,7 +238,7 @@ describe.each(['yoga', 'apollo-server'] as const)('%s HTTP batch', (kind) => {
   it('each operation of a batch gets its own value', async () => {
     await withServer(kind, { incoming: 'link', traceResponse: true }, async (server) => {
       const callers = ['a', 'b', 'c'].map((name) => withCaller({ ...HELLO, variables: { name } }));
-      const results = await post(
+      const results = await postGraphql(
         server.url,
         callers.map((caller) => caller.body),
       );

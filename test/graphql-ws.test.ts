@@ -2,13 +2,12 @@
 // withTraceContext for graphql-ws's useServer, on the Express + Apollo Server subscription recipe, against
 // real Apollo Client 4 (TraceContextLink + GraphQLWsLink) and the graphql-ws client, over loopback.
 import { createRequire } from 'node:module';
-import { ApolloClient, ApolloLink, gql, InMemoryCache } from '@apollo/client';
+import { gql } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { createClient as createWsClient } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { TraceContextLink } from '../src/apollo.js';
 import type { GraphQLWsIncomingInfo } from '../src/graphql-ws.js';
 import { type ApolloTestServer, startApollo } from './apollo-server-harness.js';
 import {
@@ -20,7 +19,8 @@ import {
   TICKS_SOURCE,
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing } from './graphql-fixture.js';
-import { collectEvents, subscriptionEvents } from './support/graphql-clients.js';
+import { callerRuns, tags } from './support/graphql-callers.js';
+import { apolloClient, collectEvents, subscriptionEvents } from './support/graphql-clients.js';
 import { expectResolversIn, ourServerSpans, remoteCaller } from './support/graphql-probe.js';
 import { expectNoOpenSpans } from './support/otel.js';
 
@@ -32,7 +32,8 @@ vi.mock('graphql', async () => createRequire(import.meta.url)('graphql'));
 
 const tracing = setupGraphqlTracing();
 const { exporter } = tracing;
-const { childOf, asCaller, mismatchesOf } = clientChecks(tracing);
+const { childOf, ...checks } = clientChecks(tracing);
+const { asCallers, queryMismatches, subscriptionMismatches } = callerRuns(checks);
 
 const PROBE = gql(PROBE_SOURCE);
 const TICKS = gql(TICKS_SOURCE);
@@ -61,32 +62,13 @@ describe('Apollo Server subscription recipe: useServer(withTraceContext({ schema
   it('Apollo Client over GraphQLWsLink: 50 concurrent queries and 50 subscriptions on one socket, zero mismatches', async () => {
     const ws = wsClient(server);
     try {
-      const client = new ApolloClient({
-        link: ApolloLink.from([new TraceContextLink(), new GraphQLWsLink(ws)]),
-        cache: new InMemoryCache(),
-        defaultOptions: { query: { fetchPolicy: 'no-cache' } },
-      });
-      const subscribe = (tag: string) => subscriptionEvents(client, TICKS, { tag, count: 3 });
+      const client = apolloClient(new GraphQLWsLink(ws));
       const [queries, subscriptions] = await Promise.all([
-        Promise.all(
-          Array.from({ length: 50 }, (_, i) =>
-            asCaller(`query ${i}`, () => client.query({ query: PROBE, variables: { tag: `wq${i}` } })),
-          ),
-        ),
-        Promise.all(Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => subscribe(`ws${i}`)))),
+        asCallers('query', tags('wq'), (tag) => client.query({ query: PROBE, variables: { tag } })),
+        asCallers('subscription', tags('ws'), (tag) => subscriptionEvents(client, TICKS, { tag, count: 3 })),
       ]);
       await ws.dispose();
-      const mismatches: string[] = [];
-      for (const [i, { span, result }] of queries.entries()) {
-        expect((result.data as any).probe.tag).toBe(`wq${i}`);
-        mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
-      }
-      for (const [i, { span, result }] of subscriptions.entries()) {
-        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-        expect(result[0].ticks.tag).toBe(`ws${i}`);
-        mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
-      }
-      expect(mismatches).toEqual([]);
+      expect([...queryMismatches(queries), ...subscriptionMismatches(subscriptions)]).toEqual([]);
       expect(serverSpans()).toHaveLength(100);
       const subscriptionServer = childOf(
         SpanKind.SERVER,

@@ -13,25 +13,26 @@ import {
 } from '@urql/core';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type TraceContextExchangeOptions, traceContextExchange } from '../src/urql.js';
-import { useTraceContext } from '../src/yoga.js';
 import {
   allSeen,
   clientChecks,
   PROBE_RESOLVERS,
   PROBE_SOURCE,
-  TICKS_RESOLVERS,
   TICKS_SOURCE,
   traceparentOf,
 } from './graphql-client-harness.js';
-import { setupGraphqlTracing, startServer, type TestServer } from './graphql-fixture.js';
-import { expectNoOpenSpans } from './support/otel.js';
+import { setupGraphqlTracing } from './graphql-fixture.js';
+import { callerRuns, tags, unsubscribeAtFirstEvent } from './support/graphql-callers.js';
+import { yogaForClientTests } from './support/graphql-servers.js';
 
 const tracing = setupGraphqlTracing();
 const { exporter, tracer } = tracing;
-const { spansOf, childOf, asCaller, mismatchesOf } = clientChecks(tracing);
+const checks = clientChecks(tracing);
+const { spansOf, childOf, asCaller, mismatchesOf } = checks;
+const { asCallers, queryMismatches, subscriptionMismatches } = callerRuns(checks);
 
 const PROBE = gql(PROBE_SOURCE);
 const TICKS = gql(TICKS_SOURCE);
@@ -39,7 +40,6 @@ const FAIL = gql`
   query Fail { fail(tag: "x") }
 `;
 
-let server: TestServer;
 const sent: { url: string; method: string; headers: Record<string, string>; body: any }[] = [];
 /** fetch for fetchExchange, recording what goes on the wire. */
 const recordingFetch: typeof fetch = async (input, init) => {
@@ -51,6 +51,10 @@ const recordingFetch: typeof fetch = async (input, init) => {
   });
   return fetch(input, init);
 };
+// Every span an operation started has ended: none is left open by an error, a cancel or a cache hit.
+const server = yogaForClientTests(tracing, () => {
+  sent.length = 0;
+});
 
 function fetchClient(
   options?: TraceContextExchangeOptions,
@@ -108,17 +112,6 @@ function collect(client: Client, tag: string, count = 3) {
   });
 }
 
-beforeAll(async () => {
-  server = await startServer([useTraceContext()], { batching: { limit: 50 } });
-});
-afterAll(() => server.close());
-// Every span an operation started has ended: none is left open by an error, a cancel or a cache hit.
-afterEach(() =>
-  expectNoOpenSpans(tracing, () => {
-    sent.length = 0;
-  }),
-);
-
 describe('fetchExchange, POST', () => {
   it('sends the carrier in extensions.traceContext and names the CLIENT span as the Apollo link does', async () => {
     const client = fetchClient();
@@ -136,25 +129,14 @@ describe('fetchExchange, POST', () => {
   it('keeps 50 concurrent queries and 50 mutations apart, each under its own caller', async () => {
     const client = fetchClient();
     const [queries, mutations] = await Promise.all([
-      Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          asCaller(`query ${i}`, () => client.query(PROBE, { tag: `q${i}` }).toPromise()),
-        ),
-      ),
-      Promise.all(
-        Array.from({ length: 50 }, (_, i) =>
-          asCaller(`mutation ${i}`, () =>
-            client
-              .mutation(gql`mutation Touch($tag: String!) { touch(tag: $tag) { tag seen { traceId spanId } } }`, {
-                tag: `m${i}`,
-              })
-              .toPromise(),
-          ),
-        ),
+      asCallers('query', tags('q'), (tag) => client.query(PROBE, { tag }).toPromise()),
+      asCallers('mutation', tags('m'), (tag) =>
+        client
+          .mutation(gql`mutation Touch($tag: String!) { touch(tag: $tag) { tag seen { traceId spanId } } }`, { tag })
+          .toPromise(),
       ),
     ]);
-    const mismatches: string[] = [];
-    for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
+    const mismatches = queryMismatches(queries);
     for (const { span, result } of mutations) mismatches.push(...mismatchesOf(span, result.data, 1));
     expect(mismatches).toEqual([]);
     expect(spansOf(SpanKind.CLIENT)).toHaveLength(100);
@@ -277,18 +259,13 @@ describe('fetchExchange, POST', () => {
 describe('fetchExchange, GET (urql sends queries as GET by default)', () => {
   it('keeps the URL cacheable: the carrier goes in W3C headers, 50 concurrent queries apart', async () => {
     const client = fetchClient({}, { preferGetMethod: 'within-url-limit' });
-    const runs = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        asCaller(`caller ${i}`, () => client.query(PROBE, { tag: `g${i}` }).toPromise()),
-      ),
-    );
+    const runs = await asCallers('caller', tags('g'), (tag) => client.query(PROBE, { tag }).toPromise());
     expect(sent).toHaveLength(50);
     expect(sent.every((request) => request.method === 'GET' && !request.url.includes('traceContext'))).toBe(true);
     expect(sent.every((request) => /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/.test(request.headers.traceparent ?? ''))).toBe(
       true,
     );
-    const mismatches = runs.flatMap(({ span, result }) => mismatchesOf(span, result.data, PROBE_RESOLVERS));
-    expect(mismatches).toEqual([]);
+    expect(queryMismatches(runs)).toEqual([]);
   });
 
   it("get: 'url' puts the carrier in the URL's extensions; 'none' sends nothing", async () => {
@@ -319,23 +296,12 @@ describe('subscriptionExchange over graphql-ws', () => {
         preferGetMethod: false,
       });
       const [queries, subs] = await Promise.all([
-        Promise.all(
-          Array.from({ length: 50 }, (_, i) =>
-            asCaller(`query ${i}`, () => client.query(PROBE, { tag: `wq${i}` }).toPromise()),
-          ),
-        ),
-        Promise.all(
-          Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => collect(client, `ws${i}`))),
-        ),
+        asCallers('query', tags('wq'), (tag) => client.query(PROBE, { tag }).toPromise()),
+        asCallers('subscription', tags('ws'), (tag) => collect(client, tag)),
       ]);
-      const mismatches: string[] = [];
-      for (const { span, result } of queries) mismatches.push(...mismatchesOf(span, result.data, PROBE_RESOLVERS));
+      // A subscription's CLIENT span ends when urql tears it down, which can come after `collect` resolved.
       await expect.poll(() => spansOf(SpanKind.CLIENT).length, { timeout: 5000 }).toBe(100);
-      for (const { span, result } of subs) {
-        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-        mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
-      }
-      expect(mismatches).toEqual([]);
+      expect([...queryMismatches(queries), ...subscriptionMismatches(subs)]).toEqual([]);
       expect(childOf(SpanKind.CLIENT, subs[0]!.span.spanContext()).name).toBe('subscription Ticks');
     } finally {
       await wsClient.dispose();
@@ -346,15 +312,10 @@ describe('subscriptionExchange over graphql-ws', () => {
     const wsClient = createWsClient({ url: server.wsUrl, webSocketImpl: WebSocket });
     try {
       const client = new Client({ url: server.url, exchanges: [traceContextExchange(), subscriptions(wsClient)] });
-      await new Promise<void>((resolve) => {
-        tracer.startActiveSpan('caller', (caller) => {
-          const { unsubscribe } = client.subscription(TICKS, { tag: 'early', count: 1000 }).subscribe(() => {
-            unsubscribe();
-            resolve();
-          });
-          caller.end();
-        });
-      });
+      await unsubscribeAtFirstEvent(
+        tracer,
+        (onEvent) => client.subscription(TICKS, { tag: 'early', count: 1000 }).subscribe(onEvent).unsubscribe,
+      );
       await expect.poll(() => spansOf(SpanKind.SERVER).length, { timeout: 5000 }).toBe(1);
       expect(spansOf(SpanKind.CLIENT)).toHaveLength(1);
     } finally {
@@ -368,16 +329,9 @@ describe('subscriptionExchange over graphql-sse', () => {
     const sseClient = createSseClient({ url: server.url });
     try {
       const client = new Client({ url: server.url, exchanges: [traceContextExchange(), subscriptions(sseClient)] });
-      const runs = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => asCaller(`subscription ${i}`, () => collect(client, `sse${i}`))),
-      );
+      const runs = await asCallers('subscription', tags('sse'), (tag) => collect(client, tag));
       await expect.poll(() => spansOf(SpanKind.CLIENT).length, { timeout: 5000 }).toBe(50);
-      const mismatches: string[] = [];
-      for (const { span, result } of runs) {
-        expect(result.map((event) => event.ticks.i)).toEqual([0, 1, 2]);
-        mismatches.push(...mismatchesOf(span, result, TICKS_RESOLVERS));
-      }
-      expect(mismatches).toEqual([]);
+      expect(subscriptionMismatches(runs)).toEqual([]);
     } finally {
       sseClient.dispose();
     }

@@ -2,9 +2,10 @@
 // The clients the GraphQL tests drive servers with: Apollo Client 4 behind our link, and the graphql-ws client
 // reading every event of one operation.
 import { ApolloClient, ApolloLink, InMemoryCache } from '@apollo/client';
+import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { TraceContextLink } from '../../src/apollo.js';
+import { TraceContextLink, traceContextBatchKey } from '../../src/apollo.js';
 
 /** Apollo Client 4 with TraceContextLink in front of `link`, and no cache between a query and the server. */
 export function apolloClient(link: ApolloLink) {
@@ -14,6 +15,13 @@ export function apolloClient(link: ApolloLink) {
     defaultOptions: { query: { fetchPolicy: 'no-cache' } },
   });
 }
+
+/**
+ * {@link apolloClient} over BatchHttpLink to `uri`: up to 10 operations a request, 5 ms apart, kept in one batch
+ * whatever trace headers each operation has (traceContextBatchKey).
+ */
+export const apolloBatchClient = (uri: string) =>
+  apolloClient(new BatchHttpLink({ uri, batchMax: 10, batchInterval: 5, batchKey: traceContextBatchKey(uri) }));
 
 /** Every event of one graphql-ws operation (one for a query), once it completes; rejects on its error. */
 export const collectEvents = (client: WsClient, payload: any) =>
@@ -52,7 +60,7 @@ export const subscriptionEvents = (client: SubscribingClient, query: unknown, va
 
 /**
  * A fetch for Apollo Client's HTTP links that records what goes on the wire: each request's parsed JSON body
- * in `bodies`, its URL and headers (as the link wrote them) in `sent`.
+ * in `bodies`, its URL and headers (as the link wrote them) in `sent`; `clear` forgets them (after each test).
  */
 export function recordFetches() {
   const bodies: unknown[] = [];
@@ -62,5 +70,9 @@ export function recordFetches() {
     sent.push({ url: String(input), headers: { ...(init?.headers as Record<string, string>) } });
     return fetch(input, init);
   };
-  return { fetch: fetchAndRecord, bodies, sent };
+  const clear = () => {
+    bodies.length = 0;
+    sent.length = 0;
+  };
+  return { fetch: fetchAndRecord, bodies, sent, clear };
 }
