@@ -41,10 +41,26 @@ const isEntry = (file: string) => !file.includes('/');
 /** `graphql/apollo/link.ts` → `graphql/apollo`; `graphql/client.ts` → `graphql`; `core/x.ts` → `core`. */
 const folderOf = (file: string) => path.posix.dirname(file);
 
+/** Each entry file's own folder. */
+const ENTRY_FOLDERS: Record<string, string> = {
+  'index.ts': 'core',
+  'trpc.ts': 'trpc',
+  'apollo.ts': 'graphql/apollo',
+  'urql.ts': 'graphql/urql',
+  'yoga.ts': 'graphql/yoga',
+  'apollo-server.ts': 'graphql/apollo-server',
+  'graphql-ws.ts': 'graphql/graphql-ws',
+};
+
 /** Where a file may import from, by its folder: its own folder, and the layers below it. */
 function allowed(file: string): (target: string) => boolean {
   const folder = folderOf(file);
-  if (isEntry(file)) return (target) => !isEntry(target);
+  if (isEntry(file)) {
+    // An entry file re-exports its own adapter folder and the shared layers below it, never another adapter.
+    const own = ENTRY_FOLDERS[file];
+    const shared = own?.startsWith('graphql/') ? ['core', 'graphql', own] : ['core', own];
+    return (target) => shared.includes(folderOf(target));
+  }
   if (folder === 'core') return (target) => folderOf(target) === 'core';
   if (folder === 'trpc') return (target) => ['core', 'trpc'].includes(folderOf(target));
   if (folder === 'graphql') return (target) => ['core', 'graphql'].includes(folderOf(target));

@@ -1,4 +1,6 @@
-import { type Context, diag, type Link, propagation, trace } from '@opentelemetry/api';
+// The trust policy (`incoming`): which policy applies to one operation. What each policy does to the
+// operation's parent is applied in one place, `operationParent` (server.ts).
+import { type Context, diag, type Link } from '@opentelemetry/api';
 
 /**
  * What a server does with a context that arrives from a caller:
@@ -22,25 +24,6 @@ export interface IncomingDecision {
   links: Link[] | undefined;
   /** True when the server span must start a new trace. */
   root: boolean;
-}
-
-/**
- * Applies the trust policy to a context extracted from a caller.
- * `ambient` is the server's own active context when the operation starts.
- */
-export function decideIncoming(policy: IncomingPolicy, remote: Context, ambient: Context): IncomingDecision {
-  if (policy === 'continue') return { parent: remote, links: undefined, root: false };
-  if (policy === 'link') {
-    const remoteSpan = trace.getSpanContext(remote);
-    // Drop the caller's baggage and span; keep whatever the server itself had (minus its span).
-    const parent = propagation.deleteBaggage(trace.deleteSpan(ambient));
-    return {
-      parent,
-      links: remoteSpan && trace.isSpanContextValid(remoteSpan) ? [{ context: remoteSpan }] : undefined,
-      root: true,
-    };
-  }
-  return { parent: ambient, links: undefined, root: false };
 }
 
 const warnedDeciders = new WeakSet<object>();

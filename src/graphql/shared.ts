@@ -135,5 +135,3 @@ export function failResult(operation: OperationSpan, errors: unknown): void {
     span.recordException({ name: errorType((error as GraphQLErrorLike) ?? {}), message });
   }
 }
-
-// The document readers moved to document.ts; kept here for the clients' imports.
