@@ -360,13 +360,19 @@ describe('Apollo Server plugin via executeOperation', () => {
 });
 
 describe('graphql-ws wrapper via makeServer and a fake socket', () => {
+  // A test that fails before closing its socket must not leave a `forever` subscription running into the next.
+  const stillOpen = new Set<() => Promise<void>>();
+  afterEach(async () => {
+    for (const close of [...stillOpen]) await close();
+  });
+
   /** A socket as graphql-ws's server sees one: what it sent, and a way to deliver client messages. */
   function open(options: WithTraceContextOptions = {}, extra: unknown = {}) {
     const sent: any[] = [];
     let deliver: (data: string) => Promise<void> = async () => {};
     const closes: unknown[] = [];
     const server = makeServer(withTraceContext({ schema }, options));
-    const closed = server.opened(
+    const closedByServer = server.opened(
       {
         protocol: 'graphql-transport-ws',
         send: (data) => void sent.push(JSON.parse(data)),
@@ -377,6 +383,13 @@ describe('graphql-ws wrapper via makeServer and a fake socket', () => {
       },
       extra as never,
     );
+    const closeNormally = () => closed(1000, 'bye');
+    /** Closes the socket once (the test's own close, or the afterEach's for a test that did not get there). */
+    const closed = async (code?: number, reason?: string) => {
+      if (!stillOpen.delete(closeNormally)) return;
+      await closedByServer(code, reason);
+    };
+    stillOpen.add(closeNormally);
     const send = (message: unknown) => deliver(JSON.stringify(message));
     return { sent, closes, closed, send };
   }
