@@ -28,3 +28,23 @@ export function ownOptions(ours) {
     ? { spans: ours.spans, metrics: false }
     : { spans: ours.spans };
 }
+
+/**
+ * The variants every suite runs, first and in this order: the baseline, its A/A control, and ours without
+ * spans, with spans, and with spans and a MeterProvider. Each suite adds its anchors after them.
+ */
+export const SHARED_VARIANTS = {
+  baseline: { label: 'baseline (no propagation)' },
+  'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
+  'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
+  'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
+  // The same with a real MeterProvider registered globally (bench/lib/otel.mjs): our duration histograms
+  // record and the SDK aggregates; in every other variant no MeterProvider is registered (metrics a no-op).
+  'ours-metrics': {
+    label: 'ours, with spans and a MeterProvider (metrics on)',
+    short: 'ours, spans + metrics',
+    ours: { spans: true },
+    metrics: true,
+    role: 'metrics',
+  },
+};

@@ -7,22 +7,10 @@ import { createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
-import { importOwn, ownOptions } from '../lib/own.mjs';
+import { importOwn, ownOptions, SHARED_VARIANTS } from '../lib/own.mjs';
 
 export const variants = {
-  baseline: { label: 'baseline (no propagation)' },
-  'baseline-aa': { label: 'baseline again, own process (A/A noise check)', control: true },
-  'ours-nospans': { label: 'ours, `spans: false`', ours: { spans: false } },
-  'ours-spans': { label: 'ours, with spans', ours: { spans: true } },
-  // The same with a real MeterProvider registered globally (bench/lib/otel.mjs): our duration histograms
-  // record and the SDK aggregates; in every other variant no MeterProvider is registered (metrics a no-op).
-  'ours-metrics': {
-    label: 'ours, with spans and a MeterProvider (metrics on)',
-    short: 'ours, spans + metrics',
-    ours: { spans: true },
-    metrics: true,
-    role: 'metrics',
-  },
+  ...SHARED_VARIANTS,
   empty: {
     label: 'empty Apollo link + empty Envelop plugin of our hooks shape (what any link and plugin cost)',
     short: 'empty link + plugin',
