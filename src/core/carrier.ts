@@ -36,6 +36,12 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
 }
 
+/** Whether a carrier holds any entry (without building a key list). */
+export function hasEntries(carrier: ContextCarrier): boolean {
+  for (const _ in carrier) return true;
+  return false;
+}
+
 /** Reads an own property of untrusted input, without invoking getters that could throw. */
 export function own(value: unknown, key: string): unknown {
   if (!isObject(value) || !Object.hasOwn(value, key)) return undefined;

@@ -7,7 +7,7 @@ import {
   type TextMapPropagator,
   type TextMapSetter,
 } from '@opentelemetry/api';
-import { type CarrierInput, type ContextCarrier, extractOnto } from './carrier.js';
+import { type CarrierInput, type ContextCarrier, extractOnto, hasEntries } from './carrier.js';
 
 /** Options for {@link getContext}. */
 export interface GetContextOptions {
@@ -66,10 +66,7 @@ export function getContext(options: GetContextOptions = {}): ContextCarrier {
   const carrier: ContextCarrier = {};
   const propagator = options.propagator ?? propagation;
   propagator.inject(options.context ?? context.active(), carrier, carrierSetter);
-  if (options.propagator === undefined) {
-    for (const _ in carrier) return carrier;
-    warnIfNoPropagator(propagator);
-  }
+  if (options.propagator === undefined && !hasEntries(carrier)) warnIfNoPropagator(propagator);
   return carrier;
 }
 

@@ -1,7 +1,7 @@
 // Where a GraphQL client's carrier travels: the operation's own `extensions.traceContext`, the W3C headers, or
 // both. The Apollo link and the urql exchange each say whether an operation goes as GET; this file decides the
 // rest, so both send the same thing for the same options.
-import type { ContextCarrier } from '../core/carrier.js';
+import { type ContextCarrier, hasEntries } from '../core/carrier.js';
 import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from './shared.js';
 
 /**
@@ -83,11 +83,6 @@ function fetchInstrumented(): boolean {
 export function sendsHeaders(mode: HeadersMode): boolean {
   if (mode !== 'auto') return mode === true;
   return !inBrowser() && !fetchInstrumented();
-}
-
-function hasEntries(carrier: ContextCarrier): boolean {
-  for (const _ in carrier) return true;
-  return false;
 }
 
 /** Where one operation's carrier goes. */

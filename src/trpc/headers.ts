@@ -1,6 +1,6 @@
 // `traceContextHeaders`, the HTTP links' headers: the first operation's standard W3C headers and every
 // operation's own entry in the batch header.
-import { type ContextCarrier, isObject } from '../core/carrier.js';
+import { hasEntries, isObject } from '../core/carrier.js';
 import { getContext } from '../core/context.js';
 import { BATCH_HEADER, encodeBatchHeader } from './batch-header.js';
 import { carrierOf } from './shared.js';
@@ -47,12 +47,6 @@ export function traceContextHeaders(opts: {
   if (!first) return getContext();
   const headers: Record<string, string> = { ...first };
   // A lone operation without a context has nothing to say in its slot.
-  if (carriers.length > 1 || !isEmpty(first)) headers[BATCH_HEADER] = encodeBatchHeader(carriers);
+  if (carriers.length > 1 || hasEntries(first)) headers[BATCH_HEADER] = encodeBatchHeader(carriers);
   return headers;
-}
-
-/** Whether a carrier has no entry at all. */
-function isEmpty(carrier: ContextCarrier): boolean {
-  for (const _ in carrier) return false;
-  return true;
 }
