@@ -13,11 +13,11 @@ import { formatTraceResponse } from '../core/traceresponse.js';
 import type { GraphQLServerConfig, GraphQLServerOperationInfo, TraceContextSource } from './server-options.js';
 import {
   ATTR_GRAPHQL_DOCUMENT,
+  ATTR_GRAPHQL_OPERATION_NAME,
   ATTR_GRAPHQL_OPERATION_TYPE,
   ATTR_GRAPHQL_OPERATION_VARIABLES,
   failResult,
   graphqlErrorType,
-  operationAttributes,
   operationSpanName,
   UNKNOWN_OPERATION_SPAN_NAME,
   withTraceResponse,
@@ -120,9 +120,10 @@ export function startServerOperation<TInfo>(
       described = true;
       info.operationType = type;
       info.operationName = name;
+      // Through the operation: on the span (once), and on the metric where it has the key.
       operation.setAttribute(ATTR_GRAPHQL_OPERATION_TYPE, type);
+      if (name) operation.setAttribute(ATTR_GRAPHQL_OPERATION_NAME, name);
       operation.rename(operationSpanName(type, name));
-      span?.setAttributes(operationAttributes(type, name, undefined));
     },
     result(value) {
       operation.result(value);
