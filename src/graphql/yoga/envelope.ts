@@ -18,7 +18,6 @@ export interface Operation {
   /** Validation failed: there will be no execution. */
   invalid: boolean;
   described: boolean;
-  ended: boolean;
 }
 
 // Lets a hook find its operation from the active context when it is handed a different GraphQL context

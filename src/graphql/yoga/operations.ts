@@ -37,7 +37,6 @@ export function yogaOperations(config: GraphQLServerConfig<YogaIncomingInfo>) {
       streaming: false,
       invalid: false,
       described: false,
-      ended: false,
     };
     operation.context = started.context.setValue(OPERATION_KEY, operation);
     return operation;
@@ -73,10 +72,8 @@ export function yogaOperations(config: GraphQLServerConfig<YogaIncomingInfo>) {
     operation.started.describe(definition.operation, definition.name?.value);
   }
 
-  /** Ends the operation, once. */
+  /** Ends the operation; the started operation keeps it to once. */
   function finish(operation: Operation, error?: unknown): void {
-    if (operation.ended) return;
-    operation.ended = true;
     operation.started.finish(error);
   }
 
