@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COUNTED, createCounters } from './lib/count.mjs';
 import { setupOtel } from './lib/otel.mjs';
-import { ownDir } from './lib/own.mjs';
+import { ownedCode } from './lib/profile.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -36,9 +36,12 @@ if (!process.env.OTEL_RPC_CONTEXT_BENCH_DIST) {
 }
 
 const suiteModule = await import(`./suites/${suiteName}.mjs`);
-const counters = countOnly ? createCounters(ownDir()) : undefined;
 const spec = suiteModule.variants[variant];
 if (!spec) throw new Error(`unknown variant ${variant} for suite ${suiteName}`);
+// The floor variants' samples and calls are bench/lib/floor.mjs's; every other variant's, our compiled files'.
+const own = ownedCode(spec);
+const ownName = spec.floor ? 'bench/lib/floor.mjs' : 'otel-rpc-context';
+const counters = countOnly ? createCounters(own) : undefined;
 const otel = await setupOtel(spec.instrument, { counters, metrics: spec.metrics === true });
 const { drive, driveSync } = await import('./lib/drive.mjs');
 const { profileRun } = await import('./lib/profile.mjs');
@@ -54,14 +57,14 @@ if (counters) {
   counters.take();
   const counted = await run(Math.max(scenario.opsPerCall ?? 1, Math.min(ops, 2_000)));
   const counts = counters.take();
-  console.log(`\nOpenTelemetry calls our code makes per operation (${counted.ops} ops counted):`);
+  console.log(`\nOpenTelemetry calls ${ownName} makes per operation (${counted.ops} ops counted):`);
   for (const name of COUNTED) console.log(`  ${(counts[name] / counted.ops).toFixed(2).padStart(7)}  ${name}`);
   await suite.close?.();
   await otel.shutdown();
   process.exit(0);
 }
 const records0 = await otel.histogramRecords();
-const p = await profileRun(() => run(ops), { top: 15 });
+const p = await profileRun(() => run(ops), { top: 15, own });
 const records = (await otel.histogramRecords()) - records0;
 await suite.close?.();
 await otel.shutdown();
@@ -72,7 +75,7 @@ console.log(
   `${suiteName}/${variant}/${scenarioName}: ${p.ops} ops, ${p.wallUs.toFixed(1)} µs/op wall, ${p.cpuUs.toFixed(1)} µs/op CPU (process)${mainCpu}`,
 );
 console.log(
-  `in otel-rpc-context (with the OpenTelemetry/Node calls it makes): ${(100 * p.share).toFixed(2)}% of the busy samples, ${p.oursUs.toFixed(2)} µs/op (${p.samples} samples)`,
+  `in ${ownName} (with the OpenTelemetry/Node calls it makes): ${(100 * p.share).toFixed(2)}% of the busy samples, ${p.oursUs.toFixed(2)} µs/op (${p.samples} samples)`,
 );
 if (p.mainCpuUs !== undefined) {
   console.log(
@@ -81,9 +84,9 @@ if (p.mainCpuUs !== undefined) {
 }
 if (spec.metrics) console.log(`histogram records (MeterProvider registered): ${(records / p.ops).toFixed(3)} per op`);
 else console.log('no MeterProvider registered: the duration histograms are no-ops');
-console.log('\nby our function (µs/op):');
+console.log(`\nby function of ${ownName} (µs/op):`);
 for (const row of p.byFunction) console.log(`  ${us(row.us)}  ${row.where}`);
-console.log('\nby leaf frame under our code (µs/op):');
+console.log(`\nby leaf frame under ${ownName} (µs/op):`);
 for (const row of p.byLeaf) console.log(`  ${us(row.us)}  ${row.where}`);
 // The counts, in a process of their own: the counting wrappers would distort the profile above.
 execFileSync(process.execPath, [fileURLToPath(import.meta.url), suiteName, variant, scenarioName, opsArg, '--count'], {

@@ -38,8 +38,9 @@ const config = {
   memoryVariants: ['baseline', 'ours-nospans', 'ours-spans', 'ours-metrics'],
   // Counting processes (bench/lib/count.mjs): OpenTelemetry calls our code makes per operation.
   countVariants: quick ? ['ours-spans'] : ['ours-nospans', 'ours-spans'],
-  // After the rounds, our variants run each scenario once more under the sampling profiler.
-  profileVariants: ['ours-nospans', 'ours-spans', 'ours-metrics'],
+  // After the rounds, our variants run each scenario once more under the sampling profiler; so do the floor
+  // variants, whose samples are charged to bench/lib/floor.mjs: the floor's µs/op in the same app.
+  profileVariants: ['ours-nospans', 'ours-spans', 'ours-metrics', 'floor', 'floor-spans'],
   // Each profile runs this many times a measurement's operations (about 2 s: some thousands of samples).
   profileScale: quick ? 1 : 7,
   suites: (process.env.BENCH_SUITES ?? 'core,trpc,graphql,apollo-server').split(',').filter(Boolean),
@@ -126,7 +127,8 @@ const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.length]);
 
 /**
  * What a variant is, for the report: the reference, the A/A control, ours, ours with metrics on, an empty
- * stand-in, or an anchor (a competitor ours is judged against). A suite may say it with `role`.
+ * stand-in, the OpenTelemetry floor (bench/lib/floor.mjs), or an anchor (a competitor ours is judged
+ * against). A suite may say it with `role`.
  */
 const roleOf = (variant, spec) =>
   spec.role ??
@@ -138,7 +140,9 @@ const roleOf = (variant, spec) =>
         ? 'ours'
         : spec.empty
           ? 'empty'
-          : 'anchor');
+          : spec.floor
+            ? 'floor'
+            : 'anchor');
 
 /**
  * Checks the machine before the bench starts anything; a full run waits (up to `waitQuietS`) for a busy
@@ -394,7 +398,7 @@ async function main() {
             profiles[suiteName][scenario][variant] = answer.profile;
             const { share, oursUs } = answer.profile;
             log(
-              `profile ${suiteName}/${scenario}/${variant}: ${(100 * share).toFixed(2)}% in our code, ${oursUs.toFixed(2)} µs/op`,
+              `profile ${suiteName}/${scenario}/${variant}: ${(100 * share).toFixed(2)}% in ${entry.role === 'floor' ? 'floor.mjs' : 'our code'}, ${oursUs.toFixed(2)} µs/op`,
             );
           } catch (error) {
             log(`profile ${suiteName}/${scenario}/${variant} failed: ${error.message}`);

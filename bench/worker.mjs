@@ -5,7 +5,7 @@
 // calls our code makes (bench/lib/count.mjs), and it answers `count` requests; never timed.
 import { createCounters } from './lib/count.mjs';
 import { setupOtel } from './lib/otel.mjs';
-import { ownDir } from './lib/own.mjs';
+import { ownedCode } from './lib/profile.mjs';
 
 const [suiteName, variant] = process.argv.slice(2);
 const send = (message) => process.send(message);
@@ -16,7 +16,9 @@ try {
   const suiteModule = await import(`./suites/${suiteName}.mjs`);
   const spec = suiteModule.variants[variant];
   if (!spec) throw new Error(`unknown variant ${variant} for suite ${suiteName}`);
-  const counters = process.env.BENCH_COUNT_CALLS === '1' ? createCounters(ownDir()) : undefined;
+  // Our variants' calls and samples are our compiled files'; the floor variants', bench/lib/floor.mjs's.
+  const own = ownedCode(spec);
+  const counters = process.env.BENCH_COUNT_CALLS === '1' ? createCounters(own) : undefined;
   const otel = await setupOtel(spec.instrument, { counters, metrics: spec.metrics === true });
   // Loaded after the instrumentations are registered, so that they can patch what it imports.
   const { drive, driveSync } = await import('./lib/drive.mjs');
@@ -53,7 +55,7 @@ try {
       } else if (message.type === 'profile') {
         const { profileRun } = await import('./lib/profile.mjs');
         const scenario = suite.scenarios[message.scenario];
-        send({ type: 'profile', profile: await profileRun(() => run(scenario, message.ops)) });
+        send({ type: 'profile', profile: await profileRun(() => run(scenario, message.ops), { own }) });
       } else if (message.type === 'count') {
         if (!counters) throw new Error('not a counting process (BENCH_COUNT_CALLS=1)');
         const scenario = suite.scenarios[message.scenario];

@@ -14,19 +14,38 @@
 // but the wall time per operation grows with the machine's load: share × wall time charged our code for
 // the time other processes ran (up to 3× our CPU time at a load of 6 on 2 cores). Without threadCpuUsage
 // (older Node.js) the figures fall back to share of all samples × wall time, as before.
+//
+// "Our code" is a folder or a single file (`own`): otel-rpc-context's compiled files for our variants, and
+// bench/lib/floor.mjs for the floor variants, whose µs/op are then the floor's own, measured the same way.
+import { statSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ownDir } from './own.mjs';
+
+const FLOOR_FILE = fileURLToPath(new URL('./floor.mjs', import.meta.url));
+
+/**
+ * The code a variant's profile and call counts are charged to: bench/lib/floor.mjs for the floor variants
+ * (a suite's variant with `floor`), otel-rpc-context's compiled files for every other.
+ * @param {{ floor?: unknown }} spec the suite's variant
+ */
+export function ownedCode(spec) {
+  return spec.floor ? FLOOR_FILE : ownDir();
+}
 
 /**
  * @param {() => Promise<{ ops: number, wallNs: number, cpuUs: number }>} run the measured work
+ * @param {{ intervalUs?: number, top?: number, own?: string }} [options] `own`: the folder or file whose
+ *   frames count as ours (default: our compiled files, {@link ownDir})
  * @returns our share of the busy samples, and per-operation µs (the main thread's CPU time × our share of
  *   its busy samples): wall, CPU, ours, ours by function and by leaf frame
  */
 // 500 µs: at 100 µs the sampler's own stack walks slow a deep GraphQL execution by half and skew the shares.
-export async function profileRun(run, { intervalUs = 500, top = 10 } = {}) {
-  const dir = ownDir();
-  const ownUrl = pathToFileURL(dir).href;
+export async function profileRun(run, { intervalUs = 500, top = 10, own = ownDir() } = {}) {
+  const ownUrl = pathToFileURL(own).href;
+  // Frames are named relative to the owned folder (a file's own folder, for a single file).
+  const nameBase = statSync(own).isDirectory() ? ownUrl : pathToFileURL(path.dirname(own)).href;
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
@@ -61,7 +80,7 @@ export async function profileRun(run, { intervalUs = 500, top = 10 } = {}) {
     url.startsWith('node:async_hooks') ||
     url.startsWith('node:internal/async_hooks');
   const name = (frame) => {
-    const file = isOurs(frame.url) ? frame.url.slice(ownUrl.length + 1) : frame.url.split('/').slice(-2).join('/');
+    const file = isOurs(frame.url) ? frame.url.slice(nameBase.length + 1) : frame.url.split('/').slice(-2).join('/');
     return `${frame.functionName || '(anonymous)'} (${file}:${frame.lineNumber + 1})`;
   };
 

@@ -1,12 +1,13 @@
 // graphql-yoga server (HTTP + graphql-ws) and Apollo Client 4 over loopback, in the same process.
 import { createServer } from 'node:http';
-import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache, Observable } from '@apollo/client';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
+import { apolloFloorLink, envelopFloorInstrumentation } from '../lib/floor.mjs';
 import { importOwn, ownOptions, SHARED_VARIANTS } from '../lib/own.mjs';
 
 export const variants = {
@@ -15,6 +16,20 @@ export const variants = {
     label: 'empty Apollo link + empty Envelop plugin of our hooks shape (what any link and plugin cost)',
     short: 'empty link + plugin',
     empty: true,
+  },
+  // The OpenTelemetry floor (bench/lib/floor.mjs): inject, extract and `context.with` alone, of our shape.
+  floor: {
+    label:
+      'OTel floor, `spans: false`: an Apollo link that injects into the headers + the empty plugin with extract and `context.with` around execution',
+    short: 'OTel floor, `spans: false`',
+    floor: { spans: false },
+    role: 'floor',
+  },
+  'floor-spans': {
+    label: 'OTel floor with spans: the same + one CLIENT and one SERVER span',
+    short: 'OTel floor, spans',
+    floor: { spans: true },
+    role: 'floor',
   },
   envelop: { label: '`@envelop/opentelemetry`', short: 'Envelop', plugin: 'envelop' },
   hive: { label: '`@graphql-hive/plugin-opentelemetry`', short: 'Hive', plugin: 'hive' },
@@ -140,8 +155,15 @@ const emptyPlugin = () => ({
   },
 });
 
+/** The empty plugin with the floor's extract and `context.with` (and its SERVER span) around execution. */
+function floorPlugin(floor) {
+  const plugin = emptyPlugin();
+  return { ...plugin, instrumentation: { ...plugin.instrumentation, ...envelopFloorInstrumentation(floor) } };
+}
+
 async function serverPlugins(spec, otel) {
   if (spec.empty) return [emptyPlugin()];
+  if (spec.floor) return [floorPlugin(spec.floor)];
   if (spec.ours) {
     const { useTraceContext } = await importOwn('yoga');
     if (typeof useTraceContext !== 'function')
@@ -163,6 +185,7 @@ async function serverPlugins(spec, otel) {
 async function clientLinks(spec) {
   // A pass-through link: Apollo's own cost of one more link in the chain.
   if (spec.empty) return [new ApolloLink((operation, forward) => forward(operation))];
+  if (spec.floor) return [apolloFloorLink({ ApolloLink, Observable, spans: spec.floor.spans })];
   if (!spec.ours) return [];
   const { TraceContextLink } = await importOwn('apollo');
   if (typeof TraceContextLink !== 'function')
@@ -223,7 +246,12 @@ export async function createSuite({ variant, otel }) {
     });
   const single = client(new HttpLink({ uri }));
   // As the docs say for Node: our link also sends W3C headers there, and this key keeps them from splitting batches.
-  const batchKey = spec.ours ? (await importOwn('apollo')).traceContextBatchKey(uri) : undefined;
+  // The floor's headers differ per operation too: one key for all, so a batch still goes as one request.
+  const batchKey = spec.ours
+    ? (await importOwn('apollo')).traceContextBatchKey(uri)
+    : spec.floor
+      ? () => uri
+      : undefined;
   const batch = client(new BatchHttpLink({ uri, batchMax: 10, batchInterval: 0, batchKey }));
   const sub = client(new GraphQLWsLink(wsClient));
 

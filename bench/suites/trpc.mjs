@@ -2,7 +2,9 @@
 import { createTRPCClient, httpBatchLink, httpLink, httpSubscriptionLink } from '@trpc/client';
 import { initTRPC } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
+import { observable } from '@trpc/server/observable';
 import { EventSource } from 'eventsource';
+import { trpcFloorHeaders, trpcFloorLink, trpcFloorMiddleware } from '../lib/floor.mjs';
 import { importOwn, ownOptions, SHARED_VARIANTS } from '../lib/own.mjs';
 
 export const variants = {
@@ -12,6 +14,19 @@ export const variants = {
     short: 'empty link + middleware',
     empty: true,
   },
+  // The OpenTelemetry floor (bench/lib/floor.mjs): inject, extract and `context.with` alone, of our shape.
+  floor: {
+    label: 'OTel floor, `spans: false`: a link that injects + a middleware that extracts and runs `next` in it',
+    short: 'OTel floor, `spans: false`',
+    floor: { spans: false },
+    role: 'floor',
+  },
+  'floor-spans': {
+    label: 'OTel floor with spans: the same + one CLIENT and one SERVER span',
+    short: 'OTel floor, spans',
+    floor: { spans: true },
+    role: 'floor',
+  },
   'http-auto': { label: 'instrumentation-http + -undici', short: 'HTTP auto', instrument: ['http', 'undici'] },
 };
 
@@ -19,7 +34,7 @@ export const SUBSCRIPTION_EVENTS = 1000;
 
 /** @param {{ variant: string, otel: Awaited<ReturnType<typeof import('../lib/otel.mjs').setupOtel>> }} options */
 export async function createSuite({ variant, otel }) {
-  const { ours, empty } = variants[variant];
+  const { ours, empty, floor } = variants[variant];
   const integration = ours ? await importOwn('trpc') : undefined;
   if (integration && typeof integration.traceContextMiddleware !== 'function') {
     throw new Error('otel-rpc-context/trpc does not export traceContextMiddleware yet');
@@ -31,7 +46,9 @@ export async function createSuite({ variant, otel }) {
     ? t.procedure.use(integration.traceContextMiddleware(ownOptions(ours)))
     : empty
       ? t.procedure.use(({ next }) => next())
-      : t.procedure;
+      : floor
+        ? t.procedure.use(trpcFloorMiddleware(floor))
+        : t.procedure;
   const router = t.router({
     greet: procedure
       .input((value) => value)
@@ -61,8 +78,10 @@ export async function createSuite({ variant, otel }) {
       ? [integration.traceContextLink(ownOptions(ours)), terminating]
       : empty
         ? [emptyLink, terminating]
-        : [terminating];
-  const headers = ours ? { headers: integration.traceContextHeaders } : {};
+        : floor
+          ? [trpcFloorLink({ observable, spans: floor.spans }), terminating]
+          : [terminating];
+  const headers = ours ? { headers: integration.traceContextHeaders } : floor ? { headers: trpcFloorHeaders } : {};
   const single = createTRPCClient({ links: withOurs(httpLink({ url, ...headers })) });
   const batch = createTRPCClient({ links: withOurs(httpBatchLink({ url, maxItems: 10, ...headers })) });
   const sub = createTRPCClient({
