@@ -49,6 +49,7 @@ function results({
   spansUs = 5,
   metricsCpu,
   metricsUs,
+  floor = false,
 } = {}) {
   const metrics = metricsCpu !== undefined;
   const variants = {
@@ -66,6 +67,12 @@ function results({
         }
       : {}),
     empty: { label: 'empty link + middleware', role: 'empty' },
+    ...(floor
+      ? {
+          floor: { label: 'OTel floor, `spans: false`', short: 'OTel floor, `spans: false`', role: 'floor' },
+          'floor-spans': { label: 'OTel floor with spans', short: 'OTel floor, spans', role: 'floor' },
+        }
+      : {}),
     'http-auto': { label: 'instrumentation-http', short: 'HTTP auto', role: 'anchor' },
   };
   return {
@@ -105,6 +112,7 @@ function results({
             'ours-spans': records(spansCpu, 2),
             ...(metrics ? { 'ours-metrics': records(metricsCpu, 2, 1, 2) } : {}),
             empty: records(100.5),
+            ...(floor ? { floor: records(100.5), 'floor-spans': records(101, 2) } : {}),
             'http-auto': records(130, 2, 0.1),
           },
         },
@@ -114,6 +122,7 @@ function results({
             'ours-nospans': profile(nospansUs),
             'ours-spans': profile(spansUs),
             ...(metrics ? { 'ours-metrics': profile(metricsUs) } : {}),
+            ...(floor ? { floor: profile(0.5), 'floor-spans': profile(1.5) } : {}),
           },
         },
         counts: {
@@ -167,6 +176,31 @@ function results({
   // Its own row in the suite's CPU-time table and in the profile table.
   assert.match(markdown, /^\| ours, with spans and a MeterProvider \(metrics on\) \| 0\.95 \(0\.95–0\.95\) \|$/m);
   assert.match(markdown, /^\| tRPC single \| ours, with spans and a MeterProvider \(metrics on\) \| 6\.0 ± /m);
+}
+
+// The OTel floor: two Targets columns (CPU-time ratio · floor.mjs's µs/op), its rows in Variants and the
+// profile table, never an anchor; a run without it keeps '–' there and no Variants rows.
+{
+  const { markdown, readmeSection, verdicts } = renderReport(results({ floor: true }));
+  assert.match(
+    markdown,
+    /\| empty link \+ middleware\/plugin \| OTel floor, `spans: false` \(ratio · µs\/op\) \| OTel floor, spans \(ratio · µs\/op\) \|/,
+  );
+  assert.match(
+    markdown,
+    /\| 1\.00 \| 1\.00 · 0\.5 µs \| 0\.99 · 1\.5 µs \| – \| 1\.00 \/ 1\.00 \/ 2\.00 \/ 2\.00 \|$/m,
+  );
+  assert.match(markdown, /^\| OTel floor, `spans: false` \| the OpenTelemetry calls a propagated operation needs/m);
+  assert.match(markdown, /^\| tRPC single \| OTel floor with spans \| 1\.5 ± /m);
+  assert.ok(markdown.includes('So do the OTel floor variants'));
+  assert.ok(!readmeSection.includes('OTel floor'), 'the floor is not in the README table');
+  assert.ok(
+    verdicts.every((v) => !String(v.anchor ?? '').startsWith('floor')),
+    'the floor is no anchor',
+  );
+  const without = renderReport(results()).markdown;
+  assert.match(without, /\| 1\.00 \| – \| – \| – \| 1\.00 \/ 1\.00 \/ 2\.00 \/ 2\.00 \|$/m);
+  assert.ok(!without.includes('| OTel floor, `spans: false` |') && !without.includes('So do the OTel floor'));
 }
 
 // A busy start is said at the very top.

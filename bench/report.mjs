@@ -27,6 +27,23 @@ const HEAP_STEP_BYTES = 2 * 2 ** 20;
 const OURS = ['ours-nospans', 'ours-spans'];
 /** Ours with spans and a MeterProvider registered (metrics on): compared with 'ours-spans', never an anchor. */
 const METRICS = 'ours-metrics';
+/**
+ * The OpenTelemetry floor in situ (bench/lib/floor.mjs): propagation alone, and with the two spans; role
+ * 'floor', never an anchor. Their profile µs are floor.mjs's own, the figure ours is to be compared with.
+ */
+const FLOOR = { nospans: 'floor', spans: 'floor-spans' };
+/** The Variants table's rows for the OTel floor variants (bench/lib/floor.mjs). */
+const FLOOR_VARIANT_ROWS = [
+  [
+    'OTel floor, `spans: false`',
+    "the OpenTelemetry calls a propagated operation needs, of our shape, and nothing else (bench/lib/floor.mjs). tRPC: a link that injects `context.active()` into a fresh carrier on `op.context`, the HTTP links' `headers` sending the first operation's carrier, and a middleware that extracts from the request's headers and runs `next` in `context.with`. GraphQL: an `ApolloLink` that injects into the operation's headers (one `batchKey` for all, so a batch stays one request with its first operation's headers) and the empty plugin above whose execute and subscribe wrappers extract from the request's headers and run in `context.with`. Exactly one inject, one extract and one `context.with` per operation (once per subscription, whose carrier the SSE and WebSocket transports do not send)",
+  ],
+  [
+    'OTel floor, spans',
+    'the same, plus a CLIENT span started under the caller (its context injected) and ended on the result or error, and a SERVER span under the extracted context (the handler runs in it) ended when the call or execution settles; span names only, no attributes',
+  ],
+];
+
 const COUNTED = [
   ['inject', '`propagation.inject`'],
   ['extract', '`propagation.extract`'],
@@ -43,6 +60,7 @@ function roleOf(suite, variant) {
   if (OURS.includes(variant)) return 'ours';
   if (variant === METRICS) return 'metrics';
   if (variant === 'empty') return 'empty';
+  if (Object.values(FLOOR).includes(variant)) return 'floor';
   return 'anchor';
 }
 const variantsWith = (suite, role) => Object.keys(suite.variants).filter((v) => roleOf(suite, v) === role);
@@ -472,6 +490,14 @@ export function renderReport(results, { linkFrom } = {}) {
       const empty = variantsWith(suite, 'empty')
         .map((e) => v.variants[e]?.cpuRatio)
         .find(Boolean);
+      // A floor variant's CPU-time ratio and its own µs/op (profile of bench/lib/floor.mjs).
+      const floorCell = (variant) => {
+        if (roleOf(suite, variant) !== 'floor') return '–';
+        const ratio = v.variants[variant]?.cpuRatio;
+        const us = suite.profiles?.[scenario]?.[variant]?.oursUs;
+        if (!ratio && !Number.isFinite(us)) return '–';
+        return `${ratio ? fmt(ratio.median) : '–'} · ${Number.isFinite(us) ? `${fmt(us, 1)} µs` : '–'}`;
+      };
       const calls = (variant) => {
         const c = suite.counts?.[scenario]?.[variant];
         return c ? COUNTED.map(([key]) => fmt(c.counts[key] / c.ops, 2)).join(' / ') : '–';
@@ -484,6 +510,8 @@ export function renderReport(results, { linkFrom } = {}) {
         mark(find('spans-ratio')),
         Number.isFinite(v.noise) ? `${fmt(v.aa.median)} (±${fmt(v.noise)})` : '–',
         empty ? fmt(empty.median) : '–',
+        floorCell(FLOOR.nospans),
+        floorCell(FLOOR.spans),
         calls('ours-nospans'),
         calls('ours-spans'),
       ]);
@@ -493,6 +521,7 @@ export function renderReport(results, { linkFrom } = {}) {
     '## Targets',
     `Per operation, client and server together. *Our code* is the profile's figure (see [Where our time goes](#where-our-time-goes-cpu-profile)); with spans it is judged above the SDK floor: what the OpenTelemetry SDK alone spends on one CLIENT and one SERVER span with inject, extract and \`context.with\` (${fmt(floorPair, 2)} µs, [Core and SDK floor](#core-and-sdk-floor)), times the operation's share of those spans. ` +
       '*Empty link + middleware/plugin*: the CPU-time ratio of the same app with a link and a middleware (tRPC) or plugin (Envelop) that do nothing, of the same shape as ours: what any such code costs in that framework, before ours adds anything. ' +
+      "*OTel floor*: the same app with a link and a middleware/plugin of our shape that make only the OpenTelemetry calls an operation needs (one inject, one extract, one `context.with`; with spans, also one CLIENT and one SERVER span), its CPU-time ratio and the profile's µs/op of that code (bench/lib/floor.mjs): what propagation itself costs in situ, with the same cold caches as ours, the figure our code's µs/op compare with. " +
       '*Calls per op*: how many `propagation.inject` / `propagation.extract` / `context.with` / `tracer.startSpan` our code makes per operation (counted, not sampled: [Calls per operation](#calls-per-operation)). ✓ met, ✗ missed.',
     table(
       [
@@ -503,6 +532,8 @@ export function renderReport(results, { linkFrom } = {}) {
         'with spans CPU ratio ≥ 0.95',
         'A/A (noise)',
         'empty link + middleware/plugin',
+        'OTel floor, `spans: false` (ratio · µs/op)',
+        'OTel floor, spans (ratio · µs/op)',
         'calls per op, `spans: false`',
         'calls per op, with spans',
       ],
@@ -516,6 +547,8 @@ export function renderReport(results, { linkFrom } = {}) {
 
   // Runs with the metrics variant (ours with spans and a MeterProvider) say more about it.
   const measuredMetrics = roleColumns(results, 'metrics').length > 0;
+  // Runs with the OTel floor variants (bench/lib/floor.mjs) describe them; older runs render as they did.
+  const measuredFloor = roleColumns(results, 'floor').length > 0;
   const loads = results.loadAverage ?? {};
   const roundLoads = loads.rounds ?? [];
   push(
@@ -589,6 +622,7 @@ export function renderReport(results, { linkFrom } = {}) {
           'empty link + plugin (GraphQL)',
           'a pass-through `ApolloLink` and an Envelop plugin with the hooks ours registers (request parse, context errors, parse, validate, execute, subscribe, and `instrumentation` wrappers of parse, validate, context, execute and subscribe), all doing nothing',
         ],
+        ...(measuredFloor ? FLOOR_VARIANT_ROWS : []),
         [
           'instrumentation-http + -undici',
           'HTTP auto-instrumentation: a span per HTTP request on both sides, `traceparent` per request',
@@ -754,9 +788,17 @@ export function renderReport(results, { linkFrom } = {}) {
         Object.values(byVariant).some((p) => p.mainCpuUs !== undefined),
       ),
     );
+    const measuredFloorProfile = Object.values(results.suites).some((suite) =>
+      Object.values(suite.profiles ?? {}).some((byVariant) =>
+        Object.keys(byVariant).some((variant) => roleOf(suite, variant) === 'floor'),
+      ),
+    );
     push(
       '## Where our time goes (CPU profile)',
       "After the rounds, each of our variants runs every scenario once more (about 2 s) under the V8 sampling profiler, one sample per 500 µs (at 100 µs the sampler's own stack walks slow a deep GraphQL execution by half and skew the shares). " +
+        (measuredFloorProfile
+          ? "So do the OTel floor variants, whose samples are charged to bench/lib/floor.mjs instead of otel-rpc-context: their *ours µs/op* is the floor's own cost in the same app. "
+          : '') +
         "Each sample goes to the nearest frame up its stack that is not OpenTelemetry or Node.js internals; when that frame is otel-rpc-context's, " +
         'the sample is our cost, including the OpenTelemetry calls we make (inject, extract, `context.with`, spans). ' +
         (cpuBased
