@@ -279,11 +279,11 @@ describe('duration metrics', () => {
 
   it('records one duration in seconds per operation, with error.type on failure, with or without a span', async () => {
     const config = resolveSpanOptions<Info>({ spans: (info) => info.path !== 'health' });
-    const ok = startOperationSpan(config, { path: 'a.b' }, { ...START, metric: metric() });
+    const ok = startOperationSpan(config, { path: 'a.b' }, { ...START, metric });
     ok.setAttribute('graphql.operation.type', 'query');
     ok.setAttribute('not.a.metric.key', 'x');
     ok.end();
-    const failed = startOperationSpan(config, { path: 'health' }, { ...START, metric: metric() });
+    const failed = startOperationSpan(config, { path: 'health' }, { ...START, metric });
     expect(failed.span).toBeUndefined();
     failed.fail(Object.assign(new Error('x'), { code: 'NOT_FOUND' }));
     failed.end();
@@ -315,7 +315,7 @@ describe('duration metrics', () => {
       {
         ...START,
         name: 'off',
-        metric: { ...metric(), name: 'test.off.duration' },
+        metric: () => ({ ...metric(), name: 'test.off.duration' }),
       },
     );
     op.end();

@@ -453,6 +453,30 @@ describe('traceContextMiddleware alone', () => {
     expect([missing?.status.code, missing?.attributes['error.type']]).toEqual([SpanStatusCode.UNSET, 'NOT_FOUND']);
   });
 
+  it('a next() that throws instead of rejecting: the call rejects with it and the span ends as failed', async () => {
+    // tRPC's own `next` is async and never throws; another caller's may. Called directly, as tRPC would.
+    const middleware = traceContextMiddleware();
+    const boom = new Error('thrown, not rejected');
+    const returned = middleware({
+      ctx: { headers: { traceparent: PARENT } },
+      path: 'sync.throw',
+      type: 'query',
+      signal: new AbortController().signal,
+      getRawInput: async () => undefined,
+      next: () => {
+        throw boom;
+      },
+    });
+    expect(returned).toBeInstanceOf(Promise);
+    await expect(returned).rejects.toBe(boom);
+    const [span] = spans();
+    expect([span?.name, span?.status.code, span?.parentSpanContext?.spanId]).toEqual([
+      'sync.throw',
+      SpanStatusCode.ERROR,
+      'b7ad6b7169203331',
+    ]);
+  });
+
   it('createCaller runs in-process, under the active span, and a throwing getRequest never breaks it', async () => {
     const { t, router } = makeRouter({
       getRequest: () => {

@@ -32,8 +32,11 @@ export interface OperationStart {
   defaultIsError: (error: unknown) => boolean;
   /** A low-cardinality `error.type` for an error. */
   errorType: (error: unknown) => string;
-  /** The duration histogram to record into, and its attributes (`error.type` is added on failure). */
-  metric?: OperationMetric;
+  /**
+   * The duration histogram to record into, and its attributes (`error.type` is added on failure). Called only
+   * when a MeterProvider is registered, so an operation without one builds no metric description.
+   */
+  metric?: () => OperationMetric;
 }
 
 /** One operation's span, or none, behind one interface: integrations call it the same way either way. */
@@ -98,7 +101,7 @@ export function startOperationSpan<TInfo>(
   const spanned = callSafely('spans', config.spans, info) === true;
   if (!spanned && !metering) return NO_SPAN;
   const start = typeof describe === 'function' ? describe() : describe;
-  const metric = metering ? start.metric : undefined;
+  const metric = metering ? start.metric?.() : undefined;
   if (!spanned && !metric) return NO_SPAN;
   let span: Span | undefined;
   if (spanned) {

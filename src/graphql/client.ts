@@ -94,7 +94,7 @@ export function startClientOperation(
     input: () => info.variables,
     defaultIsError: isAnyError,
     errorType: graphqlErrorType,
-    metric: graphqlOperationMetric('client', type, name),
+    metric: () => graphqlOperationMetric('client', type, name),
   }));
   const span = operation.span;
   const active = span ? trace.setSpan(parent, span) : parent;

@@ -100,7 +100,7 @@ export function startServerOperation<TInfo>(
     input: () => info.variables,
     defaultIsError: everyErrorIsAnError,
     errorType: graphqlErrorType,
-    metric: graphqlOperationMetric('server', undefined),
+    metric: () => graphqlOperationMetric('server', undefined),
   }));
   const span = operation.span;
   let described = false;

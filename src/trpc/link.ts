@@ -83,7 +83,7 @@ function startOperation(config: LinkConfig, op: Operation): StartedOperation {
     input: () => op.input,
     defaultIsError: anyError,
     errorType,
-    metric: rpcCallMetric('client', TRPC_SYSTEM, op.path),
+    metric: () => rpcCallMetric('client', TRPC_SYSTEM, op.path),
   }));
   const span = operationSpan.span;
   const opContext: Context = span ? trace.setSpan(active, span) : active;

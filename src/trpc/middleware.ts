@@ -83,6 +83,35 @@ function settle<TResult>(
   return result;
 }
 
+/** Records the call's input on its span; an unreadable input is left to fail the procedure with tRPC's own error. */
+async function captureInput(call: MiddlewareCall<unknown>, operationSpan: OperationSpan): Promise<void> {
+  try {
+    operationSpan.captureInput(await call.getRawInput());
+  } catch {}
+}
+
+/** Runs the procedure in `runIn` and ends its span on the outcome. */
+function runProcedure<TResult>(
+  config: MiddlewareConfig,
+  call: MiddlewareCall<TResult>,
+  operationSpan: OperationSpan,
+  runIn: Context,
+): Promise<TResult> {
+  const failed = (error: unknown) => {
+    operationSpan.fail(error);
+    operationSpan.end();
+    return Promise.reject(error);
+  };
+  let running: Promise<TResult>;
+  try {
+    running = context.with(runIn, call.next);
+  } catch (error) {
+    // A `next` that throws instead of rejecting still fails the call, as an async middleware would.
+    return failed(error);
+  }
+  return running.then((result) => settle(config, call, operationSpan, runIn, result), failed);
+}
+
 /**
  * A tRPC middleware that runs each procedure in its caller's context: every await, nested call, and
  * every event of a subscription. It looks for the operation's carrier in its per-operation slot first
@@ -108,7 +137,8 @@ function settle<TResult>(
  */
 export function traceContextMiddleware(options: TraceContextMiddlewareOptions = {}) {
   const config = resolveMiddlewareOptions(options);
-  return async function traceContext<TResult>(call: MiddlewareCall<TResult>): Promise<TResult> {
+  // Not async: the common path adds no promise of its own around tRPC's `next()`.
+  return function traceContext<TResult>(call: MiddlewareCall<TResult>): Promise<TResult> {
     const ambient = context.active();
     // The getRawInput of the procedure call this code runs in, if any.
     const marker = ambient.getValue(CALL_KEY);
@@ -136,29 +166,17 @@ export function traceContextMiddleware(options: TraceContextMiddlewareOptions = 
       inputAttribute: ATTR_TRPC_INPUT,
       defaultIsError: serverSideError,
       errorType: serverErrorCode,
-      metric: rpcCallMetric('server', TRPC_SYSTEM, call.path),
+      metric: () => rpcCallMetric('server', TRPC_SYSTEM, call.path),
     }));
     const span = operationSpan.span;
     // Recorded synchronously at the start, so that a streamed batch's headers (sent before any procedure
     // settles) can carry it too.
     if (span && config.traceResponse && !inProcess) recordServerSpan(call.getRawInput, span.spanContext());
+    const runIn = (span ? trace.setSpan(parent, span) : parent).setValue(CALL_KEY, call.getRawInput);
     // Reading the input is asynchronous (it may parse the body): only when it is recorded.
     if (span && config.span.captureInput) {
-      try {
-        operationSpan.captureInput(await call.getRawInput());
-      } catch {
-        // An unreadable input fails the procedure itself, with tRPC's own error.
-      }
+      return captureInput(call, operationSpan).then(() => runProcedure(config, call, operationSpan, runIn));
     }
-    const runIn = (span ? trace.setSpan(parent, span) : parent).setValue(CALL_KEY, call.getRawInput);
-    let result: TResult;
-    try {
-      result = await context.with(runIn, call.next);
-    } catch (error) {
-      operationSpan.fail(error);
-      operationSpan.end();
-      throw error;
-    }
-    return settle(config, call, operationSpan, runIn, result);
+    return runProcedure(config, call, operationSpan, runIn);
   };
 }
