@@ -45,7 +45,8 @@ export const SUBSCRIPTION_EVENTS = 1000;
 /** Field resolutions per item in the resolver-heavy query (id, a, b, c, d). */
 const FIELDS_PER_ITEM = 5;
 
-const typeDefs = /* GraphQL */ `
+/** The bench schema (also bench/lib/inprocess.mjs's). */
+export const typeDefs = /* GraphQL */ `
   type Query {
     greet(caller: String!, n: Int!): Greeting!
     items(caller: String!, n: Int!): [Item!]!
@@ -66,7 +67,8 @@ const typeDefs = /* GraphQL */ `
   }
 `;
 
-const resolvers = (otel) => ({
+/** The resolvers of {@link typeDefs}; each probes whether it runs in its caller's trace. */
+export const resolvers = (otel) => ({
   Query: {
     greet: (_root, { caller, n }) => {
       otel.probe(caller);
@@ -97,7 +99,8 @@ const resolvers = (otel) => ({
   },
 });
 
-const GREET = gql`
+/** The query of the single and batch scenarios. */
+export const GREET = gql`
   query Greet($caller: String!, $n: Int!) {
     greet(caller: $caller, n: $n) {
       greeting
@@ -161,7 +164,8 @@ function floorPlugin(floor) {
   return { ...plugin, instrumentation: { ...plugin.instrumentation, ...envelopFloorInstrumentation(floor) } };
 }
 
-async function serverPlugins(spec, otel) {
+/** The Yoga plugins of a variant (`spec`): none, the empty or floor plugin, ours, or an anchor's. */
+export async function serverPlugins(spec, otel) {
   if (spec.empty) return [emptyPlugin()];
   if (spec.floor) return [floorPlugin(spec.floor)];
   if (spec.ours) {
@@ -182,7 +186,8 @@ async function serverPlugins(spec, otel) {
   return [];
 }
 
-async function clientLinks(spec) {
+/** The Apollo links a variant (`spec`) puts before the terminating link. */
+export async function clientLinks(spec) {
   // A pass-through link: Apollo's own cost of one more link in the chain.
   if (spec.empty) return [new ApolloLink((operation, forward) => forward(operation))];
   if (spec.floor) return [apolloFloorLink({ ApolloLink, Observable, spans: spec.floor.spans })];
