@@ -5,9 +5,9 @@
 // On a small shared VM, CPU-time ratios of two identical baselines differ by several percent, so effects
 // of 2-5% are invisible. The number of instructions the process executes barely moves between runs when
 // client and server share one process and no sockets (bench/lib/inprocess.mjs). Each scenario × variant
-// runs in two child processes under cachegrind, both with the same warm-up, then N or 6N operations:
-// the difference of their instruction counts over 5N is the instructions per operation, with start-up,
-// module loading and warm-up cancelled out. Two children run at a time (one per core); the baseline runs
+// runs in two child processes under cachegrind, both with the same warm-up of N operations, the second
+// then with 5N more: the difference of their instruction counts over 5N is the instructions per
+// operation, with start-up, module loading and warm-up cancelled out. Two children run at a time (one per core); the baseline runs
 // twice, and the two must agree within 1%. Writes bench/instructions.json; bench/report.mjs renders it in
 // BENCHMARKS.md. Cache and branch effects are not counted: in situ the same instructions cost more time
 // than in this tight loop.
@@ -25,21 +25,23 @@ const OUT = path.join(here, 'instructions.json');
 const VARIANTS = ['baseline', 'baseline-aa', 'empty', 'floor', 'ours-nospans', 'floor-spans', 'ours-spans'];
 /** Two baselines further apart than this (relative) mean N is too small for the figures to be read. */
 const REPEAT_LIMIT = 0.01;
-/** The second run does this many times the first's operations; both first warm up with N. */
-const LONG_FACTOR = 6;
+/** Both runs warm up with N operations; the long run then does this many times N more. */
+const LONG_FACTOR = 5;
 /**
- * N per scenario, in operations: a pair of children under valgrind takes well under a minute, and the
- * 5N operations between them dwarf the few thousand instructions timers and GC move from run to run.
+ * N per scenario, in operations. Start-up (Node, the modules, the warm-up) is most of a child's
+ * instructions, about 3 billion of them and a minute under valgrind; the 5N operations that differ
+ * between the two runs must outweigh what timers and GC move from run to run (the two baselines show it).
  */
 const OPS = {
-  trpc: { single: 200, batch10: 400 },
-  graphql: { single: 200, batch10: 400 },
+  trpc: { single: 200, batch10: 300 },
+  graphql: { single: 200, batch10: 300 },
 };
 const VALGRIND = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'];
 
 /**
- * One child: warm up with `warm` operations of the scenario, then run `ops` more, and print how many
- * ran in their caller's trace and how many spans ended (the propagation check), for the parent.
+ * One child: warm up with `warm` operations of the scenario, then run `ops` more (none in the short run),
+ * and print how many of those ran in their caller's trace and how many spans ended in all (the
+ * propagation check), for the parent.
  */
 async function child([suite, variant, scenarioName, warm, ops]) {
   const { setupOtel } = await import('./lib/otel.mjs');
@@ -52,12 +54,14 @@ async function child([suite, variant, scenarioName, warm, ops]) {
     otel,
   });
   const scenario = scenarios[scenarioName];
-  await drive(scenario, Number(warm), otel.callerContext);
+  const warmUp = await drive(scenario, Number(warm), otel.callerContext);
   const joined0 = otel.joined();
-  const run = await drive(scenario, Number(ops), otel.callerContext);
+  // The short run stops after the warm-up: the long run's operations after it are the difference.
+  const run = Number(ops) > 0 ? await drive(scenario, Number(ops), otel.callerContext) : { ops: 0 };
   const joined = otel.joined() - joined0;
   const spans = await otel.spanCount();
-  console.log(`RESULT ${JSON.stringify({ ops: run.ops, joined, spans, label: scenario.label })}`);
+  const result = { ops: warmUp.ops + run.ops, measured: run.ops, joined, spans, label: scenario.label };
+  console.log(`RESULT ${JSON.stringify(result)}`);
   process.exit(0);
 }
 
@@ -158,7 +162,7 @@ async function main(filter) {
   );
   const jobs = wanted.flatMap(({ suite, scenario, n }) =>
     VARIANTS.flatMap((variant) =>
-      [n, LONG_FACTOR * n].map((ops) => async () => {
+      [0, LONG_FACTOR * n].map((ops) => async () => {
         const run = await countInstructions(env, [suite, variant, scenario, String(n), String(ops)]);
         process.stderr.write(`  ${suite}/${scenario}/${variant} ${ops} ops: ${int(run.ir)} instructions\n`);
         return { suite, scenario, variant, ...run };
@@ -177,7 +181,7 @@ async function main(filter) {
       perOp[variant] = (long.ir - short.ir) / (long.ops - short.ops);
       variants[variant] = {
         perOp: perOp[variant],
-        runs: [short, long].map(({ ops, ir, joined, spans }) => ({ ops, ir, joined, spans })),
+        runs: [short, long].map(({ ops, measured, ir, joined, spans }) => ({ ops, measured, ir, joined, spans })),
       };
     }
     const label = runs.find((r) => r.suite === suite && r.scenario === scenario).label;
@@ -190,7 +194,7 @@ async function main(filter) {
     ...commitOf(),
     node: process.version,
     valgrind: spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim(),
-    command: `valgrind ${VALGRIND.join(' ')} node --single-threaded bench/instructions.mjs --child <suite> <variant> <scenario> <N> <N or ${LONG_FACTOR}N>`,
+    command: `valgrind ${VALGRIND.join(' ')} node --single-threaded bench/instructions.mjs --child <suite> <variant> <scenario> <N> <0 or ${LONG_FACTOR}N>`,
     longFactor: LONG_FACTOR,
     repeatLimit: REPEAT_LIMIT,
     scenarios,
