@@ -160,46 +160,56 @@ async function main(filter) {
       .filter(([scenario]) => filter.every((word) => word === suite || word === scenario))
       .map(([scenario, n]) => ({ suite, scenario, n })),
   );
+  const runs = [];
   const jobs = wanted.flatMap(({ suite, scenario, n }) =>
     VARIANTS.flatMap((variant) =>
       [0, LONG_FACTOR * n].map((ops) => async () => {
         const run = await countInstructions(env, [suite, variant, scenario, String(n), String(ops)]);
-        process.stderr.write(`  ${suite}/${scenario}/${variant} ${ops} ops: ${int(run.ir)} instructions\n`);
-        return { suite, scenario, variant, ...run };
+        process.stderr.write(`  ${suite}/${scenario}/${variant} ${n}+${ops} ops: ${int(run.ir)} instructions\n`);
+        runs.push({ suite, scenario, variant, ...run });
+        // Written as each scenario completes: a run cut short keeps the scenarios it finished.
+        writeResults(false);
       }),
     ),
   );
-  const runs = await pool(jobs, Math.max(1, Math.min(2, os.availableParallelism())));
 
-  const scenarios = {};
-  for (const { suite, scenario, n } of wanted) {
-    const key = `${suite}/${scenario}`;
-    const perOp = {};
-    const variants = {};
-    for (const variant of VARIANTS) {
-      const [short, long] = runs.filter((r) => r.suite === suite && r.scenario === scenario && r.variant === variant);
-      perOp[variant] = (long.ir - short.ir) / (long.ops - short.ops);
-      variants[variant] = {
-        perOp: perOp[variant],
-        runs: [short, long].map(({ ops, measured, ir, joined, spans }) => ({ ops, measured, ir, joined, spans })),
-      };
+  /** bench/instructions.json from the scenarios whose runs have all finished. */
+  const writeResults = (complete) => {
+    const scenarios = {};
+    for (const { suite, scenario, n } of wanted) {
+      const mine = runs.filter((r) => r.suite === suite && r.scenario === scenario);
+      if (mine.length < 2 * VARIANTS.length) continue;
+      const perOp = {};
+      const variants = {};
+      for (const variant of VARIANTS) {
+        const [short, long] = mine.filter((r) => r.variant === variant).sort((a, b) => a.ops - b.ops);
+        perOp[variant] = (long.ir - short.ir) / (long.ops - short.ops);
+        variants[variant] = {
+          perOp: perOp[variant],
+          runs: [short, long].map(({ ops, measured, ir, joined, spans }) => ({ ops, measured, ir, joined, spans })),
+        };
+      }
+      scenarios[`${suite}/${scenario}`] = { label: mine[0].label, n, warmUp: n, variants, ...summarise(perOp) };
     }
-    const label = runs.find((r) => r.suite === suite && r.scenario === scenario).label;
-    scenarios[key] = { label, n, warmUp: n, variants, ...summarise(perOp) };
-  }
-
-  const results = {
-    date: new Date(started).toISOString(),
-    durationS: Math.round((Date.now() - started) / 1000),
-    ...commitOf(),
-    node: process.version,
-    valgrind: spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim(),
-    command: `valgrind ${VALGRIND.join(' ')} node --single-threaded bench/instructions.mjs --child <suite> <variant> <scenario> <N> <0 or ${LONG_FACTOR}N>`,
-    longFactor: LONG_FACTOR,
-    repeatLimit: REPEAT_LIMIT,
-    scenarios,
+    const results = {
+      date: new Date(started).toISOString(),
+      durationS: Math.round((Date.now() - started) / 1000),
+      complete,
+      ...commitOf(),
+      node: process.version,
+      valgrind: spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim(),
+      command: `valgrind ${VALGRIND.join(' ')} node --single-threaded bench/instructions.mjs --child <suite> <variant> <scenario> <N> <0 or ${LONG_FACTOR}N>`,
+      longFactor: LONG_FACTOR,
+      repeatLimit: REPEAT_LIMIT,
+      scenarios,
+    };
+    if (Object.keys(scenarios).length > 0) writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
+    return results;
   };
-  writeFileSync(OUT, `${JSON.stringify(results, null, 2)}\n`);
+
+  await pool(jobs, Math.max(1, Math.min(2, os.availableParallelism())));
+  const results = writeResults(true);
+  const { scenarios } = results;
   printTable(results);
   const unsteady = Object.entries(scenarios).filter(([, s]) => s.repeat > REPEAT_LIMIT);
   for (const [key, s] of unsteady) {
