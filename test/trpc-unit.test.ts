@@ -210,6 +210,46 @@ describe('traceContextLink alone', () => {
     expect(spans()[0]?.attributes[ATTR_TRPC_TRACERESPONSE]).toBeUndefined();
   });
 
+  it('a batch answered by one response: each CLIENT span links to its own entry, the headers read once', async () => {
+    const serverSpanIds = ['3'.repeat(16), '4'.repeat(16), '5'.repeat(16)];
+    const headers = new Headers({
+      [BATCH_RESPONSE_HEADER]: JSON.stringify(serverSpanIds.map((id) => `00-${'1'.repeat(32)}-${id}-01`)),
+    });
+    let headerReads = 0;
+    const read = headers.get.bind(headers);
+    headers.get = (name: string) => {
+      headerReads++;
+      return read(name);
+    };
+    const response = { headers };
+    // What httpBatchLink does: the request's headers are built from every operation, then one response answers all.
+    const ops: Operation[] = [];
+    const observers: Parameters<Parameters<typeof observable>[0]>[0][] = [];
+    const end = terminal((op, observer) => {
+      ops.push(op);
+      observers.push(observer);
+      if (ops.length < serverSpanIds.length) return;
+      traceContextHeaders({ opList: ops });
+      for (const each of observers) {
+        each.next({ result: { data: 1 }, context: { response } } as never);
+        each.complete();
+      }
+    });
+    const done = ['a', 'b', 'c'].map(
+      (path) =>
+        new Promise<void>((resolve) =>
+          runChain([traceContextLink(), end.link], query(path)).subscribe({ complete: resolve }),
+        ),
+    );
+    await Promise.all(done);
+    expect(spans().map((span) => [span.name, span.links.map((link) => link.context.spanId)])).toEqual([
+      ['a', [serverSpanIds[0]]],
+      ['b', [serverSpanIds[1]]],
+      ['c', [serverSpanIds[2]]],
+    ]);
+    expect(headerReads).toBeLessThanOrEqual(2);
+  });
+
   it('works inside a real tRPC client with a fake terminating link', async () => {
     const end = terminal((op, observer) => {
       observer.next({ result: { data: op.path } } as never);

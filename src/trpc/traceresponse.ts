@@ -1,7 +1,7 @@
 // The `traceresponse` headers, one wire slot: the server records each call's SERVER span and
 // `traceResponseMeta` writes the headers; the client reads them back and links its CLIENT span.
 import type { Span, SpanContext } from '@opentelemetry/api';
-import { isHeaders, isObject } from '../core/carrier.js';
+import { type HeadersLike, isHeaders, isObject } from '../core/carrier.js';
 import { formatTraceResponse, linkServerSpan, parseTraceResponse } from '../core/traceresponse.js';
 import { MAX_BATCH_HEADER_LENGTH } from './batch-header.js';
 import { infoCalls } from './shared.js';
@@ -138,15 +138,55 @@ export function rememberRequestSlot(opContext: object, index: number, size: numb
   slot.size = size;
 }
 
+/** The entry of a decoded {@link BATCH_RESPONSE_HEADER} list for the operation at `slot` (see below). */
+function batchResponseEntry(list: unknown, slot: RequestSlot | undefined): unknown {
+  if (!Array.isArray(list)) return undefined;
+  if (slot) return slot.size === list.length ? list[slot.index] : undefined;
+  return list.length === 1 ? list[0] : undefined;
+}
+
 /**
  * The `traceresponse` value a {@link BATCH_RESPONSE_HEADER} holds for the operation at `slot`: with no known slot,
  * the only entry of a list of one. `undefined` when the list does not match the request. Throws on bad JSON.
  */
 export function decodeBatchResponseHeader(raw: string, slot: RequestSlot | undefined): unknown {
-  const list: unknown = JSON.parse(raw);
-  if (!Array.isArray(list)) return undefined;
-  if (slot) return slot.size === list.length ? list[slot.index] : undefined;
-  return list.length === 1 ? list[0] : undefined;
+  return batchResponseEntry(JSON.parse(raw), slot);
+}
+
+/** A response's SERVER spans: its {@link BATCH_RESPONSE_HEADER}'s JSON (`hasList`), else its `traceresponse`. */
+interface ResponseTraceHeaders {
+  hasList: boolean;
+  list: unknown;
+  single: string | null;
+}
+
+function readResponseTraceHeaders(headers: HeadersLike): ResponseTraceHeaders {
+  const batch = headers.get(BATCH_RESPONSE_HEADER);
+  if (typeof batch !== 'string' || batch.length > MAX_BATCH_HEADER_LENGTH) {
+    return { hasList: false, list: undefined, single: headers.get(TRACE_RESPONSE_HEADER) };
+  }
+  let list: unknown;
+  try {
+    list = JSON.parse(batch);
+  } catch {
+    // Malformed: no operation of this response gets a SERVER span from it.
+  }
+  return { hasList: true, list, single: null };
+}
+
+/**
+ * Every operation of a batch asks the same response: its headers are read (and the list parsed) by the first
+ * one only, instead of one `Headers.get` and one `JSON.parse` per operation.
+ */
+const readBatchResponses = new WeakMap<object, ResponseTraceHeaders>();
+
+function batchResponseTraceHeaders(headers: HeadersLike): ResponseTraceHeaders {
+  let read = readBatchResponses.get(headers);
+  if (read === undefined) {
+    read = readResponseTraceHeaders(headers);
+    readBatchResponses.set(headers, read);
+  }
+  return read;
 }
 
 /**
@@ -159,12 +199,11 @@ function serverSpanOf(opContext: object, response: unknown): SpanContext | undef
     if (!isObject(response) || !isHeaders(response.headers)) return undefined;
     const placed = requestSlots.get(opContext);
     const slot = placed && placed.size > 0 ? placed : undefined;
-    const batch = response.headers.get(BATCH_RESPONSE_HEADER);
-    if (typeof batch === 'string' && batch.length <= MAX_BATCH_HEADER_LENGTH) {
-      return parseTraceResponse(decodeBatchResponseHeader(batch, slot));
-    }
+    const read =
+      slot && slot.size > 1 ? batchResponseTraceHeaders(response.headers) : readResponseTraceHeaders(response.headers);
+    if (read.hasList) return parseTraceResponse(batchResponseEntry(read.list, slot));
     if (slot && slot.size !== 1) return undefined;
-    return parseTraceResponse(response.headers.get(TRACE_RESPONSE_HEADER));
+    return parseTraceResponse(read.single);
   } catch {
     return undefined;
   }
