@@ -174,10 +174,7 @@ function readResponseTraceHeaders(headers: HeadersLike): ResponseTraceHeaders {
   return { hasList: true, list, single: null };
 }
 
-/**
- * Every operation of a batch asks the same response: its headers are read (and the list parsed) by the first
- * one only, instead of one `Headers.get` and one `JSON.parse` per operation.
- */
+/** A batch's operations share one response: its headers are read and parsed once, by the first that asks. */
 const readBatchResponses = new WeakMap<object, ResponseTraceHeaders>();
 
 function batchResponseTraceHeaders(headers: HeadersLike): ResponseTraceHeaders {
