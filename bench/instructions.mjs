@@ -12,7 +12,7 @@
 // BENCHMARKS.md. Cache and branch effects are not counted: in situ the same instructions cost more time
 // than in this tight loop.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,8 @@ const LONG_FACTOR = 5;
  * between the two runs must outweigh what timers and GC move from run to run (the two baselines show it).
  */
 const OPS = {
-  trpc: { single: 200, batch10: 300 },
+  // tRPC's batch: with two batches in flight, N = 300 left the two baselines 2.2% apart (bench/lib/inprocess.mjs).
+  trpc: { single: 200, batch10: 600 },
   graphql: { single: 200, batch10: 300 },
 };
 const VALGRIND = ['--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'];
@@ -148,6 +149,16 @@ function summarise(perOp) {
   };
 }
 
+/** The scenarios of an earlier bench/instructions.json, each with the date and commit it was counted at. */
+function earlierScenarios(results) {
+  return Object.fromEntries(
+    Object.entries(results.scenarios).map(([key, scenario]) => [
+      key,
+      { countedAt: results.date, commit: results.commit, ...scenario },
+    ]),
+  );
+}
+
 async function main(filter) {
   if (spawnSync('valgrind', ['--version']).error) {
     console.error('bench/instructions.mjs needs valgrind (the Debian package `valgrind`), and it is not installed.');
@@ -160,6 +171,9 @@ async function main(filter) {
       .filter(([scenario]) => filter.every((word) => word === suite || word === scenario))
       .map(([scenario, n]) => ({ suite, scenario, n })),
   );
+  // A run of some scenarios only (`trpc batch10`) replaces those in bench/instructions.json, keeps the rest.
+  const earlier = filter.length > 0 && existsSync(OUT) ? earlierScenarios(JSON.parse(readFileSync(OUT, 'utf8'))) : {};
+  const { commit, srcDirty } = commitOf();
   const runs = [];
   const jobs = wanted.flatMap(({ suite, scenario, n }) =>
     VARIANTS.flatMap((variant) =>
@@ -176,6 +190,9 @@ async function main(filter) {
   /** bench/instructions.json from the scenarios whose runs have all finished. */
   const writeResults = (complete) => {
     const scenarios = {};
+    for (const key of Object.entries(OPS).flatMap(([suite, s]) => Object.keys(s).map((name) => `${suite}/${name}`))) {
+      if (earlier[key] && !wanted.some((w) => `${w.suite}/${w.scenario}` === key)) scenarios[key] = earlier[key];
+    }
     for (const { suite, scenario, n } of wanted) {
       const mine = runs.filter((r) => r.suite === suite && r.scenario === scenario);
       if (mine.length < 2 * VARIANTS.length) continue;
@@ -189,13 +206,22 @@ async function main(filter) {
           runs: [short, long].map(({ ops, measured, ir, joined, spans }) => ({ ops, measured, ir, joined, spans })),
         };
       }
-      scenarios[`${suite}/${scenario}`] = { label: mine[0].label, n, warmUp: n, variants, ...summarise(perOp) };
+      scenarios[`${suite}/${scenario}`] = {
+        label: mine[0].label,
+        countedAt: new Date(started).toISOString(),
+        commit,
+        n,
+        warmUp: n,
+        variants,
+        ...summarise(perOp),
+      };
     }
     const results = {
       date: new Date(started).toISOString(),
       durationS: Math.round((Date.now() - started) / 1000),
       complete,
-      ...commitOf(),
+      commit,
+      srcDirty,
       node: process.version,
       valgrind: spawnSync('valgrind', ['--version'], { encoding: 'utf8' }).stdout.trim(),
       command: `valgrind ${VALGRIND.join(' ')} node --single-threaded bench/instructions.mjs --child <suite> <variant> <scenario> <N> <0 or ${LONG_FACTOR}N>`,
