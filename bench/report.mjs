@@ -914,6 +914,10 @@ function readInstructions() {
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
 }
 
+/** How many runs of bench/instructions.mjs counted the scenarios in `instructions` (a rerun replaces some). */
+const countedInRuns = (instructions) =>
+  new Set(Object.values(instructions.scenarios).map((scenario) => scenario.countedAt ?? instructions.date)).size;
+
 /** Instructions in thousands, one decimal: `1,213.4K`. */
 const kilo = (value) =>
   Number.isFinite(value)
@@ -951,7 +955,10 @@ function instructionsSection(instructions) {
       'What it leaves out: cache misses, branch mispredictions and memory stalls. In situ, the same instructions cost more time than in this tight loop, where everything stays in cache; read these figures for what is executed, the CPU-time ratios above for what it costs. ' +
       `*Ours − floor*: ours above the OTel floor (bench/lib/floor.mjs) of the same spans setting, in instructions per operation and as a share of the baseline’s. Reproduce with \`node bench/instructions.mjs\` (each child: \`${instructions.command}\`). ` +
       `Counted on ${instructions.date.slice(0, 16).replace('T', ' ')} UTC in ${instructions.durationS} s, commit \`${instructions.commit}\`${instructions.srcDirty ? ' (with uncommitted changes in src/)' : ''}, Node.js ${instructions.node}, ${instructions.valgrind}; raw counts in [bench/instructions.json](bench/instructions.json).` +
-      (instructions.complete === false ? ' **A partial run: the scenarios it did not finish are missing.**' : ''),
+      (instructions.complete === false ? ' **A partial run: the scenarios it did not finish are missing.**' : '') +
+      (countedInRuns(instructions) > 1
+        ? ` The scenarios were counted in ${countedInRuns(instructions)} runs (each one's date and commit: \`countedAt\`, \`commit\` in the json); the date above is the last run's.`
+        : ''),
     table(
       [
         'scenario',
