@@ -189,10 +189,7 @@ async function main(filter) {
 
   /** bench/instructions.json from the scenarios whose runs have all finished. */
   const writeResults = (complete) => {
-    const scenarios = {};
-    for (const key of Object.entries(OPS).flatMap(([suite, s]) => Object.keys(s).map((name) => `${suite}/${name}`))) {
-      if (earlier[key] && !wanted.some((w) => `${w.suite}/${w.scenario}` === key)) scenarios[key] = earlier[key];
-    }
+    const counted = {};
     for (const { suite, scenario, n } of wanted) {
       const mine = runs.filter((r) => r.suite === suite && r.scenario === scenario);
       if (mine.length < 2 * VARIANTS.length) continue;
@@ -206,7 +203,7 @@ async function main(filter) {
           runs: [short, long].map(({ ops, measured, ir, joined, spans }) => ({ ops, measured, ir, joined, spans })),
         };
       }
-      scenarios[`${suite}/${scenario}`] = {
+      counted[`${suite}/${scenario}`] = {
         label: mine[0].label,
         countedAt: new Date(started).toISOString(),
         commit,
@@ -215,6 +212,13 @@ async function main(filter) {
         variants,
         ...summarise(perOp),
       };
+    }
+    // In OPS's order: this run's scenarios, else an earlier run's.
+    const scenarios = {};
+    for (const key of Object.entries(OPS).flatMap(([suite, s]) => Object.keys(s).map((name) => `${suite}/${name}`))) {
+      const scenario =
+        counted[key] ?? (wanted.some((w) => `${w.suite}/${w.scenario}` === key) ? undefined : earlier[key]);
+      if (scenario) scenarios[key] = scenario;
     }
     const results = {
       date: new Date(started).toISOString(),
