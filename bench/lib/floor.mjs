@@ -93,16 +93,28 @@ export function trpcFloorHeaders({ op, opList }) {
 }
 
 /**
+ * Reads the request's headers as either adapter hands them over: Node's plain object (standalone adapter) or a
+ * Fetch `Headers` (fetch adapter, bench/lib/inprocess.mjs).
+ */
+const requestHeadersGetter = {
+  get: (headers, key) => (typeof headers.get === 'function' ? (headers.get(key) ?? undefined) : headers[key]),
+  keys: (headers) => (typeof headers.get === 'function' ? [...headers.keys()] : Object.keys(headers)),
+};
+
+/** The caller's context, from the headers of the request the bench's `createContext` puts in `ctx.req`. */
+const extractRequest = (ctx) => propagation.extract(ROOT_CONTEXT, ctx.req.headers, requestHeadersGetter);
+
+/**
  * A tRPC middleware (for `t.procedure.use`): per call, the caller's context extracted from the request's
- * headers (the bench's `createContext` puts Node's request in `ctx.req`) and `next` run in it. With
- * `spans`, under a SERVER span named after the procedure, ended when `next` settles.
+ * headers and `next` run in it. With `spans`, under a SERVER span named after the procedure, ended when `next`
+ * settles.
  * @param {{ spans: boolean }} options
  */
 export function trpcFloorMiddleware({ spans }) {
-  if (!spans) return ({ ctx, next }) => context.with(propagation.extract(ROOT_CONTEXT, ctx.req.headers), next);
+  if (!spans) return ({ ctx, next }) => context.with(extractRequest(ctx), next);
   const tracer = floorTracer();
   return async ({ ctx, path, next }) => {
-    const extracted = propagation.extract(ROOT_CONTEXT, ctx.req.headers);
+    const extracted = extractRequest(ctx);
     const span = tracer.startSpan(path, { kind: SpanKind.SERVER }, extracted);
     try {
       return await context.with(trace.setSpan(extracted, span), next);

@@ -6,9 +6,8 @@
 //
 // Same router, schema, queries, variants (bench/lib/own.mjs, bench/lib/floor.mjs) and callers as the
 // suites in bench/suites/; only the single and batch-of-10 request scenarios.
-import { context, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import { trpcFloorHeaders, trpcFloorLink } from './floor.mjs';
-import { importOwn, ownOptions } from './own.mjs';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+import { importOwn } from './own.mjs';
 
 /** Where the in-process servers pretend to live: the URL only has to parse and match their endpoint. */
 const ORIGIN = 'http://localhost';
@@ -20,33 +19,6 @@ const TRPC_ENDPOINT = '/trpc';
  * under valgrind moved the baseline's count by 2%. With one, every call is exactly one request of 10.
  */
 const BATCH_CONCURRENCY = 1;
-
-/** Reads a Fetch `Headers`: the fetch adapter's `ctx.req` is a Fetch Request, not Node's request. */
-const FETCH_HEADERS_GETTER = {
-  get: (headers, key) => headers.get(key) ?? undefined,
-  keys: (headers) => [...headers.keys()],
-};
-
-/**
- * bench/lib/floor.mjs's `trpcFloorMiddleware`, reading the Fetch `Headers` of the fetch adapter's request
- * (that one reads Node's plain header object): one extract and one `context.with` per call, with `spans`
- * under a SERVER span ended when `next` settles.
- * @param {{ spans: boolean }} options
- */
-function trpcFetchFloorMiddleware({ spans }) {
-  const extract = (ctx) => propagation.extract(ROOT_CONTEXT, ctx.req.headers, FETCH_HEADERS_GETTER);
-  if (!spans) return ({ ctx, next }) => context.with(extract(ctx), next);
-  const tracer = trace.getTracer('floor');
-  return async ({ ctx, path, next }) => {
-    const extracted = extract(ctx);
-    const span = tracer.startSpan(path, { kind: SpanKind.SERVER }, extracted);
-    try {
-      return await context.with(trace.setSpan(extracted, span), next);
-    } finally {
-      span.end();
-    }
-  };
-}
 
 /**
  * The server side of a request, as a real server would start it: in the root context. Called directly, the
@@ -63,49 +35,17 @@ const asIncoming =
 /** The bench's tRPC app (bench/suites/trpc.mjs: the `greet` query, the variant's link and middleware) in process. */
 async function trpcScenarios(spec, otel) {
   const { createTRPCClient, httpBatchLink, httpLink } = await import('@trpc/client');
-  const { initTRPC } = await import('@trpc/server');
   const { fetchRequestHandler } = await import('@trpc/server/adapters/fetch');
-  const { observable } = await import('@trpc/server/observable');
-  const { ours, empty, floor } = spec;
-  const integration = ours ? await importOwn('trpc') : undefined;
-
-  const t = initTRPC.context().create();
-  const procedure = ours
-    ? t.procedure.use(integration.traceContextMiddleware(ownOptions(ours)))
-    : empty
-      ? t.procedure.use(({ next }) => next())
-      : floor
-        ? t.procedure.use(trpcFetchFloorMiddleware(floor))
-        : t.procedure;
-  const router = t.router({
-    greet: procedure
-      .input((value) => value)
-      .query(({ input }) => {
-        otel.probe(input.caller);
-        return { greeting: `hello ${input.caller}`, n: input.n };
-      }),
-  });
+  const { trpcApp } = await import('../suites/trpc.mjs');
+  const integration = spec.ours ? await importOwn('trpc') : undefined;
+  const { router, links, headers } = trpcApp(spec, otel, integration);
   const createContext = ({ req, info }) => ({ req, info });
   const fetch = asIncoming((url, init) =>
     fetchRequestHandler({ endpoint: TRPC_ENDPOINT, req: new Request(url, init), router, createContext }),
   );
-
   const url = `${ORIGIN}${TRPC_ENDPOINT}`;
-  const emptyLink =
-    () =>
-    ({ next, op }) =>
-      next(op);
-  const withOurs = (terminating) =>
-    ours
-      ? [integration.traceContextLink(ownOptions(ours)), terminating]
-      : empty
-        ? [emptyLink, terminating]
-        : floor
-          ? [trpcFloorLink({ observable, spans: floor.spans }), terminating]
-          : [terminating];
-  const headers = ours ? { headers: integration.traceContextHeaders } : floor ? { headers: trpcFloorHeaders } : {};
-  const single = createTRPCClient({ links: withOurs(httpLink({ url, fetch, ...headers })) });
-  const batch = createTRPCClient({ links: withOurs(httpBatchLink({ url, fetch, maxItems: 10, ...headers })) });
+  const single = createTRPCClient({ links: links(httpLink({ url, fetch, ...headers })) });
+  const batch = createTRPCClient({ links: links(httpBatchLink({ url, fetch, maxItems: 10, ...headers })) });
 
   let n = 0;
   const one = (client) => otel.asCaller((caller) => client.greet.query({ caller, n: n++ }));
@@ -122,35 +62,14 @@ async function trpcScenarios(spec, otel) {
 
 /** The bench's GraphQL app (bench/suites/graphql.mjs: its schema, query, links and plugins) on `yoga.fetch`. */
 async function graphqlScenarios(spec, otel) {
-  const { ApolloClient, ApolloLink, HttpLink, InMemoryCache } = await import('@apollo/client');
+  const { HttpLink } = await import('@apollo/client');
   const { BatchHttpLink } = await import('@apollo/client/link/batch-http');
-  const { createSchema, createYoga } = await import('graphql-yoga');
-  const { GREET, clientLinks, resolvers, serverPlugins, typeDefs } = await import('../suites/graphql.mjs');
-  const yoga = createYoga({
-    schema: createSchema({ typeDefs, resolvers: resolvers(otel) }),
-    plugins: await serverPlugins(spec, otel),
-    batching: { limit: 10 },
-    graphiql: false,
-    landingPage: false,
-    logging: false,
-  });
+  const { GREET, apolloClients, createBenchYoga } = await import('../suites/graphql.mjs');
+  const yoga = await createBenchYoga(spec, otel);
   const uri = `${ORIGIN}${yoga.graphqlEndpoint}`;
   const fetch = asIncoming((input, init) => yoga.fetch(input, init));
-
-  const ours = await clientLinks(spec);
-  const client = (terminating) =>
-    new ApolloClient({
-      link: ApolloLink.from([...ours, terminating]),
-      cache: new InMemoryCache(),
-      queryDeduplication: false,
-    });
+  const { client, batchKey } = await apolloClients(spec, uri);
   const single = client(new HttpLink({ uri, fetch }));
-  // As in the suite: one batch key for ours and the floor, whose headers differ per operation.
-  const batchKey = spec.ours
-    ? (await importOwn('apollo')).traceContextBatchKey(uri)
-    : spec.floor
-      ? () => uri
-      : undefined;
   const batch = client(new BatchHttpLink({ uri, fetch, batchMax: 10, batchInterval: 0, batchKey }));
 
   let n = 0;

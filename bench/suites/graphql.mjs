@@ -198,10 +198,9 @@ export async function clientLinks(spec) {
   return [new TraceContextLink(ownOptions(spec.ours))];
 }
 
-/** @param {{ variant: string }} options */
-export async function createSuite({ variant, otel }) {
-  const spec = variants[variant];
-  const yoga = createYoga({
+/** The bench's Yoga server for a variant (its plugins), over loopback here and in process (bench/lib/inprocess.mjs). */
+export async function createBenchYoga(spec, otel) {
+  return createYoga({
     schema: createSchema({ typeDefs, resolvers: resolvers(otel) }),
     plugins: await serverPlugins(spec, otel),
     batching: { limit: 10 },
@@ -209,6 +208,34 @@ export async function createSuite({ variant, otel }) {
     landingPage: false,
     logging: false,
   });
+}
+
+/**
+ * The bench's Apollo Client for a variant: `client(terminating)` puts the variant's links before `terminating`;
+ * `batchKey` is the one its `BatchHttpLink` needs for the server at `uri`.
+ */
+export async function apolloClients(spec, uri) {
+  const ours = await clientLinks(spec);
+  const client = (terminating) =>
+    new ApolloClient({
+      link: ApolloLink.from([...ours, terminating]),
+      cache: new InMemoryCache(),
+      queryDeduplication: false,
+    });
+  // As the docs say for Node: our link also sends W3C headers there, and this key keeps them from splitting batches.
+  // The floor's headers differ per operation too: one key for all, so a batch still goes as one request.
+  const batchKey = spec.ours
+    ? (await importOwn('apollo')).traceContextBatchKey(uri)
+    : spec.floor
+      ? () => uri
+      : undefined;
+  return { client, batchKey };
+}
+
+/** @param {{ variant: string }} options */
+export async function createSuite({ variant, otel }) {
+  const spec = variants[variant];
+  const yoga = await createBenchYoga(spec, otel);
   const server = createServer(yoga);
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   // graphql-yoga's documented graphql-ws set-up: the operation runs through Yoga's Envelop pipeline.
@@ -241,22 +268,9 @@ export async function createSuite({ variant, otel }) {
   const { port } = server.address();
   const uri = `http://127.0.0.1:${port}${yoga.graphqlEndpoint}`;
 
-  const ours = await clientLinks(spec);
   const wsClient = createClient({ url: `ws://127.0.0.1:${port}${yoga.graphqlEndpoint}`, webSocketImpl: WebSocket });
-  const client = (terminating) =>
-    new ApolloClient({
-      link: ApolloLink.from([...ours, terminating]),
-      cache: new InMemoryCache(),
-      queryDeduplication: false,
-    });
+  const { client, batchKey } = await apolloClients(spec, uri);
   const single = client(new HttpLink({ uri }));
-  // As the docs say for Node: our link also sends W3C headers there, and this key keeps them from splitting batches.
-  // The floor's headers differ per operation too: one key for all, so a batch still goes as one request.
-  const batchKey = spec.ours
-    ? (await importOwn('apollo')).traceContextBatchKey(uri)
-    : spec.floor
-      ? () => uri
-      : undefined;
   const batch = client(new BatchHttpLink({ uri, batchMax: 10, batchInterval: 0, batchKey }));
   const sub = client(new GraphQLWsLink(wsClient));
 

@@ -32,14 +32,14 @@ export const variants = {
 
 export const SUBSCRIPTION_EVENTS = 1000;
 
-/** @param {{ variant: string, otel: Awaited<ReturnType<typeof import('../lib/otel.mjs').setupOtel>> }} options */
-export async function createSuite({ variant, otel }) {
-  const { ours, empty, floor } = variants[variant];
-  const integration = ours ? await importOwn('trpc') : undefined;
-  if (integration && typeof integration.traceContextMiddleware !== 'function') {
-    throw new Error('otel-rpc-context/trpc does not export traceContextMiddleware yet');
-  }
-
+/**
+ * The bench's tRPC app for a variant, over loopback here and in process (bench/lib/inprocess.mjs): its router
+ * (`greet`, `ticks`) with the variant's middleware, `links(terminating)` with the variant's link before
+ * `terminating`, and the `headers` option for the HTTP links.
+ * @param {{ ours?: { spans: boolean }, empty?: boolean, floor?: { spans: boolean } }} spec
+ */
+export function trpcApp(spec, otel, integration) {
+  const { ours, empty, floor } = spec;
   const t = initTRPC.context().create();
   // The empty variant: tRPC's own cost of one middleware and one link, with nothing in them.
   const procedure = ours
@@ -65,10 +65,6 @@ export async function createSuite({ variant, otel }) {
         }
       }),
   });
-  const server = createHTTPServer({ router, createContext: ({ req, res, info }) => ({ req, res, info }) });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${server.address().port}`;
-
   const emptyLink =
     () =>
     ({ next, op }) =>
@@ -82,6 +78,22 @@ export async function createSuite({ variant, otel }) {
           ? [trpcFloorLink({ observable, spans: floor.spans }), terminating]
           : [terminating];
   const headers = ours ? { headers: integration.traceContextHeaders } : floor ? { headers: trpcFloorHeaders } : {};
+  return { router, links: withOurs, headers };
+}
+
+/** @param {{ variant: string, otel: Awaited<ReturnType<typeof import('../lib/otel.mjs').setupOtel>> }} options */
+export async function createSuite({ variant, otel }) {
+  const { ours } = variants[variant];
+  const integration = ours ? await importOwn('trpc') : undefined;
+  if (integration && typeof integration.traceContextMiddleware !== 'function') {
+    throw new Error('otel-rpc-context/trpc does not export traceContextMiddleware yet');
+  }
+
+  const { router, links: withOurs, headers } = trpcApp(variants[variant], otel, integration);
+  const server = createHTTPServer({ router, createContext: ({ req, res, info }) => ({ req, res, info }) });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+
   const single = createTRPCClient({ links: withOurs(httpLink({ url, ...headers })) });
   const batch = createTRPCClient({ links: withOurs(httpBatchLink({ url, maxItems: 10, ...headers })) });
   const sub = createTRPCClient({
