@@ -203,47 +203,6 @@ function results({
   assert.ok(!without.includes('| OTel floor, `spans: false` |') && !without.includes('So do the OTel floor'));
 }
 
-// Instructions per operation (bench/instructions.json): its own section, in thousands, ours above the floor
-// as a share of the baseline, the two baselines' gap; none without the file.
-{
-  const variant = (perOp) => ({ perOp, runs: [] });
-  const instructions = {
-    date: '2026-12-01T00:00:00.000Z',
-    durationS: 900,
-    commit: 'abc1234',
-    srcDirty: false,
-    node: 'v24.0.0',
-    valgrind: 'valgrind-3.0',
-    command: 'valgrind --tool=cachegrind node --single-threaded bench/instructions.mjs --child …',
-    scenarios: {
-      'trpc/single': {
-        label: 'tRPC single call (`httpLink`)',
-        n: 200,
-        variants: {
-          baseline: variant(1_000_000),
-          'baseline-aa': variant(1_002_000),
-          empty: variant(1_010_000),
-          floor: variant(1_050_000),
-          'ours-nospans': variant(1_150_000),
-          'floor-spans': variant(1_300_000),
-          'ours-spans': variant(1_420_000),
-        },
-        repeat: 0.002,
-        oursOverFloor: { nospans: 100_000, spans: 120_000, nospansOfBaseline: 0.1, spansOfBaseline: 0.12 },
-      },
-    },
-  };
-  const { markdown } = renderReport(results(), { instructions });
-  const part = markdown.slice(markdown.indexOf('## Instructions per operation (deterministic)'));
-  assert.ok(markdown.includes('## Instructions per operation (deterministic)'));
-  assert.match(part, /0\.20% apart at most/);
-  assert.match(
-    part,
-    /^\| tRPC single call \(`httpLink`\) \| 1,000\.0K \| 1,010\.0K \| 1,050\.0K \| 1,150\.0K \| 1,300\.0K \| 1,420\.0K \| \+100\.0K \(\+10\.0%\) \| \+120\.0K \(\+12\.0%\) \| 1,002\.0K \(0\.20%\) \|$/m,
-  );
-  assert.ok(!renderReport(results(), { instructions: null }).markdown.includes('## Instructions per operation'));
-}
-
 // A busy start is said at the very top.
 {
   const { markdown } = renderReport(results({ quiet: false }));

@@ -435,12 +435,8 @@ function glance(results, analysis) {
   return { text, legend };
 }
 
-/**
- * Renders BENCHMARKS.md's text and the README section from `results` (bench/results.json). `instructions`:
- * what bench/instructions.mjs wrote (by default bench/instructions.json when it exists; null for none),
- * rendered as its own section.
- */
-export function renderReport(results, { linkFrom, instructions = readInstructions() } = {}) {
+/** Renders BENCHMARKS.md's text and the README section from `results` (bench/results.json). */
+export function renderReport(results, { linkFrom } = {}) {
   const analysis = analyse(results);
   const verdicts = verdictsFor(results, analysis);
   const { machine, versions, config } = results;
@@ -830,7 +826,6 @@ export function renderReport(results, { linkFrom, instructions = readInstruction
 
   const metrics = metricsSection(results, analysis);
   if (metrics) push(...metrics);
-  if (instructions) push(...instructionsSection(instructions));
 
   const failed = Object.entries(results.suites).flatMap(([suiteName, suite]) =>
     Object.entries(suite.failed ?? {}).map(([variant, f]) => [suiteName, f.label ?? variant, f.reason]),
@@ -902,75 +897,6 @@ function metricsSection(results, analysis) {
         'ours µs/op, spans + metrics (profile)',
         'difference µs/op',
         'histogram records/op',
-      ],
-      rows,
-    ),
-  ];
-}
-
-/** bench/instructions.json, written by bench/instructions.mjs; undefined until it has run. */
-function readInstructions() {
-  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'instructions.json');
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
-}
-
-/** How many runs of bench/instructions.mjs counted the scenarios in `instructions` (a rerun replaces some). */
-const countedInRuns = (instructions) =>
-  new Set(Object.values(instructions.scenarios).map((scenario) => scenario.countedAt ?? instructions.date)).size;
-
-/** Instructions in thousands, one decimal: `1,213.4K`. */
-const kilo = (value) =>
-  Number.isFinite(value)
-    ? `${(value / 1000).toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })}K`
-    : '–';
-/** A difference in instructions and as a share of the baseline's: `+151.4K (+14.6%)`. */
-const kiloGap = (value, share) =>
-  Number.isFinite(value)
-    ? `${value >= 0 ? '+' : '−'}${kilo(Math.abs(value))} (${share >= 0 ? '+' : '−'}${fmt(Math.abs(100 * share), 1)}%)`
-    : '–';
-
-/**
- * The deterministic figures of bench/instructions.mjs: instructions per operation of every variant, in
- * process without sockets under cachegrind, and ours above the OTel floor without and with spans.
- */
-function instructionsSection(instructions) {
-  const perOp = (scenario, variant) => scenario.variants[variant]?.perOp;
-  const rows = Object.values(instructions.scenarios).map((scenario) => [
-    scenario.label,
-    kilo(perOp(scenario, 'baseline')),
-    kilo(perOp(scenario, 'empty')),
-    kilo(perOp(scenario, 'floor')),
-    kilo(perOp(scenario, 'ours-nospans')),
-    kilo(perOp(scenario, 'floor-spans')),
-    kilo(perOp(scenario, 'ours-spans')),
-    kiloGap(scenario.oursOverFloor.nospans, scenario.oursOverFloor.nospansOfBaseline),
-    kiloGap(scenario.oursOverFloor.spans, scenario.oursOverFloor.spansOfBaseline),
-    `${kilo(perOp(scenario, 'baseline-aa'))} (${fmt(100 * scenario.repeat, 2)}%)`,
-  ]);
-  const worst = Math.max(...Object.values(instructions.scenarios).map((scenario) => scenario.repeat));
-  return [
-    '## Instructions per operation (deterministic)',
-    'What each operation executes, client and server together: machine instructions counted by valgrind (cachegrind, `--cache-sim=no`), the whole process (our code, the frameworks, OpenTelemetry, V8, garbage collection), with client and server in one process and no sockets: the client links’ `fetch` hands each request to the server directly (tRPC’s `fetchRequestHandler`, `yoga.fetch`), started in the root context as a real server starts it (bench/lib/inprocess.mjs). Same apps, variants and callers as above; each scenario × variant runs twice after the same warm-up of N operations, the second run with 5N more, and the difference of the two counts over 5N is the figure, start-up and warm-up cancelled out. ' +
-      `Why: the count hardly moves between runs (the baseline measured twice: ${fmt(100 * worst, 2)}% apart at most, last column; between two runs of the script at different machine loads, figures moved by up to 3%: timers, such as the span processor's export and V8's idle-time GC, fire by wall time, which valgrind stretches), where CPU-time ratios on a shared machine swing by several percent, so differences of a few percent show. ` +
-      'What it leaves out: cache misses, branch mispredictions and memory stalls. In situ, the same instructions cost more time than in this tight loop, where everything stays in cache; read these figures for what is executed, the CPU-time ratios above for what it costs. ' +
-      `*Ours − floor*: ours above the OTel floor (bench/lib/floor.mjs) of the same spans setting, in instructions per operation and as a share of the baseline’s. Reproduce with \`node bench/instructions.mjs\` (each child: \`${instructions.command}\`). ` +
-      `Counted on ${instructions.date.slice(0, 16).replace('T', ' ')} UTC in ${instructions.durationS} s, commit \`${instructions.commit}\`${instructions.srcDirty ? ' (with uncommitted changes in src/)' : ''}, Node.js ${instructions.node}, ${instructions.valgrind}; raw counts in [bench/instructions.json](bench/instructions.json).` +
-      (instructions.complete === false ? ' **A partial run: the scenarios it did not finish are missing.**' : '') +
-      (countedInRuns(instructions) > 1
-        ? ` The scenarios were counted in ${countedInRuns(instructions)} runs (each one's date and commit: \`countedAt\`, \`commit\` in the json); the date above is the last run's.`
-        : ''),
-    table(
-      [
-        'scenario',
-        'baseline',
-        'empty link + middleware/plugin',
-        'OTel floor (`spans: false`)',
-        'ours (`spans: false`)',
-        'OTel floor (spans)',
-        'ours (spans)',
-        'ours − floor, `spans: false`',
-        'ours − floor, spans',
-        'baseline again (apart)',
       ],
       rows,
     ),

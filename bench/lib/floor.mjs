@@ -93,8 +93,8 @@ export function trpcFloorHeaders({ op, opList }) {
 }
 
 /**
- * Reads the request's headers as either adapter hands them over: Node's plain object (standalone adapter) or a
- * Fetch `Headers` (fetch adapter, bench/lib/inprocess.mjs).
+ * Reads the request's headers as either tRPC adapter hands them over: Node's plain object (standalone adapter,
+ * the bench's) or a Fetch `Headers` (fetch adapter).
  */
 const requestHeadersGetter = {
   get: (headers, key) => (typeof headers.get === 'function' ? (headers.get(key) ?? undefined) : headers[key]),

@@ -45,7 +45,7 @@ export const SUBSCRIPTION_EVENTS = 1000;
 /** Field resolutions per item in the resolver-heavy query (id, a, b, c, d). */
 const FIELDS_PER_ITEM = 5;
 
-/** The bench schema (also bench/lib/inprocess.mjs's). */
+/** The bench schema. */
 export const typeDefs = /* GraphQL */ `
   type Query {
     greet(caller: String!, n: Int!): Greeting!
@@ -198,7 +198,7 @@ export async function clientLinks(spec) {
   return [new TraceContextLink(ownOptions(spec.ours))];
 }
 
-/** The bench's Yoga server for a variant (its plugins), over loopback here and in process (bench/lib/inprocess.mjs). */
+/** The bench's Yoga server for a variant (its plugins). */
 export async function createBenchYoga(spec, otel) {
   return createYoga({
     schema: createSchema({ typeDefs, resolvers: resolvers(otel) }),

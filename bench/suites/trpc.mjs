@@ -33,7 +33,7 @@ export const variants = {
 export const SUBSCRIPTION_EVENTS = 1000;
 
 /**
- * The bench's tRPC app for a variant, over loopback here and in process (bench/lib/inprocess.mjs): its router
+ * The bench's tRPC app for a variant: its router
  * (`greet`, `ticks`) with the variant's middleware, `links(terminating)` with the variant's link before
  * `terminating`, and the `headers` option for the HTTP links.
  * @param {{ ours?: { spans: boolean }, empty?: boolean, floor?: { spans: boolean } }} spec
