@@ -43,6 +43,11 @@ export interface OperationStart {
 export interface OperationSpan {
   /** The span, or `undefined` when `spans` said no for this operation. */
   readonly span: Span | undefined;
+  /**
+   * `false` when the operation records neither a span nor a duration: every method does nothing, and an
+   * integration may skip waiting for the outcome.
+   */
+  readonly recording: boolean;
   /** Records the input now (for integrations that only have it after the span started). */
   captureInput(input: unknown): void;
   /**
@@ -65,6 +70,7 @@ export interface OperationSpan {
 /** The operation span for an operation `spans` and `metrics` said no to: every call does nothing. */
 const NO_SPAN: OperationSpan = {
   span: undefined,
+  recording: false,
   captureInput() {},
   rename() {},
   setAttribute() {},
@@ -125,6 +131,7 @@ class RecordedOperation<TInfo> implements OperationSpan {
   private outcome: OperationOutcome | undefined;
   private failedType: string | undefined;
   private ended = false;
+  readonly recording = true;
 
   private readonly config: SpanConfig<TInfo>;
   private readonly info: TInfo;

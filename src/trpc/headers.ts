@@ -1,6 +1,6 @@
 // `traceContextHeaders`, the HTTP links' headers: the first operation's standard W3C headers and every
 // operation's own entry in the batch header.
-import { hasEntries, isObject } from '../core/carrier.js';
+import { type ContextCarrier, hasEntries, isObject } from '../core/carrier.js';
 import { getContext } from '../core/context.js';
 import { BATCH_HEADER, encodeBatchHeader } from './batch-header.js';
 import { carrierOf } from './shared.js';
@@ -37,14 +37,17 @@ export function traceContextHeaders(opts: {
   opList?: readonly { context?: unknown }[];
 }): Record<string, string> {
   const ops = opts.opList ?? (opts.op ? [opts.op] : []);
-  ops.forEach((op, index) => {
-    if (!isObject(op.context)) return;
-    sentOverHttp(op.context);
-    rememberRequestSlot(op.context, index, ops.length);
-  });
-  const carriers = ops.map((op) => carrierOf(op) ?? getContext());
-  const first = carriers[0];
-  if (!first) return getContext();
+  if (ops.length === 0) return getContext();
+  const carriers: ContextCarrier[] = [];
+  for (let index = 0; index < ops.length; index++) {
+    const op = ops[index] as { context?: unknown };
+    if (isObject(op.context)) {
+      sentOverHttp(op.context);
+      rememberRequestSlot(op.context, index, ops.length);
+    }
+    carriers.push(carrierOf(op) ?? getContext());
+  }
+  const first = carriers[0] as ContextCarrier;
   const headers: Record<string, string> = { ...first };
   // A lone operation without a context has nothing to say in its slot.
   if (carriers.length > 1 || hasEntries(first)) headers[BATCH_HEADER] = encodeBatchHeader(carriers);

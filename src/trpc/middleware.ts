@@ -109,6 +109,8 @@ function runProcedure<TResult>(
     // A `next` that throws instead of rejecting still fails the call, as an async middleware would.
     return failed(error);
   }
+  // Nothing to record and no iterable to bind: the outcome is tRPC's alone, without a promise of ours.
+  if (!operationSpan.recording && call.type !== 'subscription') return running;
   return running.then((result) => settle(config, call, operationSpan, runIn, result), failed);
 }
 
