@@ -328,6 +328,58 @@ describe('server details', () => {
     }
     expect(spanIds).toEqual([SPAN_A, SPAN_B]);
   });
+  it('with spans: false, what next gives (result, failed result, rejection, throw) reaches tRPC unchanged', async () => {
+    const { traceContextMiddleware } = await import('../src/trpc.js');
+    const middleware = traceContextMiddleware({ spans: false });
+    const call = (next: () => Promise<unknown>) => ({
+      ctx: { headers: { traceparent: TP_A } },
+      path: 'a.q',
+      type: 'query' as const,
+      getRawInput: async () => null,
+      signal: new AbortController().signal,
+      next,
+    });
+    const ok = { ok: true, data: 1 };
+    const failed = { ok: false, error: new Error('failed result') };
+    const rejected = new Error('rejected');
+    const thrown = new Error('thrown');
+    await expect(middleware(call(async () => ok))).resolves.toBe(ok);
+    await expect(middleware(call(async () => failed))).resolves.toBe(failed);
+    await expect(middleware(call(() => Promise.reject(rejected)))).rejects.toBe(rejected);
+    await expect(
+      middleware(
+        call(() => {
+          throw thrown;
+        }),
+      ),
+    ).rejects.toBe(thrown);
+  });
+
+  it("with spans: false, a subscription's events still run in its caller's context", async () => {
+    const { context, ROOT_CONTEXT, trace } = await import('@opentelemetry/api');
+    const { traceContextMiddleware } = await import('../src/trpc.js');
+    const middleware = traceContextMiddleware({ spans: false });
+    async function* events() {
+      for (let i = 0; i < 3; i++) {
+        await sleep(1);
+        yield trace.getSpanContext(context.active())?.spanId;
+      }
+    }
+    const outcome = (await middleware({
+      ctx: { headers: { traceparent: TP_A } },
+      path: 'a.s',
+      type: 'subscription',
+      getRawInput: async () => null,
+      signal: new AbortController().signal,
+      next: async () => ({ ok: true, data: events() }),
+    })) as { ok: true; data: AsyncIterable<string | undefined> };
+    const seen: (string | undefined)[] = [];
+    // The adapter pulls the events later, outside the middleware's context.
+    await context.with(ROOT_CONTEXT, async () => {
+      for await (const spanId of outcome.data) seen.push(spanId);
+    });
+    expect(seen).toEqual([SPAN_A, SPAN_A, SPAN_A]);
+  });
 });
 
 describe('WebSocket fallbacks', () => {

@@ -43,10 +43,7 @@ export interface OperationStart {
 export interface OperationSpan {
   /** The span, or `undefined` when `spans` said no for this operation. */
   readonly span: Span | undefined;
-  /**
-   * `false` when the operation records neither a span nor a duration: every method does nothing, and an
-   * integration may skip waiting for the outcome.
-   */
+  /** `false` when nothing is recorded (no span, no duration): every method does nothing, the outcome need not be awaited. */
   readonly recording: boolean;
   /** Records the input now (for integrations that only have it after the span started). */
   captureInput(input: unknown): void;
@@ -123,10 +120,7 @@ export function startOperationSpan<TInfo>(
   return operation;
 }
 
-/**
- * The {@link OperationSpan} of an operation that records a span, a duration or both. A class, so that an
- * operation costs one object rather than a closure per method.
- */
+/** The {@link OperationSpan} of an operation that records a span, a duration or both: one object, no closures. */
 class RecordedOperation<TInfo> implements OperationSpan {
   private outcome: OperationOutcome | undefined;
   private failedType: string | undefined;
@@ -140,8 +134,7 @@ class RecordedOperation<TInfo> implements OperationSpan {
   private readonly metric: OperationMetric | undefined;
   private readonly startedAt: number;
 
-  // Fields assigned by hand, not parameter properties: the browser tests load src through Node's type
-  // stripping, which does not rewrite those.
+  // Fields assigned by hand, not parameter properties: Node's type stripping (browser tests) leaves those.
   constructor(
     config: SpanConfig<TInfo>,
     info: TInfo,
