@@ -93,16 +93,10 @@ export function trpcFloorHeaders({ op, opList }) {
 }
 
 /**
- * Reads the request's headers as either tRPC adapter hands them over: Node's plain object (standalone adapter,
- * the bench's) or a Fetch `Headers` (fetch adapter).
+ * The caller's context, from the headers of the request the bench's `createContext` puts in `ctx.req`: Node's
+ * plain header object (standalone adapter), which the default getter reads.
  */
-const requestHeadersGetter = {
-  get: (headers, key) => (typeof headers.get === 'function' ? (headers.get(key) ?? undefined) : headers[key]),
-  keys: (headers) => (typeof headers.get === 'function' ? [...headers.keys()] : Object.keys(headers)),
-};
-
-/** The caller's context, from the headers of the request the bench's `createContext` puts in `ctx.req`. */
-const extractRequest = (ctx) => propagation.extract(ROOT_CONTEXT, ctx.req.headers, requestHeadersGetter);
+const extractRequest = (ctx) => propagation.extract(ROOT_CONTEXT, ctx.req.headers);
 
 /**
  * A tRPC middleware (for `t.procedure.use`): per call, the caller's context extracted from the request's

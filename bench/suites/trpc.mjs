@@ -33,9 +33,8 @@ export const variants = {
 export const SUBSCRIPTION_EVENTS = 1000;
 
 /**
- * The bench's tRPC app for a variant: its router
- * (`greet`, `ticks`) with the variant's middleware, `links(terminating)` with the variant's link before
- * `terminating`, and the `headers` option for the HTTP links.
+ * The bench's tRPC app for a variant: its router (`greet`, `ticks`) with the variant's middleware,
+ * `links(terminating)` with the variant's link before `terminating`, and the `headers` option for the HTTP links.
  * @param {{ ours?: { spans: boolean }, empty?: boolean, floor?: { spans: boolean } }} spec
  */
 export function trpcApp(spec, otel, integration) {
