@@ -7,14 +7,14 @@
 // µs/op are our share of the busy samples times the main thread's CPU time per operation.
 // Then a child process runs it again with counting wrappers around the OpenTelemetry globals
 // (bench/lib/count.mjs) and prints how many inject, extract, context.with and startSpan calls our code
-// makes per operation (`--count` runs only that part). `npm run bench` does both for our variants after
+// makes per operation, and how many calls of our own functions it takes (`--count` runs only that part). `npm run bench` does both for our variants after
 // its rounds and reports them in BENCHMARKS.md. For the OTel floor variants (`floor`, `floor-spans`) both
 // measure bench/lib/floor.mjs instead: the floor's own µs/op and calls, to compare ours with.
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { COUNTED, createCounters } from './lib/count.mjs';
+import { COUNTED, countOwnFunctionCalls, createCounters } from './lib/count.mjs';
 import { setupOtel } from './lib/otel.mjs';
 import { ownedCode } from './lib/profile.mjs';
 
@@ -43,6 +43,7 @@ if (!spec) throw new Error(`unknown variant ${variant} for suite ${suiteName}`);
 const own = ownedCode(spec);
 const ownName = spec.floor ? 'bench/lib/floor.mjs' : 'otel-rpc-context';
 const counters = countOnly ? createCounters(own) : undefined;
+const functionCalls = countOnly ? await countOwnFunctionCalls(own) : undefined;
 const otel = await setupOtel(spec.instrument, { counters, metrics: spec.metrics === true });
 const { drive, driveSync } = await import('./lib/drive.mjs');
 const { profileRun } = await import('./lib/profile.mjs');
@@ -56,10 +57,17 @@ await run(Math.max(scenario.opsPerCall ?? 1, Math.round(ops / 4))); // warm-up
 if (counters) {
   // Counting captures a stack per call: a few thousand operations give exact per-operation counts.
   counters.take();
+  await functionCalls.take();
   const counted = await run(Math.max(scenario.opsPerCall ?? 1, Math.min(ops, 2_000)));
   const counts = counters.take();
+  const calls = await functionCalls.take();
   console.log(`\nOpenTelemetry calls ${ownName} makes per operation (${counted.ops} ops counted):`);
   for (const name of COUNTED) console.log(`  ${(counts[name] / counted.ops).toFixed(2).padStart(7)}  ${name}`);
+  console.log(
+    `\ncalls of ${ownName}'s own functions per operation: ${(calls.calls / counted.ops).toFixed(2)}, most called:`,
+  );
+  const most = [...calls.byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  for (const [where, n] of most) console.log(`  ${(n / counted.ops).toFixed(2).padStart(7)}  ${where}`);
   await suite.close?.();
   await otel.shutdown();
   process.exit(0);

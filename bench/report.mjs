@@ -728,6 +728,7 @@ export function renderReport(results, { linkFrom } = {}) {
           suite.variants[variant]?.label ?? variant,
           int(c.ops),
           ...COUNTED.map(([key]) => fmt(c.counts[key] / c.ops, 2)),
+          c.counts.functions === undefined ? '–' : fmt(c.counts.functions / c.ops, 1),
         ]);
       }
     }
@@ -735,8 +736,11 @@ export function renderReport(results, { linkFrom } = {}) {
   if (countRows.length > 0) {
     push(
       '## Calls per operation',
-      "How many times per operation (client and server together) our code calls each OpenTelemetry function, counted in a separate process whose global propagator, context manager and tracer provider are wrapped in counting proxies (bench/lib/count.mjs). A call counts as ours when the nearest frame up its stack outside OpenTelemetry and Node.js's async-context machinery is in otel-rpc-context, the rule the profile uses; calls the driver, the app or tRPC/Yoga make are not counted. A propagated operation needs one inject (client) and one extract (server); `context.with` once per side at most; with spans, one `startSpan` per side.",
-      table(['scenario', 'variant', 'ops counted', ...COUNTED.map(([, name]) => name)], countRows),
+      "How many times per operation (client and server together) our code calls each OpenTelemetry function, counted in a separate process whose global propagator, context manager and tracer provider are wrapped in counting proxies (bench/lib/count.mjs). A call counts as ours when the nearest frame up its stack outside OpenTelemetry and Node.js's async-context machinery is in otel-rpc-context, the rule the profile uses; calls the driver, the app or tRPC/Yoga make are not counted. A propagated operation needs one inject (client) and one extract (server); `context.with` once per side at most; with spans, one `startSpan` per side. *Our function calls*: every call of a function in our compiled files, counted exactly by V8's precise coverage (`Profiler.startPreciseCoverage` with call counts) in the same process: anything of ours that ran per resolver, per field or per batch entry would raise it with the scenario's size (`node bench/profile.mjs <suite> <variant> <scenario> --count` lists the most called).",
+      table(
+        ['scenario', 'variant', 'ops counted', ...COUNTED.map(([, name]) => name), 'our function calls'],
+        countRows,
+      ),
     );
   }
 

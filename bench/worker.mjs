@@ -2,8 +2,9 @@
 // over IPC which scenario to run and for how many operations; it answers with wall and CPU time.
 // Auto-instrumentation patches modules as they load, which is why every variant has its own process.
 // With BENCH_COUNT_CALLS=1 it is a counting process: the OpenTelemetry globals are wrapped to count the
-// calls our code makes (bench/lib/count.mjs), and it answers `count` requests; never timed.
-import { createCounters } from './lib/count.mjs';
+// calls our code makes and the calls of our own functions are counted (bench/lib/count.mjs), and it answers
+// `count` requests; never timed.
+import { countOwnFunctionCalls, createCounters } from './lib/count.mjs';
 import { setupOtel } from './lib/otel.mjs';
 import { ownedCode } from './lib/profile.mjs';
 
@@ -18,7 +19,9 @@ try {
   if (!spec) throw new Error(`unknown variant ${variant} for suite ${suiteName}`);
   // Our variants' calls and samples are our compiled files'; the floor variants', bench/lib/floor.mjs's.
   const own = ownedCode(spec);
-  const counters = process.env.BENCH_COUNT_CALLS === '1' ? createCounters(own) : undefined;
+  const counting = process.env.BENCH_COUNT_CALLS === '1';
+  const counters = counting ? createCounters(own) : undefined;
+  const functionCalls = counting ? await countOwnFunctionCalls(own) : undefined;
   const otel = await setupOtel(spec.instrument, { counters, metrics: spec.metrics === true });
   // Loaded after the instrumentations are registered, so that they can patch what it imports.
   const { drive, driveSync } = await import('./lib/drive.mjs');
@@ -62,8 +65,9 @@ try {
         // One-off work (caches filled by the first operations) is not what an operation costs.
         await run(scenario, message.warmup);
         counters.take();
+        await functionCalls.take();
         const { ops } = await run(scenario, message.ops);
-        send({ type: 'count', ops, counts: counters.take() });
+        send({ type: 'count', ops, counts: { ...counters.take(), functions: (await functionCalls.take()).calls } });
       } else if (message.type === 'exit') {
         await suite.close?.();
         await otel.shutdown();
