@@ -1,6 +1,7 @@
 // Where our CPU time goes in one bench scenario, in µs per operation.
 //
 //   node bench/profile.mjs <suite> <variant> <scenario> [ops]    e.g. node bench/profile.mjs trpc ours-nospans single 20000
+//   BENCH_TOP=100 node bench/profile.mjs trpc ours-nospans single 400 --count    (all our functions called, by count)
 //
 // Runs the scenario in this process under the V8 sampling profiler and attributes every sample to the
 // nearest frame up its stack that is not OpenTelemetry or Node.js internals (bench/lib/profile.mjs); our
@@ -66,7 +67,7 @@ if (counters) {
   console.log(
     `\ncalls of ${ownName}'s own functions per operation: ${(calls.calls / counted.ops).toFixed(2)}, most called:`,
   );
-  const most = [...calls.byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  const most = [...calls.byFunction].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.BENCH_TOP ?? 25));
   for (const [where, n] of most) console.log(`  ${(n / counted.ops).toFixed(2).padStart(7)}  ${where}`);
   await suite.close?.();
   await otel.shutdown();
