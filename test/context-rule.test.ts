@@ -15,6 +15,7 @@ import {
   SpanKind,
   trace,
 } from '@opentelemetry/api';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { createTRPCClient, httpBatchLink, localLink } from '@trpc/client';
 import { initTRPC } from '@trpc/server';
@@ -245,6 +246,26 @@ describe('the batch header never passes its cap', () => {
     expect(headers.traceparent).toBe(FOREIGN);
     expect(JSON.parse(headers[BATCH_HEADER] ?? '')).toEqual([{ traceparent: FOREIGN }, {}]);
     expect(JSON.parse(traceContextHeaders({ op: full })[BATCH_HEADER] ?? '')).toEqual([{ traceparent: FOREIGN }]);
+  });
+
+  it("leaves the standard headers to instrumentation-undici while Node's fetch is instrumented, keeps every slot", () => {
+    const full = { context: { traceContext: { traceparent: FOREIGN, baggage: 'tenant=a' } } };
+    const empty = { context: { traceContext: {} } };
+    const undici = new UndiciInstrumentation();
+    undici.enable();
+    try {
+      // undici appends its own traceparent to one already set: ours would make the pair the server rejects.
+      expect(traceContextHeaders({ op: full })).toEqual({
+        [BATCH_HEADER]: JSON.stringify([full.context.traceContext]),
+      });
+      expect(traceContextHeaders({ opList: [full, empty] })).toEqual({
+        [BATCH_HEADER]: JSON.stringify([full.context.traceContext, {}]),
+      });
+      expect(traceContextHeaders({})).toEqual({});
+    } finally {
+      undici.disable();
+    }
+    expect(traceContextHeaders({ op: full })).toMatchObject({ traceparent: FOREIGN, baggage: 'tenant=a' });
   });
 });
 

@@ -31,6 +31,15 @@ interface Seen {
   /** The parent of the span the procedure ran in (null: a root). */
   parentSpanId: string | null;
 }
+/** One operation of a `spans: false` scenario (fixture's judgeQuiet). */
+interface QuietJudged {
+  i: number;
+  sameTrace: boolean;
+  /** Walking up from the span the procedure or resolver ran in reached the operation's own caller span. */
+  underCaller: boolean;
+  /** The spans on that walk before the caller's, as `scope:kind`: none when it ran in the caller's span. */
+  between: string[];
+}
 type Report = Record<string, unknown>;
 
 const SERVER = 'otel-rpc-context:1';
@@ -105,9 +114,12 @@ describe.each(['', 'undici', 'http', 'undici,http'])('instrumentations: [%s]', (
   });
 
   it('a route span that continued the same caller is the parent of a single operation', () => {
-    // With undici the request's traceparent holds two values, which the route's own extract rejects: the
-    // route starts a trace of its own, and the operation keeps its CLIENT span as the parent.
-    const expected = instrument.includes('undici') ? [SERVER, CLIENT] : [SERVER, 'app:1', CLIENT];
+    // With undici instrumented, traceContextHeaders leaves the standard headers to it: the route continues
+    // undici's request span, itself under the operation's CLIENT span (not two joined traceparent values, which
+    // the route's extract would reject).
+    const expected = instrument.includes('undici')
+      ? [SERVER, 'app:1', '@opentelemetry/instrumentation-undici:2', CLIENT]
+      : [SERVER, 'app:1', CLIENT];
     for (const operation of judged('trpc httpLink, fetch adapter under a route span')) {
       expect(operation.chain).toEqual(expected);
       expect(operation.chainTopSpanId, `operation ${operation.i}`).toBe(ownClient(operation));
@@ -162,6 +174,49 @@ describe.each(['', 'undici', 'http', 'undici,http'])('instrumentations: [%s]', (
     }
     return { own, another, roots };
   };
+
+  const quietly = (name: string) => {
+    const value = report[name] as QuietJudged[] | { error: string };
+    if (!Array.isArray(value)) throw new Error(`${name}: ${value.error}`);
+    expect(value).toHaveLength(50);
+    return value;
+  };
+
+  it.each(['quiet: trpc httpBatchLink', 'quiet: apollo BatchHttpLink'])(
+    '%s, spans: false on both sides: every operation runs in its own caller span',
+    (name) => {
+      for (const operation of quietly(name)) {
+        expect(operation, `operation ${operation.i}`).toEqual({
+          i: operation.i,
+          sameTrace: true,
+          underCaller: true,
+          between: [],
+        });
+      }
+    },
+  );
+
+  it.each(['quiet: trpc httpLink', 'quiet: apollo HttpLink POST'])(
+    '%s, spans: false on both sides: every operation under its own caller span, through the HTTP spans that continued it',
+    (name) => {
+      // Under 'continue' the server's HTTP span, in the caller's trace, is the parent; its own parent is the
+      // request's, undici's span when undici rewrote traceparent, else the caller's.
+      const between = instrument.includes('http')
+        ? [
+            '@opentelemetry/instrumentation-http:1',
+            ...(instrument.includes('undici') ? ['@opentelemetry/instrumentation-undici:2'] : []),
+          ]
+        : [];
+      for (const operation of quietly(name)) {
+        expect(operation, `operation ${operation.i}`).toEqual({
+          i: operation.i,
+          sameTrace: true,
+          underCaller: true,
+          between,
+        });
+      }
+    },
+  );
 
   it('200 calls in one batch: no operation runs in another caller trace; maxItems keeps every one', () => {
     const unbounded = tally('large: httpBatchLink default maxItems');

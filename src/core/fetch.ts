@@ -27,6 +27,32 @@ export interface TraceContextFetchOptions<TFetch extends FetchLike = typeof fetc
   propagator?: TextMapPropagator;
 }
 
+interface ChannelLike {
+  readonly hasSubscribers: boolean;
+}
+let undiciChannel: ChannelLike | null | undefined;
+
+/**
+ * Whether `@opentelemetry/instrumentation-undici` (or anything like it) listens to Node's fetch: it then
+ * injects each request's W3C headers from the active context itself, appending its `traceparent` to one already
+ * set, and the joined value is rejected by the server's HTTP instrumentation. So every client that would set the
+ * standard headers on a Node fetch leaves them to it. `false` outside Node.js.
+ */
+export function nodeFetchInstrumented(): boolean {
+  if (undiciChannel === undefined) {
+    undiciChannel = null;
+    try {
+      const load = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+        ?.getBuiltinModule;
+      const dc = load?.('node:diagnostics_channel') as { channel?: (name: string) => ChannelLike } | undefined;
+      undiciChannel = dc?.channel?.('undici:request:create') ?? null;
+    } catch {
+      undiciChannel = null;
+    }
+  }
+  return undiciChannel?.hasSubscribers === true;
+}
+
 /** The first carrier, in order, that holds a valid span, extracted onto the active context. */
 function firstWithSpan(carriers: readonly unknown[], propagator: TextMapPropagator | undefined): Context | undefined {
   const active = context.active();

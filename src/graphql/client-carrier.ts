@@ -2,6 +2,7 @@
 // both. The Apollo link and the urql exchange each say whether an operation goes as GET; this file decides the
 // rest, so both send the same thing for the same options.
 import { type ContextCarrier, hasEntries } from '../core/carrier.js';
+import { nodeFetchInstrumented } from '../core/fetch.js';
 import { TRACE_CONTEXT_EXTENSION as SHARED_EXTENSION_KEY } from './shared.js';
 
 /**
@@ -58,31 +59,10 @@ function inBrowser(): boolean {
   return typeof scope.document !== 'undefined' || typeof scope.WorkerGlobalScope !== 'undefined';
 }
 
-interface ChannelLike {
-  readonly hasSubscribers: boolean;
-}
-let undiciChannel: ChannelLike | null | undefined;
-
-/** Whether `@opentelemetry/instrumentation-undici` (or anything like it) listens to Node's fetch. */
-function fetchInstrumented(): boolean {
-  if (undiciChannel === undefined) {
-    undiciChannel = null;
-    try {
-      const load = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-        ?.getBuiltinModule;
-      const dc = load?.('node:diagnostics_channel') as { channel?: (name: string) => ChannelLike } | undefined;
-      undiciChannel = dc?.channel?.('undici:request:create') ?? null;
-    } catch {
-      undiciChannel = null;
-    }
-  }
-  return undiciChannel?.hasSubscribers === true;
-}
-
 /** Resolves a {@link HeadersMode} for an operation starting now. */
 export function sendsHeaders(mode: HeadersMode): boolean {
   if (mode !== 'auto') return mode === true;
-  return !inBrowser() && !fetchInstrumented();
+  return !inBrowser() && !nodeFetchInstrumented();
 }
 
 /** Where one operation's carrier goes. */

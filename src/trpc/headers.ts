@@ -2,6 +2,7 @@
 // operation's own entry in the batch header.
 import { type ContextCarrier, hasEntries, isObject } from '../core/carrier.js';
 import { getContext } from '../core/context.js';
+import { nodeFetchInstrumented } from '../core/fetch.js';
 import { BATCH_HEADER, encodeBatchHeader } from './batch-header.js';
 import { carrierOf } from './shared.js';
 import { rememberRequestSlot } from './traceresponse.js';
@@ -16,6 +17,14 @@ import { sentOverHttp } from './ws-pending.js';
  * `traceparent`, and a batch's standard headers belong to one operation only. An operation that
  * {@link traceContextLink}'s `propagate` said no to sends `{}` as its entry, and when it is the first of its
  * batch the request has no standard headers at all (never the context active when the headers are built).
+ *
+ * Where Node's `fetch` is instrumented (`@opentelemetry/instrumentation-undici` registered), the standard
+ * headers are left to that instrumentation: it injects its own request span's context, a child of the
+ * operation's (tRPC runs the fetch in the context {@link traceContextLink} made active), and would append its
+ * `traceparent` to ours, a joined value the server's HTTP instrumentation rejects. Only `x-trpc-trace-context`
+ * is sent then, and the server's HTTP span joins the trace under undici's span. A Node client that calls tRPC
+ * through another `fetch` in such a process sends no standard headers: its procedures still run in their
+ * callers' contexts (from `x-trpc-trace-context`), the server's HTTP span starts a trace of its own.
  *
  * The array stays within 8,192 characters: past that, baggage is left out of its entries, then the entries
  * that still do not fit are sent as `{}` (those operations start their own traces on the server) and this
@@ -37,7 +46,9 @@ export function traceContextHeaders(opts: {
   opList?: readonly { context?: unknown }[];
 }): Record<string, string> {
   const ops = opts.opList ?? (opts.op ? [opts.op] : []);
-  if (ops.length === 0) return getContext();
+  // Node's fetch instrumented: it sets the standard headers itself, from the context the request runs in.
+  const standard = !nodeFetchInstrumented();
+  if (ops.length === 0) return standard ? getContext() : {};
   const carriers: ContextCarrier[] = [];
   for (let index = 0; index < ops.length; index++) {
     const op = ops[index] as { context?: unknown };
@@ -48,7 +59,7 @@ export function traceContextHeaders(opts: {
     carriers.push(carrierOf(op) ?? getContext());
   }
   const first = carriers[0] as ContextCarrier;
-  const headers: Record<string, string> = { ...first };
+  const headers: Record<string, string> = standard ? { ...first } : {};
   // A lone operation without a context has nothing to say in its slot.
   if (carriers.length > 1 || hasEntries(first)) headers[BATCH_HEADER] = encodeBatchHeader(carriers);
   return headers;
