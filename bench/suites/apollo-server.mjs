@@ -1,7 +1,8 @@
 // Apollo Server 5 (Express, @as-integrations/express5) with graphql-ws on the same port, as Apollo's
 // subscription recipe mounts it, and Apollo Client 4 over loopback, in the same process. Variants: the same
-// app without the plugin, with traceContextPlugin (+ withTraceContext for graphql-ws), and with
-// @opentelemetry/instrumentation-graphql (what Apollo Server users run today).
+// app without the plugin, with traceContextPlugin (+ withTraceContext for graphql-ws; the field-heavy queries
+// also through traceContextGateway), and with @opentelemetry/instrumentation-graphql (what Apollo Server users
+// run today).
 import { createServer } from 'node:http';
 import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
@@ -123,16 +124,23 @@ export async function createSuite({ variant, otel }) {
     wsOptions = withTraceContext(wsOptions, ownOptions(spec.ours));
     links.push(new TraceContextLink(ownOptions(spec.ours)));
   }
-  // OTEL_RPC_CONTEXT_BENCH_GATEWAY=1 runs our variants through traceContextGateway (the whole execution in the
-  // operation's context once, resolvers unwrapped), e.g. to profile the field-heavy scenarios both ways.
-  const gateway =
-    spec.ours && process.env.OTEL_RPC_CONTEXT_BENCH_GATEWAY === '1'
-      ? (await importOwn('apollo-server')).traceContextGateway(schema)
-      : undefined;
-  const apollo = new ApolloServer({ ...(gateway ? { gateway } : { schema }), plugins, allowBatchedHttpRequests: true });
+  const apollo = new ApolloServer({ schema, plugins, allowBatchedHttpRequests: true });
   await apollo.start();
+  // The field-heavy queries again, our variants through traceContextGateway (the whole execution in the
+  // operation's context once, resolvers unwrapped) beside the plugin, on a schema of its own (the plugin wraps
+  // the other one's resolvers in place). Other variants serve those queries from the same app as above.
+  const viaGateway = spec.ours
+    ? new ApolloServer({
+        gateway: (await importOwn('apollo-server')).traceContextGateway(
+          makeExecutableSchema({ typeDefs, resolvers: resolvers(otel) }),
+        ),
+        plugins: [(await importOwn('apollo-server')).traceContextPlugin(ownOptions(spec.ours))],
+      })
+    : undefined;
+  await viaGateway?.start();
   const app = express();
   app.use('/graphql', express.json({ limit: '10mb' }), expressMiddleware(apollo));
+  app.use('/gateway', express.json({ limit: '10mb' }), expressMiddleware(viaGateway ?? apollo));
   const server = createServer(app);
   const wsServer = new WebSocketServer({ server, path: '/graphql' });
   const wsDisposable = useServer(wsOptions, wsServer);
@@ -148,6 +156,7 @@ export async function createSuite({ variant, otel }) {
       queryDeduplication: false,
     });
   const single = client(new HttpLink({ uri }));
+  const gatewayClient = client(new HttpLink({ uri: `http://127.0.0.1:${port}/gateway` }));
   // As the docs say for Node: our link also sends W3C headers there, and this key keeps them from splitting batches.
   const batchKey = spec.ours ? (await importOwn('apollo')).traceContextBatchKey(uri) : undefined;
   const batch = client(new BatchHttpLink({ uri, batchMax: 10, batchInterval: 0, batchKey }));
@@ -158,8 +167,12 @@ export async function createSuite({ variant, otel }) {
     otel.asCaller((caller) =>
       apolloClient.query({ query: GREET, variables: { caller, n: n++ }, fetchPolicy: 'no-cache' }),
     );
-  const items = (count) => () =>
-    otel.asCaller((caller) => single.query({ query: ITEMS, variables: { caller, n: count }, fetchPolicy: 'no-cache' }));
+  const items =
+    (count, apolloClient = single) =>
+    () =>
+      otel.asCaller((caller) =>
+        apolloClient.query({ query: ITEMS, variables: { caller, n: count }, fetchPolicy: 'no-cache' }),
+      );
   const scenarios = {
     single: {
       label: 'Apollo Server + Apollo `HttpLink`, single queries',
@@ -189,6 +202,22 @@ export async function createSuite({ variant, otel }) {
       opsPerCall: 1,
       concurrency: 2,
       call: items(5000 / FIELDS_PER_ITEM),
+      fields: 5000,
+    },
+    fields1kGateway: {
+      label: 'Apollo Server, query resolving 1,000 fields, ours through `traceContextGateway`',
+      short: 'Apollo Server query, 1,000 fields, `traceContextGateway`',
+      opsPerCall: 1,
+      concurrency: 2,
+      call: items(1000 / FIELDS_PER_ITEM, gatewayClient),
+      fields: 1000,
+    },
+    fields5kGateway: {
+      label: 'Apollo Server, query resolving 5,000 fields, ours through `traceContextGateway`',
+      short: 'Apollo Server query, 5,000 fields, `traceContextGateway`',
+      opsPerCall: 1,
+      concurrency: 2,
+      call: items(5000 / FIELDS_PER_ITEM, gatewayClient),
       fields: 5000,
     },
     subscription: {
@@ -221,6 +250,7 @@ export async function createSuite({ variant, otel }) {
     memory: Object.keys(scenarios),
     async close() {
       single.stop();
+      gatewayClient.stop();
       batch.stop();
       sub.stop();
       await wsClient.dispose();
@@ -228,6 +258,7 @@ export async function createSuite({ variant, otel }) {
       wsServer.close();
       server.closeAllConnections();
       await apollo.stop();
+      await viaGateway?.stop();
       await new Promise((resolve) => server.close(resolve));
     },
   };
