@@ -8,9 +8,10 @@
 // µs/op are our share of the busy samples times the main thread's CPU time per operation.
 // Then a child process runs it again with counting wrappers around the OpenTelemetry globals
 // (bench/lib/count.mjs) and prints how many inject, extract, context.with and startSpan calls our code
-// makes per operation, and how many calls of our own functions it takes (`--count` runs only that part). `npm run bench` does both for our variants after
-// its rounds and reports them in BENCHMARKS.md. For the OTel floor variants (`floor`, `floor-spans`) both
-// measure bench/lib/floor.mjs instead: the floor's own µs/op and calls, to compare ours with.
+// makes per operation, and how many calls of our own functions it takes (`--count` runs only that part).
+// `npm run bench` does both for our variants after its rounds and reports them in BENCHMARKS.md. For the
+// OTel floor variants (`floor`, `floor-spans`) both measure bench/lib/floor.mjs instead: the floor's own
+// µs/op and calls, to compare ours with.
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

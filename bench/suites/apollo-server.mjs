@@ -114,29 +114,24 @@ export async function createSuite({ variant, otel }) {
   const plugins = [];
   let wsOptions = { schema };
   const links = [];
+  // The field-heavy queries again, our variants through traceContextGateway (the whole execution in the
+  // operation's context once, resolvers unwrapped) beside the plugin, on a schema of its own (the plugin wraps
+  // the other one's resolvers in place). Other variants serve those queries from the same app as the rest.
+  let viaGateway;
   if (spec.ours) {
-    const [{ traceContextPlugin }, { withTraceContext }, { TraceContextLink }] = await Promise.all([
-      importOwn('apollo-server'),
-      importOwn('graphql-ws'),
-      importOwn('apollo'),
-    ]);
+    const [{ traceContextGateway, traceContextPlugin }, { withTraceContext }, { TraceContextLink }] = await Promise.all(
+      [importOwn('apollo-server'), importOwn('graphql-ws'), importOwn('apollo')],
+    );
     plugins.push(traceContextPlugin(ownOptions(spec.ours)));
     wsOptions = withTraceContext(wsOptions, ownOptions(spec.ours));
     links.push(new TraceContextLink(ownOptions(spec.ours)));
+    viaGateway = new ApolloServer({
+      gateway: traceContextGateway(makeExecutableSchema({ typeDefs, resolvers: resolvers(otel) })),
+      plugins: [traceContextPlugin(ownOptions(spec.ours))],
+    });
   }
   const apollo = new ApolloServer({ schema, plugins, allowBatchedHttpRequests: true });
   await apollo.start();
-  // The field-heavy queries again, our variants through traceContextGateway (the whole execution in the
-  // operation's context once, resolvers unwrapped) beside the plugin, on a schema of its own (the plugin wraps
-  // the other one's resolvers in place). Other variants serve those queries from the same app as above.
-  const viaGateway = spec.ours
-    ? new ApolloServer({
-        gateway: (await importOwn('apollo-server')).traceContextGateway(
-          makeExecutableSchema({ typeDefs, resolvers: resolvers(otel) }),
-        ),
-        plugins: [(await importOwn('apollo-server')).traceContextPlugin(ownOptions(spec.ours))],
-      })
-    : undefined;
   await viaGateway?.start();
   const app = express();
   app.use('/graphql', express.json({ limit: '10mb' }), expressMiddleware(apollo));
