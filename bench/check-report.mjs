@@ -193,7 +193,16 @@ function results({
   assert.match(markdown, /^\| OTel floor, `spans: false` \| the OpenTelemetry calls a propagated operation needs/m);
   assert.match(markdown, /^\| tRPC single \| OTel floor with spans \| 1\.5 ± /m);
   assert.ok(markdown.includes('So do the OTel floor variants'));
-  assert.ok(!readmeSection.includes('OTel floor'), 'the floor is not in the README table');
+  // In the short table as columns of its own beside ours, never an anchor's (no ✓/✗: it is not a product).
+  assert.match(readmeSection, /\| ours, with spans \| OTel floor, `spans: false` \| OTel floor, spans \| HTTP auto \|/);
+  assert.match(readmeSection, /\| 1\.00 · 0\.5 µs \| 0\.99 · 1\.5 µs \| [0-9.]+ [✓✗]/);
+  assert.ok(readmeSection.includes('*OTel floor*: the same app'), 'the README says what the floor is');
+  // Each target's verdict says what the floor alone measured, so a target no propagation meets shows as such.
+  const said = (kind) => verdicts.find((v) => v.kind === kind)?.text ?? '';
+  assert.match(said('nospans-ratio'), /; the OTel floor alone: 1\.00$/);
+  assert.match(said('nospans-us'), /; the OTel floor's own code: 0\.5 µs\/op$/);
+  assert.match(said('spans-ratio'), /; the OTel floor alone: 0\.99$/);
+  assert.match(said('spans-us'), /; the OTel floor's own code: 1\.5 µs\/op$/);
   assert.ok(
     verdicts.every((v) => !String(v.anchor ?? '').startsWith('floor')),
     'the floor is no anchor',
@@ -201,6 +210,12 @@ function results({
   const without = renderReport(results()).markdown;
   assert.match(without, /\| 1\.00 \| – \| – \| – \| 1\.00 \/ 1\.00 \/ 2\.00 \/ 2\.00 \|$/m);
   assert.ok(!without.includes('| OTel floor, `spans: false` |') && !without.includes('So do the OTel floor'));
+  const plain = renderReport(results());
+  assert.ok(!plain.readmeSection.includes('| OTel floor'), 'no floor columns in a run without it');
+  assert.ok(
+    plain.verdicts.every((v) => !v.text.includes('OTel floor')),
+    'no floor figures in a run without it',
+  );
 }
 
 // A busy start is said at the very top.

@@ -32,6 +32,9 @@ const METRICS = 'ours-metrics';
  * 'floor', never an anchor. Their profile µs are floor.mjs's own, the figure ours is to be compared with.
  */
 const FLOOR = { nospans: 'floor', spans: 'floor-spans' };
+/** What the short table's OTel floor columns are. */
+const FLOOR_LEGEND =
+  '*OTel floor*: the same app with a link and a middleware or plugin of our shape that make only the OpenTelemetry calls per-operation propagation needs (one inject, one extract, one `context.with`; with spans, also one CLIENT and one SERVER span) and nothing else: what any propagation of each operation costs here, ratio · µs of its code per operation.';
 /** The Variants table's rows for the OTel floor variants (bench/lib/floor.mjs). */
 const FLOOR_VARIANT_ROWS = [
   [
@@ -207,6 +210,15 @@ function view(results, analysis, suiteName, scenario) {
   return { suite, variants, control, aa, aaWall, noise, ours, floorUs, ratioFlag, profileFlag };
 }
 
+/** A floor variant's CPU-time ratio and its own µs/op (profile of bench/lib/floor.mjs), for one scenario's `view`. */
+function floorCell(v, scenario, variant) {
+  if (roleOf(v.suite, variant) !== 'floor') return '–';
+  const ratio = v.variants[variant]?.cpuRatio;
+  const us = v.suite.profiles?.[scenario]?.[variant]?.oursUs;
+  if (!ratio && !Number.isFinite(us)) return '–';
+  return `${ratio ? fmt(ratio.median) : '–'} · ${Number.isFinite(us) ? `${fmt(us, 1)} µs` : '–'}`;
+}
+
 const label = (suite, scenario) => suite.scenarios[scenario].short ?? suite.scenarios[scenario].label;
 const aaText = (v) => (v.aa ? `A/A ${spread(v.aa)}` : 'no A/A');
 
@@ -216,7 +228,7 @@ function verdictsFor(results, analysis) {
   if (core) {
     verdicts.push({
       target: 'core pair ≤ 1.5 µs',
-      text: `core getContext + attachContext: ${int(coreNs(analysis.core.pair))} ns per pair (target ≤ ${int(TARGET_CORE_NS)} ns)`,
+      text: `core getContext + attachContext: ${int(coreNs(analysis.core.pair))} ns per pair (target ≤ ${int(TARGET_CORE_NS)} ns)${analysis.core.raw?.sdk ? `; the raw API's inject + extract + \`context.with\` alone: ${int(coreNs(analysis.core.raw))} ns` : ''}`,
       met: coreNs(analysis.core.pair) <= TARGET_CORE_NS,
     });
   }
@@ -228,6 +240,17 @@ function verdictsFor(results, analysis) {
       const name = suite.scenarios[scenario].label;
       const base = { suite: suiteName, scenario };
       const { 'ours-nospans': nospans, 'ours-spans': spans } = v.ours;
+      // The same figure for the OTel floor of the same scenario, where it was measured: what no propagation beats.
+      const floorRatio = (variant) => {
+        const ratio = v.variants[variant]?.cpuRatio;
+        return roleOf(suite, variant) === 'floor' && ratio ? `; the OTel floor alone: ${fmt(ratio.median)}` : '';
+      };
+      const floorUsText = (variant) => {
+        const us = suite.profiles?.[scenario]?.[variant]?.oursUs;
+        return roleOf(suite, variant) === 'floor' && Number.isFinite(us)
+          ? `; the OTel floor's own code: ${fmt(us, 1)} µs/op`
+          : '';
+      };
       // `spans: false` worse than with spans: said, with whether the gap is within the noise.
       const flag = (f, worse) =>
         f
@@ -239,7 +262,7 @@ function verdictsFor(results, analysis) {
           kind: 'nospans-us',
           target: '`spans: false`: our code ≤ 3 µs/op (profile)',
           value: nospans.us,
-          text: `${name}: ${fmt(nospans.us, 1)} ± ${fmt(nospans.usError, 1)} µs/op, of which OpenTelemetry/Node calls ${fmt(nospans.profile.callsShare * (nospans.us / nospans.profile.share), 1)} µs${flag(v.profileFlag && { ...v.profileFlag, gapText: `${fmt(v.profileFlag.gap, 1)} µs` }, 'above with spans')}`,
+          text: `${name}: ${fmt(nospans.us, 1)} ± ${fmt(nospans.usError, 1)} µs/op, of which OpenTelemetry/Node calls ${fmt(nospans.profile.callsShare * (nospans.us / nospans.profile.share), 1)} µs${flag(v.profileFlag && { ...v.profileFlag, gapText: `${fmt(v.profileFlag.gap, 1)} µs` }, 'above with spans')}${floorUsText(FLOOR.nospans)}`,
           met: nospans.us <= TARGET_OURS_US,
         });
       }
@@ -249,7 +272,7 @@ function verdictsFor(results, analysis) {
           kind: 'nospans-ratio',
           target: '`spans: false`: CPU-time ratio ≥ 0.98',
           value: nospans.cpuRatio.median,
-          text: `${name}: ${spread(nospans.cpuRatio)} beside ${aaText(v)}${flag(v.ratioFlag && { ...v.ratioFlag, gapText: fmt(v.ratioFlag.gap) }, 'below with spans')}`,
+          text: `${name}: ${spread(nospans.cpuRatio)} beside ${aaText(v)}${flag(v.ratioFlag && { ...v.ratioFlag, gapText: fmt(v.ratioFlag.gap) }, 'below with spans')}${floorRatio(FLOOR.nospans)}`,
           met: nospans.cpuRatio.median >= TARGET_NO_SPANS,
         });
       }
@@ -260,7 +283,7 @@ function verdictsFor(results, analysis) {
           kind: 'spans-us',
           target: 'with spans: our code ≤ 3 µs/op above the SDK floor (profile)',
           value: above,
-          text: `${name}: ${fmt(spans.us, 1)} ± ${fmt(spans.usError, 1)} µs/op, SDK floor ${fmt(v.floorUs, 2)} µs/op (${fmt(spans.spansPerOp, 3)} spans/op × ${fmt(floorPair, 2)} µs per two spans), ${fmt(above, 1)} µs above it`,
+          text: `${name}: ${fmt(spans.us, 1)} ± ${fmt(spans.usError, 1)} µs/op, SDK floor ${fmt(v.floorUs, 2)} µs/op (${fmt(spans.spansPerOp, 3)} spans/op × ${fmt(floorPair, 2)} µs per two spans), ${fmt(above, 1)} µs above it${floorUsText(FLOOR.spans)}`,
           met: Number.isFinite(above) ? above <= TARGET_OURS_US : undefined,
         });
       }
@@ -270,7 +293,7 @@ function verdictsFor(results, analysis) {
           kind: 'spans-ratio',
           target: 'with spans: CPU-time ratio ≥ 0.95',
           value: spans.cpuRatio.median,
-          text: `${name}: ${spread(spans.cpuRatio)} beside ${aaText(v)}`,
+          text: `${name}: ${spread(spans.cpuRatio)} beside ${aaText(v)}${floorRatio(FLOOR.spans)}`,
           met: spans.cpuRatio.median >= TARGET_SPANS,
         });
       }
@@ -389,6 +412,8 @@ function glance(results, analysis) {
   const anchors = anchorColumns(results);
   // Ours with metrics on: a column of its own after ours with spans, only in runs that measured it.
   const withMetrics = roleColumns(results, 'metrics');
+  // The least any per-operation propagation costs in the same app: shown beside ours where it was measured.
+  const floors = roleColumns(results, 'floor').length > 0;
   const rows = [];
   const notes = new Set();
   for (const suiteName of rpcSuites(results)) {
@@ -416,6 +441,7 @@ function glance(results, analysis) {
         cell('ours-nospans'),
         cell('ours-spans'),
         ...withMetrics.map(([variant]) => cell(variant)),
+        ...(floors ? [floorCell(v, scenario, FLOOR.nospans), floorCell(v, scenario, FLOOR.spans)] : []),
         ...anchors.map(([anchor]) => {
           const a = v.variants[anchor];
           if (!a?.cpuRatio) return '–';
@@ -432,6 +458,7 @@ function glance(results, analysis) {
       'ours, `spans: false`',
       'ours, with spans',
       ...withMetrics.map(([, name]) => name),
+      ...(floors ? ['OTel floor, `spans: false`', 'OTel floor, spans'] : []),
       ...anchors.map(([, name]) => name),
     ],
     rows,
@@ -474,7 +501,8 @@ export function renderReport(results, { linkFrom } = {}) {
   push(
     'CPU time per operation as a share of the same app without propagation (1 = no cost; median of interleaved rounds, client and server over loopback in one process), ' +
       'then the time our code takes per operation, client and server together, from a CPU profile of the same scenario. *Noise (A/A)*: how far a second, identical baseline process strayed from 1; ' +
-      "differences smaller than that are not results. ✓ the anchor's operations run in their caller's trace; ✗ they do not (the share that did).",
+      "differences smaller than that are not results. ✓ the anchor's operations run in their caller's trace; ✗ they do not (the share that did). " +
+      FLOOR_LEGEND,
     glanceTable,
     ...(legend.length > 0 ? [legend.join('\n')] : []),
   );
@@ -504,14 +532,6 @@ export function renderReport(results, { linkFrom } = {}) {
       const empty = variantsWith(suite, 'empty')
         .map((e) => v.variants[e]?.cpuRatio)
         .find(Boolean);
-      // A floor variant's CPU-time ratio and its own µs/op (profile of bench/lib/floor.mjs).
-      const floorCell = (variant) => {
-        if (roleOf(suite, variant) !== 'floor') return '–';
-        const ratio = v.variants[variant]?.cpuRatio;
-        const us = suite.profiles?.[scenario]?.[variant]?.oursUs;
-        if (!ratio && !Number.isFinite(us)) return '–';
-        return `${ratio ? fmt(ratio.median) : '–'} · ${Number.isFinite(us) ? `${fmt(us, 1)} µs` : '–'}`;
-      };
       const calls = (variant) => {
         const c = suite.counts?.[scenario]?.[variant];
         return c ? COUNTED.map(([key]) => fmt(c.counts[key] / c.ops, 2)).join(' / ') : '–';
@@ -524,8 +544,8 @@ export function renderReport(results, { linkFrom } = {}) {
         mark(find('spans-ratio')),
         Number.isFinite(v.noise) ? `${fmt(v.aa.median)} (±${fmt(v.noise)})` : '–',
         empty ? fmt(empty.median) : '–',
-        floorCell(FLOOR.nospans),
-        floorCell(FLOOR.spans),
+        floorCell(v, scenario, FLOOR.nospans),
+        floorCell(v, scenario, FLOOR.spans),
         calls('ours-nospans'),
         calls('ours-spans'),
       ]);
@@ -931,7 +951,7 @@ function renderReadmeSection(results, analysis, linkFrom) {
     '## Performance',
     '',
     `CPU time per operation as a share of the same app without propagation (1 = no cost; median of ${results.config.rounds} interleaved rounds, client and server over loopback, the OpenTelemetry SDK registered in every variant), then the time our code takes per operation, client and server together, from a CPU profile of the same scenario. ` +
-      `*Noise (A/A)*: how far a second, identical app process strayed from 1; smaller differences are not results. ✓ the anchor's operations run in their caller's trace, ✗ they do not. ${results.machine.cores}-core ${results.machine.cpu.trim()}, Node.js ${results.machine.node}.`,
+      `*Noise (A/A)*: how far a second, identical app process strayed from 1; smaller differences are not results. ✓ the anchor's operations run in their caller's trace, ✗ they do not. ${FLOOR_LEGEND} ${results.machine.cores}-core ${results.machine.cpu.trim()}, Node.js ${results.machine.node}.`,
     '',
     text,
     '',
