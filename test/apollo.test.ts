@@ -168,6 +168,40 @@ describe('HttpLink', () => {
     }
   });
 
+  it("GET queries leave the W3C headers to fetch instrumentation when Node's fetch is instrumented", async () => {
+    const received: (string | undefined)[] = [];
+    const onRequest = (req: { headers: Record<string, string | undefined> }) => received.push(req.headers.traceparent);
+    server.server.on('request', onRequest);
+    const undici = new UndiciInstrumentation();
+    undici.enable();
+    try {
+      const get = { useGETForQueries: true };
+      const client = httpClient(get, get);
+      const { span: caller, result } = await asCaller('caller', () =>
+        client.query({ query: PROBE, variables: { tag: 'get-undici' } }),
+      );
+      expect(new URL(sent[0]!.url).searchParams.get('extensions') ?? '').not.toContain('traceContext');
+      expect(sent[0]!.headers).not.toHaveProperty('traceparent');
+      // One traceparent, the instrumentation's (a child of the CLIENT span), not ours and its joined by a comma.
+      const clientSpan = childOf(SpanKind.CLIENT, caller.spanContext());
+      const fetchSpans = exporter
+        .getFinishedSpans()
+        .filter((span) => span.parentSpanContext?.spanId === clientSpan.spanContext().spanId);
+      expect(fetchSpans.map((span) => span.instrumentationScope.name)).toEqual([
+        '@opentelemetry/instrumentation-undici',
+      ]);
+      expect(received).toEqual([traceparentOf(fetchSpans[0]!)]);
+      // The operation continues that header (GET has no extensions slot): caller → CLIENT → fetch → SERVER.
+      const serverSpan = childOf(SpanKind.SERVER, fetchSpans[0]!.spanContext());
+      const seen = allSeen(result.data);
+      expect(seen).toHaveLength(5);
+      expect(seen.every((entry) => entry.spanId === serverSpan.spanContext().spanId)).toBe(true);
+    } finally {
+      undici.disable();
+      server.server.off('request', onRequest);
+    }
+  });
+
   it('headers: true also sends W3C headers', async () => {
     const client = httpClient({ headers: true });
     const { span: caller } = await asCaller('caller', () => client.query({ query: PROBE, variables: { tag: 'h' } }));

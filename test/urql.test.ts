@@ -2,6 +2,7 @@
 // urql (@urql/core 6) with traceContextExchange against a real Yoga server with useTraceContext, over loopback:
 // fetchExchange POST and GET, subscriptionExchange over graphql-ws (Yoga's recipe) and over graphql-sse.
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import {
   Client,
   cacheExchange,
@@ -266,6 +267,38 @@ describe('fetchExchange, GET (urql sends queries as GET by default)', () => {
       true,
     );
     expect(queryMismatches(runs)).toEqual([]);
+  });
+
+  it("leaves the W3C headers to fetch instrumentation when Node's fetch is instrumented, 10 concurrent queries apart", async () => {
+    const received: (string | undefined)[] = [];
+    const onRequest = (req: { headers: Record<string, string | undefined> }) => received.push(req.headers.traceparent);
+    server.server.on('request', onRequest);
+    const undici = new UndiciInstrumentation();
+    undici.enable();
+    try {
+      const client = fetchClient({}, { preferGetMethod: 'force' });
+      const runs = await asCallers('caller', tags('gu', 10), (tag) => client.query(PROBE, { tag }).toPromise());
+      expect(sent.every((request) => request.method === 'GET' && !('traceparent' in request.headers))).toBe(true);
+      // One traceparent per request, the instrumentation's fetch span under that query's own CLIENT span.
+      const spans = exporter.getFinishedSpans();
+      expect(received).toHaveLength(10);
+      for (const run of runs) {
+        const clientSpan = childOf(SpanKind.CLIENT, run.span.spanContext());
+        const fetchSpans = spans.filter((span) => span.parentSpanContext?.spanId === clientSpan.spanContext().spanId);
+        expect(fetchSpans.map((span) => span.instrumentationScope.name)).toEqual([
+          '@opentelemetry/instrumentation-undici',
+        ]);
+        expect(received).toContain(traceparentOf(fetchSpans[0]!));
+        // The operation continues that header (GET has no extensions slot): CLIENT → fetch → SERVER, resolvers in it.
+        const serverSpan = childOf(SpanKind.SERVER, fetchSpans[0]!.spanContext());
+        const seen = allSeen(run.result.data);
+        expect(seen).toHaveLength(PROBE_RESOLVERS);
+        expect(seen.every((entry) => entry.spanId === serverSpan.spanContext().spanId)).toBe(true);
+      }
+    } finally {
+      undici.disable();
+      server.server.off('request', onRequest);
+    }
   });
 
   it("get: 'url' puts the carrier in the URL's extensions; 'none' sends nothing", async () => {

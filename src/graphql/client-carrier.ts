@@ -40,7 +40,9 @@ export type HeadersMode = boolean | 'auto';
  * `context.fetchOptions.method: 'GET'`; urql: a query `fetchExchange` sends as GET, its default
  * `preferGetMethod: 'within-url-limit'`):
  * - `'headers'`: the W3C headers only; the URL stays the same for every call, so HTTP caches and CDNs
- *   still hit (a cross-origin browser request then needs a CORS preflight);
+ *   still hit (a cross-origin browser request then needs a CORS preflight). Where Node's fetch is
+ *   instrumented (`@opentelemetry/instrumentation-undici`), they are left to it: it sets them from its request
+ *   span, a child of the operation's CLIENT span, and would append its `traceparent` to ours;
  * - `'url'`: the carrier in the URL's `extensions` like any other operation; every URL becomes unique, so
  *   nothing is ever served from a cache;
  * - `'none'`: nothing; the server falls back to its own HTTP-level context.
@@ -75,18 +77,18 @@ export interface CarrierSlots {
 
 /**
  * Where the carrier of an operation goes, `get` telling whether it travels as GET: a POST carries it in
- * `extensions`, plus the headers as `headers` says; a GET as `get` says. Headers only for a non-empty
- * carrier: an empty one says nothing the server's own default does not.
+ * `extensions`, plus the headers as `headers` says; a GET as `get` says, except that with `'headers'` an
+ * instrumented Node fetch sets them itself (from the operation's context, which the request runs in: one
+ * operation per GET, so its headers are that operation's). Headers only for a non-empty carrier: an empty one
+ * says nothing the server's own default does not.
  */
 export function carrierSlots(
   carrier: ContextCarrier,
   get: boolean,
   config: { readonly headers: HeadersMode; readonly get: GetRequestCarrier },
 ): CarrierSlots {
-  return {
-    extensions: !get || config.get === 'url',
-    headers: (get ? config.get === 'headers' : sendsHeaders(config.headers)) && hasEntries(carrier),
-  };
+  const headers = get ? config.get === 'headers' && !nodeFetchInstrumented() : sendsHeaders(config.headers);
+  return { extensions: !get || config.get === 'url', headers: headers && hasEntries(carrier) };
 }
 
 /** Each operation's carrier in a GraphQL request body (a JSON operation or batch), in order. */
