@@ -18,7 +18,12 @@ import { type AnyRouter, initTRPC, TRPCError } from '@trpc/server';
 import { type Observable, observable } from '@trpc/server/observable';
 import { callProcedure } from '@trpc/server/unstable-core-do-not-import';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBatchHeader, encodeBatchHeader, MAX_BATCH_HEADER_LENGTH } from '../src/trpc/batch-header.js';
+import {
+  decodeBatchHeader,
+  encodeBatchHeader,
+  MAX_BATCH_HEADER_LENGTH,
+  MAX_TRACE_HEADERS_LENGTH,
+} from '../src/trpc/batch-header.js';
 import { decodeBatchResponseHeader, encodeBatchResponseHeader } from '../src/trpc/traceresponse.js';
 import { NO_CARRIER_KEY, URL_PARAM, urlCarrier, withCarrierParam } from '../src/trpc/url-param.js';
 import { takeFrameCarrier, WS_FIELD } from '../src/trpc/ws.js';
@@ -293,6 +298,40 @@ describe('batch header', () => {
     expect(decoded).toHaveLength(200);
     expect(decoded.at(-1)).toEqual({});
     expect(decoded[0]).toEqual({ traceparent: PARENT });
+  });
+
+  it('counts the standard headers against the limit: the first entry goes as null before anything is dropped', () => {
+    const baggage = `k=${'v'.repeat(7_000)}`;
+    const lone = [{ traceparent: PARENT, baggage }];
+    const standard = PARENT.length + baggage.length;
+    // Alone it fits; beside the standard headers carrying the same baggage, it says "as the standard headers".
+    expect(decodeBatchHeader(encodeBatchHeader(lone))).toEqual(lone);
+    expect(encodeBatchHeader(lone, standard) === '[null]').toBe(true);
+    // Beside standard headers of an ordinary size, the whole goes.
+    expect(encodeBatchHeader(lone, 4_000).length).toBeGreaterThan(7_000);
+    expect(decodeBatchHeader('[null]')).toEqual([undefined]);
+    // A batch: the first as null, the others whole while they fit, then without baggage, then {}.
+    const small = { traceparent: PARENT, baggage: 'k=v' };
+    expect(decodeBatchHeader(encodeBatchHeader([lone[0]!, small], standard))).toEqual([undefined, small]);
+    const many = [
+      lone[0]!,
+      ...Array.from({ length: 80 }, () => ({ traceparent: PARENT, baggage: `k=${'v'.repeat(40)}` })),
+    ];
+    const decoded = decodeBatchHeader(encodeBatchHeader(many, standard)) ?? [];
+    expect(decoded[0]).toBeUndefined();
+    expect(decoded[1]).toEqual({ traceparent: PARENT });
+    expect(decoded.at(-1)).toEqual({});
+    // Never past either limit, whatever the sizes.
+    for (const length of [0, 55, 4_000, 8_000, 8_300, 12_000, 13_000]) {
+      for (const count of [1, 2, 10, 150]) {
+        const encoded = encodeBatchHeader(many.slice(0, count), length);
+        expect(encoded.length).toBeLessThanOrEqual(MAX_BATCH_HEADER_LENGTH);
+        if (length + 6 <= MAX_TRACE_HEADERS_LENGTH) {
+          expect(encoded.length + length).toBeLessThanOrEqual(MAX_TRACE_HEADERS_LENGTH);
+        }
+        expect(decodeBatchHeader(encoded)).not.toBeNull();
+      }
+    }
   });
 
   it('decodes hostile values to null or {} and never throws', () => {

@@ -18,20 +18,40 @@ import { type CarrierInput, type ContextCarrier, carrierGetter, parsedContextCar
  */
 export const BATCH_HEADER = 'x-trpc-trace-context';
 
-/** The batch header is never longer than this: Node's default limit for all headers is 16 KiB. */
+/** The batch header is never longer than this, and a server reads none longer. */
 export const MAX_BATCH_HEADER_LENGTH = 8192;
+
+/**
+ * The most characters the batch header and the standard trace context headers beside it take together: of
+ * Node's default limit for all of a request's headers, 16 KiB, 4 KiB stay for the others.
+ */
+export const MAX_TRACE_HEADERS_LENGTH = 12_288;
 
 let warnedTrimmed = false;
 
+const list = (entries: readonly string[]) => `[${entries.join(',')}]`;
+
 /**
- * The batch header's value: every carrier as sent while the whole fits in {@link MAX_BATCH_HEADER_LENGTH};
- * else without baggage; else the entries past the limit as `{}`. Never longer than the limit.
+ * The batch header's value, within {@link MAX_BATCH_HEADER_LENGTH}, and within {@link MAX_TRACE_HEADERS_LENGTH}
+ * less `standardLength`, the characters of the standard headers that carry the first operation's context (0:
+ * none do). While the whole does not fit, in turn:
+ * the first entry becomes `null` ("as the standard headers", so its baggage travels once); the other entries
+ * leave out their baggage; the entries past the limit become `{}`. Never longer than the limit.
  */
-export function encodeBatchHeader(carriers: readonly ContextCarrier[]): string {
+export function encodeBatchHeader(carriers: readonly ContextCarrier[], standardLength = 0): string {
+  const limit = Math.min(MAX_BATCH_HEADER_LENGTH, MAX_TRACE_HEADERS_LENGTH - standardLength);
   const full = JSON.stringify(carriers);
-  if (full.length <= MAX_BATCH_HEADER_LENGTH) return full;
-  const lean = carriers.map((carrier) => {
-    if (carrier.baggage === undefined) return JSON.stringify(carrier);
+  if (full.length <= limit) return full;
+  const entries = carriers.map((carrier) => JSON.stringify(carrier));
+  const inStandard = standardLength > 0 && entries.length > 0;
+  if (inStandard) {
+    entries[0] = 'null';
+    const shared = list(entries);
+    if (shared.length <= limit) return shared;
+  }
+  const lean = entries.map((entry, index) => {
+    const carrier = carriers[index] as ContextCarrier;
+    if ((inStandard && index === 0) || carrier.baggage === undefined) return entry;
     const { baggage: _baggage, ...rest } = carrier;
     return JSON.stringify(rest);
   });
@@ -40,12 +60,12 @@ export function encodeBatchHeader(carriers: readonly ContextCarrier[]): string {
   let length = 2 + (lean.length - 1) + placeholder * lean.length;
   let dropped = 0;
   // Not even `{}` each fits: an empty list, which the server reads as "no context" for every operation.
-  if (length > MAX_BATCH_HEADER_LENGTH) {
+  if (length > limit) {
     dropped = lean.length;
     lean.length = 0;
   }
   const kept = lean.map((entry) => {
-    if (length - placeholder + entry.length > MAX_BATCH_HEADER_LENGTH) {
+    if (length - placeholder + entry.length > limit) {
       dropped++;
       return '{}';
     }
@@ -55,12 +75,13 @@ export function encodeBatchHeader(carriers: readonly ContextCarrier[]): string {
   if (!warnedTrimmed) {
     warnedTrimmed = true;
     diag.warn(
-      `otel-rpc-context: a batch of ${carriers.length} operations does not fit the ${MAX_BATCH_HEADER_LENGTH}-character ` +
-        `${BATCH_HEADER} header: baggage was left out${dropped > 0 ? ` and ${dropped} operations were sent without a context` : ''}. ` +
+      `otel-rpc-context: a batch of ${carriers.length} operations does not fit the ${BATCH_HEADER} header (at most ` +
+        `${MAX_BATCH_HEADER_LENGTH} characters, ${MAX_TRACE_HEADERS_LENGTH} with the standard headers): baggage was left out` +
+        `${dropped > 0 ? ` and ${dropped} operations were sent without a context` : ''}. ` +
         'Set maxItems on the batch link (said once).',
     );
   }
-  return `[${kept.join(',')}]`;
+  return list(kept);
 }
 
 /**

@@ -8,6 +8,13 @@ import { carrierOf } from './shared.js';
 import { rememberRequestSlot } from './traceresponse.js';
 import { sentOverHttp } from './ws-pending.js';
 
+/** The characters a carrier takes as headers: its values. */
+function carrierLength(carrier: ContextCarrier): number {
+  let length = 0;
+  for (const value of Object.values(carrier)) length += typeof value === 'string' ? value.length : 0;
+  return length;
+}
+
 /**
  * Headers for an operation (`httpLink`) or a batch (`httpBatchLink`, `httpBatchStreamLink`). Pass it as
  * the link's `headers` option. The standard `traceparent`/`tracestate`/`baggage` headers carry the
@@ -26,10 +33,12 @@ import { sentOverHttp } from './ws-pending.js';
  * through another `fetch` in such a process sends no standard headers: its procedures still run in their
  * callers' contexts (from `x-trpc-trace-context`), the server's HTTP span starts a trace of its own.
  *
- * The array stays within 8,192 characters: past that, baggage is left out of its entries, then the entries
- * that still do not fit are sent as `{}` (those operations start their own traces on the server) and this
- * says so once through `diag`. Batches of more than about 100 operations do not fit: set `maxItems` on the
- * batch link.
+ * The array stays within 8,192 characters, and within 12,288 together with the standard headers (Node's default
+ * limit for all of a request's headers is 16 KiB; where the standard headers are undici's, their length is taken
+ * as the first operation's carrier's). Past that, in turn: the first entry is sent as `null`, "as the standard headers", so a
+ * big baggage travels once; the other entries leave out their baggage; the entries that still do not fit are sent
+ * as `{}` (those operations start their own traces on the server), and this says so once through `diag`.
+ * Batches of more than about 100 operations do not fit: set `maxItems` on the batch link.
  *
  * @example
  * ```ts
@@ -60,7 +69,10 @@ export function traceContextHeaders(opts: {
   }
   const first = carriers[0] as ContextCarrier;
   const headers: Record<string, string> = standard ? { ...first } : {};
-  // A lone operation without a context has nothing to say in its slot.
-  if (carriers.length > 1 || hasEntries(first)) headers[BATCH_HEADER] = encodeBatchHeader(carriers);
+  // A lone operation without a context has nothing to say in its slot. The standard headers (ours, or
+  // undici's from the same context) count against the slot's limit: together they must fit in Node's 16 KiB.
+  if (carriers.length > 1 || hasEntries(first)) {
+    headers[BATCH_HEADER] = encodeBatchHeader(carriers, carrierLength(first));
+  }
   return headers;
 }
