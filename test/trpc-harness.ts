@@ -68,6 +68,13 @@ export function makeRouter(options: TraceContextMiddlewareOptions & { middleware
       await sleep(input.delay ?? 2000, undefined, { signal }).catch(() => undefined);
       return seen(input.i);
     }),
+    /** A subscription without input, ticking until unsubscribed. */
+    ticks: procedure.subscription(async function* ({ signal }) {
+      while (!signal?.aborted) {
+        await sleep(5);
+        yield seen(-1);
+      }
+    }),
     sub: procedure
       .input(z.object({ i: z.number(), count: z.number().optional(), lastEventId: z.string().nullish() }))
       .subscription(async function* ({ input, signal }) {

@@ -1,6 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink, type TRPCLink } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpBatchStreamLink,
+  httpLink,
+  httpSubscriptionLink,
+  type TRPCLink,
+} from '@trpc/client';
+import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { traceContextHeaders, traceContextLink } from '../src/trpc.js';
 import { resultsOutsideCallerTrace, traceEveryTest, underCallers } from './support/trpc-calls.js';
@@ -233,6 +241,63 @@ describe('wsLink', () => {
       await stock.close();
     }
   });
+});
+
+describe('wsLink beside other transports', () => {
+  /** Subscribes to `ticks` under a caller of its own; resolves with its first events' trace ids once it has 3. */
+  function tick(trpc: ReturnType<typeof createTRPCClient<AppRouter>>) {
+    return otel.tracer.startActiveSpan('caller', (caller) => {
+      const traces: string[] = [];
+      let stop = () => {};
+      const three = new Promise<void>((resolve, reject) => {
+        const sub = trpc.ticks.subscribe(undefined, {
+          onData: (value) => {
+            traces.push(value.traceId);
+            if (traces.length === 3) resolve();
+          },
+          onError: reject,
+        });
+        stop = () => sub.unsubscribe();
+      });
+      caller.end();
+      return { traceId: caller.spanContext().traceId, traces, three, stop };
+    });
+  }
+
+  it.each([
+    ['start', 'traceContextUrl'],
+    ['lifetime', 'traceContextUrl'],
+    // A link none of our helpers sees: the operation's first answer takes it off the WebSocket's records.
+    ['lifetime', 'a plain URL'],
+  ] as const)(
+    'a WebSocket subscription never takes an open SSE subscription of the same procedure and input (subscriptionSpan: %s, %s)',
+    async (subscriptionSpan, url) => {
+      const plain = httpSubscriptionLink({ url: servers.standaloneUrl, EventSource });
+      const sse = createTRPCClient<AppRouter>({
+        links: [
+          traceContextLink({ subscriptionSpan }),
+          url === 'traceContextUrl' ? sseSplitLink<AppRouter>(servers.standaloneUrl) : (plain as TRPCLink<AppRouter>),
+        ],
+      });
+      const { ws, trpc } = wsTraceClient<AppRouter>(servers.wsUrl, { link: { subscriptionSpan } });
+      const overSse = tick(sse);
+      try {
+        await overSse.three;
+        const overWs = tick(trpc);
+        try {
+          await overWs.three;
+          // Without the URL parameter the SSE subscription runs in a trace of the server's own.
+          if (url === 'traceContextUrl') expect(overSse.traces.slice(0, 3)).toEqual(Array(3).fill(overSse.traceId));
+          expect(overWs.traces.slice(0, 3)).toEqual(Array(3).fill(overWs.traceId));
+        } finally {
+          overWs.stop();
+        }
+      } finally {
+        overSse.stop();
+        await ws.close();
+      }
+    },
+  );
 });
 
 describe('spans', () => {

@@ -57,6 +57,12 @@ function resultData(value: unknown): unknown {
   return isObject(result) && 'data' in result ? result.data : undefined;
 }
 
+/** The `type` of a result envelope (`started`, `stopped`, `state`, `data`), if it has one. */
+function resultType(value: unknown): unknown {
+  const result = isObject(value) ? value.result : undefined;
+  return isObject(result) ? result.type : undefined;
+}
+
 /** One operation as the link starts it, before anything downstream runs. */
 interface StartedOperation {
   /** The caller's context, captured when the operation started. */
@@ -66,6 +72,8 @@ interface StartedOperation {
   nextOp: Operation;
   /** The context the next links run in. */
   downstream: Context;
+  /** Forgets the operation's WebSocket record (a result came: any message of it was sent). */
+  untrack: () => void;
   /** Forgets the operation's WebSocket record and ends its span. */
   end: () => void;
 }
@@ -94,13 +102,13 @@ function startOperation(config: LinkConfig, op: Operation): StartedOperation {
   const nextOp: Operation = { ...op, context: { ...op.context, [OP_CONTEXT_KEY]: carrier } };
   const untrack = trackOperation(op.type, op.path, op.input, carrier, nextOp.context);
   if (span) expectRequestSlot(nextOp.context);
-  let downstream = opContext.setValue(CLIENT_OPERATION_KEY, true);
+  let downstream = opContext.setValue(CLIENT_OPERATION_KEY, nextOp.context);
   if (!propagating) downstream = downstream.setValue(NO_CARRIER_KEY, true);
   const end = () => {
     untrack();
     operationSpan.end();
   };
-  return { active, operationSpan, nextOp, downstream, end };
+  return { active, operationSpan, nextOp, downstream, untrack, end };
 }
 
 /**
@@ -136,7 +144,7 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
   return () =>
     ({ op, next }) =>
       observable((observer) => {
-        const { active, operationSpan, nextOp, downstream, end } = startOperation(config, op);
+        const { active, operationSpan, nextOp, downstream, untrack, end } = startOperation(config, op);
         const span = operationSpan.span;
         // Settled: a query's or mutation's result arrived, or the operation failed or completed.
         let settled = false;
@@ -145,14 +153,15 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
         const subscription = context.with(downstream, () =>
           next(nextOp).subscribe({
             next(value) {
+              // An answer from the server (not a link's own connection state): whatever link carried the
+              // operation, its message is out, and no WebSocket message may claim it now.
+              const type = resultType(value);
+              if (type !== 'state') untrack();
               if (op.type !== 'subscription') linkResponse(span, nextOp.context, responseOf(value.context));
               const data = resultData(value);
               if (data !== undefined || op.type !== 'subscription') operationSpan.result(data);
               if (op.type !== 'subscription') settled = true;
-              else if (!config.lifetime) {
-                const result = (value as { result?: { type?: string } }).result;
-                if (result?.type !== 'state') end();
-              }
+              else if (!config.lifetime && type !== 'state') end();
               // What the caller starts on this result (an invalidation refetch) joins its user action.
               resumeCaller(active, false);
               observer.next(value);

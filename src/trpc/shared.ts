@@ -54,8 +54,10 @@ export function carrierOf(op: { context?: unknown } | undefined): ContextCarrier
 }
 
 /**
- * Set in the context an operation's downstream links run in. A server middleware that finds it active is
- * running in the same process and async flow as the client (`unstable_localLink`): nothing to extract.
+ * Set in the context an operation's downstream links run in, to the operation's downstream `op.context`. A
+ * server middleware that finds it active is running in the same process and async flow as the client
+ * (`unstable_localLink`): nothing to extract. A helper that sends the operation over HTTP without seeing it
+ * (`traceContextUrl`) finds it here.
  */
 export const CLIENT_OPERATION_KEY = createContextKey('otel-rpc-context/trpc client operation');
 

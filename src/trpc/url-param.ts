@@ -4,6 +4,8 @@ import { context, createContextKey } from '@opentelemetry/api';
 import { type ContextCarrier, isObject, parsedContextCarrier } from '../core/carrier.js';
 import { getContext } from '../core/context.js';
 import { MAX_BATCH_HEADER_LENGTH } from './batch-header.js';
+import { CLIENT_OPERATION_KEY } from './shared.js';
+import { sentOverHttp } from './ws-pending.js';
 
 /** The query parameter of a subscription URL (`httpSubscriptionLink`) that carries its carrier. */
 export const URL_PARAM = 'traceContext';
@@ -33,6 +35,9 @@ export function traceContextUrl(url: string | (() => string | Promise<string>)):
   return () => {
     // Read now: after tRPC's next `await` a browser context manager no longer knows the operation.
     const active = context.active();
+    // This operation goes by SSE: no WebSocket message may claim it, however long it stays open.
+    const operation = active.getValue(CLIENT_OPERATION_KEY);
+    if (isObject(operation)) sentOverHttp(operation);
     const carrier = active.getValue(NO_CARRIER_KEY) ? {} : getContext({ context: active });
     const base = typeof url === 'function' ? url() : url;
     return typeof base === 'string' ? withCarrierParam(base, carrier) : base.then((b) => withCarrierParam(b, carrier));

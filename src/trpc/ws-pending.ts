@@ -11,8 +11,8 @@ interface PendingOp {
  * The link records each operation it starts here (only once an encoder exists); the encoder claims the oldest
  * record with the same type and path, preferring one whose input is the very same value (true whenever no
  * transformer copies the input). tRPC creates messages synchronously, in the order operations start, so for
- * one WebSocket client this is exact. The record is gone when the operation ends, or when an HTTP link
- * claims it.
+ * one WebSocket client this is exact. The record is gone when the operation ends or gets its first result, or
+ * when an HTTP helper (`traceContextHeaders`, `traceContextUrl`) sends it.
  */
 const pending = new Map<string, PendingOp[]>();
 const MAX_PENDING = 10_000;
@@ -51,7 +51,10 @@ export function trackOperation(
   }
   list.push(entry);
   pendingCount++;
+  let tracked = true;
   const untrack = () => {
+    if (!tracked) return;
+    tracked = false;
     const current = pending.get(key);
     const index = current ? current.indexOf(entry) : -1;
     if (index < 0 || !current) return;
