@@ -321,6 +321,9 @@ describe('batch header', () => {
     expect(decoded[0]).toBeUndefined();
     expect(decoded[1]).toEqual({ traceparent: PARENT });
     expect(decoded.at(-1)).toEqual({});
+    // A first entry without baggage keeps its own slot: nothing of it would travel twice.
+    const plain = Array.from({ length: 200 }, () => ({ traceparent: PARENT }));
+    expect(decodeBatchHeader(encodeBatchHeader(plain, PARENT.length))?.[0]).toEqual({ traceparent: PARENT });
     // Never past either limit, whatever the sizes.
     for (const length of [0, 55, 4_000, 8_000, 8_300, 12_000, 13_000]) {
       for (const count of [1, 2, 10, 150]) {

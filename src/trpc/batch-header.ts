@@ -34,16 +34,17 @@ const list = (entries: readonly string[]) => `[${entries.join(',')}]`;
 /**
  * The batch header's value, within {@link MAX_BATCH_HEADER_LENGTH}, and within {@link MAX_TRACE_HEADERS_LENGTH}
  * less `standardLength`, the characters of the standard headers that carry the first operation's context (0:
- * none do). While the whole does not fit, in turn:
- * the first entry becomes `null` ("as the standard headers", so its baggage travels once); the other entries
- * leave out their baggage; the entries past the limit become `{}`. Never longer than the limit.
+ * none do). While the whole does not fit, in turn: the first entry, if it has baggage, becomes `null` ("as the
+ * standard headers", so its baggage travels once); the other entries leave out their baggage; the entries past
+ * the limit become `{}`. Never longer than the limit.
  */
 export function encodeBatchHeader(carriers: readonly ContextCarrier[], standardLength = 0): string {
   const limit = Math.min(MAX_BATCH_HEADER_LENGTH, MAX_TRACE_HEADERS_LENGTH - standardLength);
   const full = JSON.stringify(carriers);
   if (full.length <= limit) return full;
   const entries = carriers.map((carrier) => JSON.stringify(carrier));
-  const inStandard = standardLength > 0 && entries.length > 0;
+  // Only for baggage, which would travel twice: a first entry without it keeps its own, exact slot.
+  const inStandard = standardLength > 0 && carriers[0]?.baggage !== undefined;
   if (inStandard) {
     entries[0] = 'null';
     const shared = list(entries);
