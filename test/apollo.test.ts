@@ -6,7 +6,6 @@ import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { print } from '@apollo/client/utilities';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import { Observable } from 'rxjs';
@@ -21,7 +20,7 @@ import {
 import { allSeen, clientChecks, PROBE_SOURCE, TICKS_SOURCE, traceparentOf } from './graphql-client-harness.js';
 import { setupGraphqlTracing } from './graphql-fixture.js';
 import { callerRuns, tags, unsubscribeAtFirstEvent } from './support/graphql-callers.js';
-import { apolloClient, recordFetches, subscriptionEvents } from './support/graphql-clients.js';
+import { apolloClient, recordFetches, subscriptionEvents, withInstrumentedFetch } from './support/graphql-clients.js';
 import { yogaForClientTests } from './support/graphql-servers.js';
 
 const tracing = setupGraphqlTracing();
@@ -147,12 +146,7 @@ describe('HttpLink', () => {
   });
 
   it("headers: 'auto' leaves the W3C headers to fetch instrumentation when Node's fetch is instrumented", async () => {
-    const received: (string | undefined)[] = [];
-    const onRequest = (req: { headers: Record<string, string | undefined> }) => received.push(req.headers.traceparent);
-    server.server.on('request', onRequest);
-    const undici = new UndiciInstrumentation();
-    undici.enable();
-    try {
+    await withInstrumentedFetch(server.server, async (received) => {
       const client = httpClient();
       const { span: caller, result } = await asCaller('caller', () =>
         client.query({ query: PROBE, variables: { tag: 'undici' } }),
@@ -162,19 +156,11 @@ describe('HttpLink', () => {
       expect(received).toHaveLength(1);
       expect(received[0]).toMatch(new RegExp(`^00-${caller.spanContext().traceId}-[0-9a-f]{16}-01$`));
       expect(mismatchesOf(caller, result.data, 5)).toEqual([]);
-    } finally {
-      undici.disable();
-      server.server.off('request', onRequest);
-    }
+    });
   });
 
   it("GET queries leave the W3C headers to fetch instrumentation when Node's fetch is instrumented", async () => {
-    const received: (string | undefined)[] = [];
-    const onRequest = (req: { headers: Record<string, string | undefined> }) => received.push(req.headers.traceparent);
-    server.server.on('request', onRequest);
-    const undici = new UndiciInstrumentation();
-    undici.enable();
-    try {
+    await withInstrumentedFetch(server.server, async (received) => {
       const get = { useGETForQueries: true };
       const client = httpClient(get, get);
       const { span: caller, result } = await asCaller('caller', () =>
@@ -196,10 +182,7 @@ describe('HttpLink', () => {
       const seen = allSeen(result.data);
       expect(seen).toHaveLength(5);
       expect(seen.every((entry) => entry.spanId === serverSpan.spanContext().spanId)).toBe(true);
-    } finally {
-      undici.disable();
-      server.server.off('request', onRequest);
-    }
+    });
   });
 
   it('headers: true also sends W3C headers', async () => {

@@ -2,7 +2,6 @@
 // urql (@urql/core 6) with traceContextExchange against a real Yoga server with useTraceContext, over loopback:
 // fetchExchange POST and GET, subscriptionExchange over graphql-ws (Yoga's recipe) and over graphql-sse.
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import {
   Client,
   cacheExchange,
@@ -27,6 +26,7 @@ import {
 } from './graphql-client-harness.js';
 import { setupGraphqlTracing } from './graphql-fixture.js';
 import { callerRuns, tags, unsubscribeAtFirstEvent } from './support/graphql-callers.js';
+import { withInstrumentedFetch } from './support/graphql-clients.js';
 import { yogaForClientTests } from './support/graphql-servers.js';
 
 const tracing = setupGraphqlTracing();
@@ -270,12 +270,7 @@ describe('fetchExchange, GET (urql sends queries as GET by default)', () => {
   });
 
   it("leaves the W3C headers to fetch instrumentation when Node's fetch is instrumented, 10 concurrent queries apart", async () => {
-    const received: (string | undefined)[] = [];
-    const onRequest = (req: { headers: Record<string, string | undefined> }) => received.push(req.headers.traceparent);
-    server.server.on('request', onRequest);
-    const undici = new UndiciInstrumentation();
-    undici.enable();
-    try {
+    await withInstrumentedFetch(server.server, async (received) => {
       const client = fetchClient({}, { preferGetMethod: 'force' });
       const runs = await asCallers('caller', tags('gu', 10), (tag) => client.query(PROBE, { tag }).toPromise());
       expect(sent.every((request) => request.method === 'GET' && !('traceparent' in request.headers))).toBe(true);
@@ -295,10 +290,7 @@ describe('fetchExchange, GET (urql sends queries as GET by default)', () => {
         expect(seen).toHaveLength(PROBE_RESOLVERS);
         expect(seen.every((entry) => entry.spanId === serverSpan.spanContext().spanId)).toBe(true);
       }
-    } finally {
-      undici.disable();
-      server.server.off('request', onRequest);
-    }
+    });
   });
 
   it("get: 'url' puts the carrier in the URL's extensions; 'none' sends nothing", async () => {

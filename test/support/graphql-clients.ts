@@ -1,8 +1,10 @@
 // biome-ignore-all lint/suspicious/noExplicitAny: GraphQL payloads and results are untyped here
 // The clients the GraphQL tests drive servers with: Apollo Client 4 behind our link, and the graphql-ws client
 // reading every event of one operation.
+import type { IncomingMessage, Server } from 'node:http';
 import { ApolloClient, ApolloLink, InMemoryCache } from '@apollo/client';
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { TraceContextLink, traceContextBatchKey } from '../../src/apollo.js';
@@ -75,4 +77,26 @@ export function recordFetches() {
     sent.length = 0;
   };
   return { fetch: fetchAndRecord, bodies, sent, clear };
+}
+
+/**
+ * Runs `fn` with `@opentelemetry/instrumentation-undici` on (Node's fetch instrumented), `received` collecting the
+ * `traceparent` each request reaching `server` arrived with; turns it off again, whatever `fn` did.
+ */
+export async function withInstrumentedFetch<T>(
+  server: Server,
+  fn: (received: (string | undefined)[]) => Promise<T>,
+): Promise<T> {
+  const received: (string | undefined)[] = [];
+  // A repeated header arrives joined by commas: one string, as the server's instrumentation sees it.
+  const onRequest = (req: IncomingMessage) => received.push(req.headers.traceparent as string | undefined);
+  server.on('request', onRequest);
+  const undici = new UndiciInstrumentation();
+  undici.enable();
+  try {
+    return await fn(received);
+  } finally {
+    undici.disable();
+    server.off('request', onRequest);
+  }
 }
