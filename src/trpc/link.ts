@@ -51,16 +51,10 @@ function errorType(error: unknown): string {
 
 const anyError = () => true;
 
-/** The data of a result envelope (`{ result: { type?, data } }`), `undefined` for `started`/`stopped`/`state`. */
-function resultData(value: unknown): unknown {
+/** The `result` of a result envelope (`{ result: { type?, data? } }`), if it is one. */
+function resultOf(value: unknown): Record<string, unknown> | undefined {
   const result = isObject(value) ? value.result : undefined;
-  return isObject(result) && 'data' in result ? result.data : undefined;
-}
-
-/** The `type` of a result envelope (`started`, `stopped`, `state`, `data`), if it has one. */
-function resultType(value: unknown): unknown {
-  const result = isObject(value) ? value.result : undefined;
-  return isObject(result) ? result.type : undefined;
+  return isObject(result) ? result : undefined;
 }
 
 /** One operation as the link starts it, before anything downstream runs. */
@@ -155,10 +149,12 @@ export function traceContextLink<TRouter extends AnyRouter = AnyRouter>(
             next(value) {
               // An answer from the server (not a link's own connection state): whatever link carried the
               // operation, its message is out, and no WebSocket message may claim it now.
-              const type = resultType(value);
+              const result = resultOf(value);
+              // `started`, `stopped`, `state` or `data` (or none); only data results have `data`.
+              const type = result?.type;
               if (type !== 'state') untrack();
               if (op.type !== 'subscription') linkResponse(span, nextOp.context, responseOf(value.context));
-              const data = resultData(value);
+              const data = result && 'data' in result ? result.data : undefined;
               if (data !== undefined || op.type !== 'subscription') operationSpan.result(data);
               if (op.type !== 'subscription') settled = true;
               else if (!config.lifetime && type !== 'state') end();
