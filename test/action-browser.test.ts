@@ -1,12 +1,13 @@
 // User actions in real Chromium (Debian's, driven by playwright-core): a React 19 page with TanStack Query 5
 // over tRPC, Apollo Client 4's hooks and urql's hooks (test/action-browser/page.ts), the browser's
-// StackContextManager, and real servers over loopback (tRPC with traceContextMiddleware, graphql-yoga with
+// StackContextManager (and again with zone.js and ZoneContextManager: zone.html), and real servers over loopback (tRPC with traceContextMiddleware, graphql-yoga with
 // useTraceContext). Proves, from the spans both sides recorded:
 // - page load with three hook queries: one page-load trace;
 // - click → useMutation → success → invalidateQueries refetch: one trace, with its parentage;
 // - three rapid overlapping clicks on different buttons (TanStack Query over tRPC, Apollo, urql): each click's
 //   operations, the requests after its mutation's response included, under its own click span;
-// - a polling query started outside any action, ticking while both clicks are open: never in their traces.
+// - a polling query started outside any action, ticking while both clicks are open: never in their traces;
+// - a click handler that awaits (native `await`) before it calls the tRPC client: the mutation under the click.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,7 +51,13 @@ beforeAll(async () => {
     configFile: false,
     root: pageSource,
     logLevel: 'error',
-    build: { outDir, emptyOutDir: true, minify: false, chunkSizeWarningLimit: 5_000 },
+    build: {
+      outDir,
+      emptyOutDir: true,
+      minify: false,
+      chunkSizeWarningLimit: 5_000,
+      rollupOptions: { input: { index: join(pageSource, 'index.html'), zone: join(pageSource, 'zone.html') } },
+    },
     resolve: { dedupe: ['@opentelemetry/api', 'react', 'react-dom', 'graphql', '@tanstack/react-query'] },
   });
   server = await startServer(outDir);
@@ -82,9 +89,14 @@ afterAll(async () => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('user actions in Chromium', () => {
+describe.each([
+  ['StackContextManager', '/'],
+  ['ZoneContextManager, zone.js loaded first', '/zone.html'],
+])('user actions in Chromium, %s', (_manager, path) => {
   it('page load with three hook queries (React Query, Apollo, urql): one page-load trace', async () => {
-    await page.goto(`${server.origin}/`);
+    await page.goto(`${server.origin}${path}`);
+    const zone = await page.evaluate(() => typeof (globalThis as { Zone?: unknown }).Zone === 'function');
+    expect(zone).toBe(path === '/zone.html');
     await expect.poll(async () => (await pageState()).ended.page, { timeout: 15_000 }).toBe('idle');
     const { spans } = await pageState();
     const pageSpan = spans.find((span) => span.name === 'page load')!;
@@ -183,4 +195,17 @@ describe('user actions in Chromium', () => {
     }
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it('a click handler that awaits before it calls the client itself: the mutation in the click trace', async () => {
+    const before = (await pageState()).spans.length;
+    await page.locator('#direct').click();
+    await expect.poll(async () => (await pageState()).ended.direct, { timeout: 15_000 }).toBe('settled');
+    const spans = (await pageState()).spans.slice(before);
+    const dump = JSON.stringify(spans);
+    const click = spans.find((span) => span.name === 'click: direct')!;
+    const mutation = spans.find((span) => span.kind === SpanKind.CLIENT && span.name === 'post.create')!;
+    expect(mutation.parentSpanId, dump).toBe(click.spanId);
+    expect(serverSpanOf(mutation)?.spanContext().traceId).toBe(click.traceId);
+    expect(pageErrors).toEqual([]);
+  }, 30_000);
 });

@@ -18,13 +18,6 @@ const MAX_DELAY = 2_147_483_647;
  */
 const CLAIM_TURNS = 64;
 
-/** Created on first use; `then` on it queues a microtask (cheaper than `queueMicrotask` in Node 20). */
-let resolved: Promise<void> | undefined;
-function schedule(callback: () => void): void {
-  resolved ??= Promise.resolve();
-  void resolved.then(callback);
-}
-
 /** Open actions, of both kinds: 0 keeps {@link callerContext} at the cost of one comparison. */
 let openActions = 0;
 /** The open page action, if any: the ambient fallback. */
@@ -35,11 +28,14 @@ let claimTurnsLeft = 0;
 let claimClearing = false;
 const AMBIGUOUS = /* @__PURE__ */ Symbol('ambiguous');
 
-function clearClaimTurn(): void {
-  if (--claimTurnsLeft > 0) {
-    schedule(clearClaimTurn);
-    return;
-  }
+/**
+ * Clears the claim once its turns are over, counting them with `await`, the way the user's own code takes them:
+ * zone.js replaces the global Promise and runs all of its microtasks within one native turn, but a native `await`
+ * keeps native promises (and where a bundler compiles `await` to `.then` chains, both ours and the user's are).
+ */
+async function clearClaimAfterTurns(): Promise<void> {
+  do await undefined;
+  while (--claimTurnsLeft > 0);
   claimClearing = false;
   claimant = undefined;
 }
@@ -50,7 +46,7 @@ export function claimTask(action: ActionScope): void {
   claimTurnsLeft = CLAIM_TURNS;
   if (!claimClearing) {
     claimClearing = true;
-    schedule(clearClaimTurn);
+    void clearClaimAfterTurns();
   }
 }
 

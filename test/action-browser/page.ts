@@ -1,6 +1,7 @@
 // The page of the browser proofs (bundled by test/action-browser.test.ts with vite): React 19 with TanStack
 // Query 5 over tRPC, Apollo Client 4's hooks and urql's hooks, traced by a WebTracerProvider whose
-// StackContextManager forgets the active context across every `await`. It records its finished spans in
+// StackContextManager forgets the active context across every `await` (zone.html: ZoneContextManager, which does
+// too for native `await`). It records its finished spans in
 // `window.__spans` for the test to read.
 import { ApolloClient, ApolloLink, gql, HttpLink, InMemoryCache } from '@apollo/client';
 import {
@@ -10,6 +11,7 @@ import {
   useQuery as useApolloQuery,
 } from '@apollo/client/react';
 import { trace } from '@opentelemetry/api';
+import { ZoneContextManager } from '@opentelemetry/context-zone-peer-dep';
 import { type ReadableSpan, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { WebTracerProvider } from '@opentelemetry/sdk-trace-web';
 import {
@@ -77,8 +79,12 @@ const exporter: SpanExporter = {
   },
   async shutdown() {},
 };
-// register(): StackContextManager and the W3C propagators.
-new WebTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).register();
+// register(): StackContextManager (ZoneContextManager where zone-entry.ts loaded zone.js first) and the W3C
+// propagators.
+const zoneLoaded = typeof (globalThis as { Zone?: unknown }).Zone === 'function';
+new WebTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).register(
+  zoneLoaded ? { contextManager: new ZoneContextManager() } : {},
+);
 const tracer = trace.getTracer('action-browser');
 
 /** A click: its span, and the action that makes it the fallback parent of what the click starts. */
@@ -224,6 +230,23 @@ function RenamePost() {
   );
 }
 
+/** A handler that awaits on its own (a validation, a token) before it calls the client: native `await`s. */
+function DirectCreate() {
+  return h(
+    'button',
+    {
+      id: 'direct',
+      type: 'button',
+      onClick: async () => {
+        clickAction('direct');
+        for (let turn = 0; turn < 3; turn++) await null;
+        await trpcClient.post.create.mutate({ title: 'created after awaits' });
+      },
+    },
+    'Create after awaits',
+  );
+}
+
 function Providers({ children }: { children: ReactNode }) {
   return h(
     QueryClientProvider,
@@ -245,5 +268,15 @@ startPageAction(pageSpan, {
   },
 });
 createRoot(document.getElementById('root')!).render(
-  h(Providers, null, h(LatestPost), h(ApolloPosts), h(UrqlStats), h(Poller), h(CreatePost), h(RenamePost)),
+  h(
+    Providers,
+    null,
+    h(LatestPost),
+    h(ApolloPosts),
+    h(UrqlStats),
+    h(Poller),
+    h(CreatePost),
+    h(RenamePost),
+    h(DirectCreate),
+  ),
 );
