@@ -56,12 +56,17 @@ async function queriesUnderCallers(exchanges: Exchange[]) {
     }),
   );
   const results = await Promise.all(runs);
-  return { results, clients: exporter.getFinishedSpans().filter((span) => span.kind === SpanKind.CLIENT) };
+  const spans = exporter.getFinishedSpans();
+  return {
+    results,
+    clients: spans.filter((span) => span.kind === SpanKind.CLIENT),
+    servers: spans.filter((span) => span.kind === SpanKind.SERVER),
+  };
 }
 
 describe('traceContextExchange before the exchanges that hold an operation back', () => {
   it('before persistedExchange: every query in its caller trace, one CLIENT span each, none failed', async () => {
-    const { results, clients } = await queriesUnderCallers([
+    const { results, clients, servers } = await queriesUnderCallers([
       cacheExchange,
       traceContextExchange(),
       persistedExchange({ preferGetForPersistedQueries: false }),
@@ -70,6 +75,10 @@ describe('traceContextExchange before the exchanges that hold an operation back'
     for (const { caller, traceId } of results) expect(traceId).toBe(caller.spanContext().traceId);
     expect(clients).toHaveLength(5);
     expect(clients.filter((span) => span.status.code === SpanStatusCode.ERROR)).toEqual([]);
+    // The server's span of each first, hash-only request: the miss recorded, the status left unset (a protocol step).
+    const misses = servers.filter((span) => span.attributes['error.type'] === 'PERSISTED_QUERY_NOT_FOUND');
+    expect(misses).toHaveLength(5);
+    expect(misses.map((span) => span.status.code)).toEqual(Array(5).fill(SpanStatusCode.UNSET));
   });
 
   it('after it (what the docs warn against): the callers are gone by the time the exchange runs', async () => {

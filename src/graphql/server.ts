@@ -59,7 +59,11 @@ export interface StartedOperation {
   stream<T>(source: AsyncIterable<T>, onEnd: (error?: unknown) => void): AsyncIterable<T>;
 }
 
-const everyErrorIsAnError = () => true;
+/** What automatic persisted queries answer a query's first request with; the client then sends it in full. */
+const PERSISTED_QUERY_MISS = 'PERSISTED_QUERY_NOT_FOUND';
+
+/** Every error fails a GraphQL SERVER span, except a persisted-query miss: a step of that protocol, not a failure. */
+const failsServerSpan = (error: unknown) => graphqlErrorType(error) !== PERSISTED_QUERY_MISS;
 
 /** What a request says about an operation before its document is parsed. */
 export function requestInfo(params: unknown, contextValue: unknown, request: unknown): GraphQLServerOperationInfo {
@@ -98,7 +102,7 @@ export function startServerOperation<TInfo>(
     root,
     inputAttribute: ATTR_GRAPHQL_OPERATION_VARIABLES,
     input: () => info.variables,
-    defaultIsError: everyErrorIsAnError,
+    defaultIsError: failsServerSpan,
     errorType: graphqlErrorType,
     metric: () => graphqlOperationMetric('server', undefined),
   }));
