@@ -1,7 +1,7 @@
 // User actions in real Chromium (Debian's, driven by playwright-core): a React 19 page with TanStack Query 5
-// over tRPC, Apollo Client 4's hooks and urql's hooks (test/action-browser/page.ts), the browser's
-// StackContextManager (and again with zone.js and ZoneContextManager: zone.html), and real servers over loopback (tRPC with traceContextMiddleware, graphql-yoga with
-// useTraceContext). Proves, from the spans both sides recorded:
+// over tRPC, Apollo Client 4's hooks and urql's hooks (test/action-browser/page.ts), the browser's StackContextManager
+// (and again with zone.js and ZoneContextManager: zone.html), and real servers over loopback (tRPC with
+// traceContextMiddleware, graphql-yoga with useTraceContext). Proves, from the spans both sides recorded:
 // - page load with three hook queries: one page-load trace;
 // - click → useMutation → success → invalidateQueries refetch: one trace, with its parentage;
 // - three rapid overlapping clicks on different buttons (TanStack Query over tRPC, Apollo, urql): each click's

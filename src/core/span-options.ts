@@ -66,9 +66,10 @@ export interface SpanOptions<TInfo> {
    */
   captureInput?: boolean | ((input: unknown, info: TInfo) => unknown);
   /**
-   * Whether an error marks the span ERROR. Without it: a CLIENT span for any error, a tRPC SERVER span only
-   * for server-side codes (`INTERNAL_SERVER_ERROR` and the other 5xx equivalents), a GraphQL SERVER span for
-   * any error but a persisted-query miss (`PERSISTED_QUERY_NOT_FOUND`). `error.type` is recorded either way. A cancelled operation never marks its span ERROR.
+   * Whether an error marks the span ERROR. Without it: a CLIENT span for any error, a tRPC SERVER span only for
+   * server-side codes (`INTERNAL_SERVER_ERROR` and the other 5xx equivalents), a GraphQL SERVER span for any error but
+   * a persisted-query miss (`PERSISTED_QUERY_NOT_FOUND`). `error.type` is recorded either way. A cancelled operation
+   * never marks its span ERROR.
    */
   isError?: (error: unknown, info: TInfo) => boolean;
   /** The tracer for the spans. @default this package's tracer from the global provider, looked up per operation */

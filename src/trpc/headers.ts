@@ -33,11 +33,11 @@ function carrierLength(carrier: ContextCarrier): number {
  * through another `fetch` in such a process sends no standard headers: its procedures still run in their
  * callers' contexts (from `x-trpc-trace-context`), the server's HTTP span starts a trace of its own.
  *
- * The array stays within 8,192 characters, and within 12,288 together with the standard headers (Node's default
- * limit for all of a request's headers is 16 KiB; where the standard headers are undici's, their length is taken
- * as the first operation's carrier's). Past that, in turn: the first entry, if it has baggage, is sent as `null`, "as the
- * standard headers", so its baggage travels once; the other entries leave out their baggage; the entries that still do not fit are sent
- * as `{}` (those operations start their own traces on the server), and this says so once through `diag`.
+ * The array stays within 8,192 characters, and within 12,288 together with the standard headers (Node's default limit
+ * for all of a request's headers is 16 KiB; where the standard headers are undici's, their length is taken as the first
+ * operation's carrier's). Past that, in turn: the first entry, if it has baggage, is sent as `null`, "as the standard
+ * headers", so its baggage travels once; the other entries leave out their baggage; the entries that still do not fit
+ * are sent as `{}` (those operations start their own traces on the server), and this says so once through `diag`.
  * Batches of more than about 100 operations do not fit: set `maxItems` on the batch link.
  *
  * @example

@@ -27,10 +27,11 @@ type Request = ApolloLink['request'];
  * ends on the result, an error or unsubscribe. The carrier rides in `extensions`, the one per-operation
  * slot every transport keeps: `HttpLink` (POST), `BatchHttpLink` (one request, each operation its own
  * carrier), `GraphQLWsLink` and SSE links. An operation whose caller has no context says so with an empty
- * carrier `{}`, so a server never lends it another operation's context. Place it first, before any link
- * that holds an operation back (`SetContextLink`/`setContext` auth links, `createPersistedQueryLink`): after
- * one, it would read the caller's context once a browser context manager has forgotten it. On Apollo Client 3, whose `HttpLink` leaves `extensions` out of the body by default, the
- * link turns `http.includeExtensions` on for the operations whose carrier travels there.
+ * carrier `{}`, so a server never lends it another operation's context. Place it first, before any link that
+ * holds an operation back (`SetContextLink`/`setContext` auth links, `createPersistedQueryLink`): after one, it
+ * would read the caller's context once a browser context manager has forgotten it. On Apollo Client 3, whose
+ * `HttpLink` leaves `extensions` out of the body by default, the link turns `http.includeExtensions` on for the
+ * operations whose carrier travels there.
  *
  * Query deduplication (on by default) lets a second identical in-flight query share the first one's
  * request: it never reaches this link, so it has no client span of its own and the server runs the query
